@@ -1,0 +1,52 @@
+"""xpvec: the same vectorized numerical code on NumPy, numba, CuPy and Dask.
+
+Pick a backend with one switch (``backend=``, ``use_backend``, ``set_backend``
+or ``XPVEC_BACKEND``), or let the input's array type pick it. Importing xpvec
+imports no optional library and touches no GPU.
+"""
+
+from ._convert import to_device, to_numpy, warmup
+from ._registry import available_backends, backend_report
+from ._selection import get_backend, set_backend, use_backend
+from .backends._base import OPS, Backend
+from .errors import BackendUnavailableError
+from .ops import (
+    check_grad,
+    dot,
+    image2vector,
+    l1_loss,
+    l2_loss,
+    log_sigmoid,
+    log_softmax,
+    normalize_rows,
+    sigmoid,
+    sigmoid_grad,
+    softmax,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "OPS",
+    "Backend",
+    "BackendUnavailableError",
+    "available_backends",
+    "backend_report",
+    "check_grad",
+    "dot",
+    "get_backend",
+    "image2vector",
+    "l1_loss",
+    "l2_loss",
+    "log_sigmoid",
+    "log_softmax",
+    "normalize_rows",
+    "set_backend",
+    "sigmoid",
+    "sigmoid_grad",
+    "softmax",
+    "to_device",
+    "to_numpy",
+    "use_backend",
+    "warmup",
+]

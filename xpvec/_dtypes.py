@@ -1,0 +1,45 @@
+"""The dtype policy (API.md), written once for every array namespace.
+
+    float32 -> float32, float64 -> float64
+    float16 -> computed in float32, returned as float16
+    integer and bool -> computed and returned in float64 (no wrap-around)
+    complex, object, string and other dtypes -> TypeError
+"""
+
+from __future__ import annotations
+
+_cache: dict[tuple[object, object], tuple[object, object]] = {}
+
+
+def _policy(xp, dtype, op: str) -> tuple[object, object]:
+    name = getattr(dtype, "name", str(dtype))
+    try:
+        if dtype == xp.float32 or dtype == xp.float64:
+            return dtype, dtype
+        f16 = getattr(xp, "float16", None)
+        if f16 is not None and dtype == f16:
+            return xp.float32, dtype
+        if xp.isdtype(dtype, ("integral", "bool")):
+            return xp.float64, xp.float64
+        is_complex = xp.isdtype(dtype, "complex floating")
+    except TypeError:  # a dtype the namespace cannot classify (object, strings, ...)
+        is_complex = False
+    if is_complex:
+        raise TypeError(
+            f"xpvec.{op} does not take complex input ({name}); "
+            "pass the real part (x.real) or the magnitude (abs(x))"
+        )
+    raise TypeError(
+        f"xpvec.{op} takes real numbers (float16/32/64, integer or bool), not {name}; "
+        "convert the input, e.g. x.astype('float64')"
+    )
+
+
+def compute_and_output(xp, dtype, op: str) -> tuple[object, object]:
+    """``(dtype to compute in, dtype to return)`` for an input dtype, or TypeError."""
+    key = (xp, dtype)
+    found = _cache.get(key)
+    if found is None:
+        found = _policy(xp, dtype, op)
+        _cache[key] = found
+    return found

@@ -1,0 +1,94 @@
+"""Which backends exist, which can run here, and one instance of each.
+
+Design requirements:
+- Nothing optional is imported until a backend is asked for by name or its
+  availability is asked for (``available_backends``/``backend_report``).
+- Each backend is instantiated once and reused; asking again is a dict lookup.
+- Why a backend cannot run is a one-line reason that says what to install or
+  fix, and the same text reaches users through ``backend_report()`` and
+  ``BackendUnavailableError``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass
+
+from .errors import BackendUnavailableError
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    name: str
+    module: str  # module under xpvec.backends holding the class
+    cls: str
+    summary: str  # what runs, for the report table
+
+
+# The order is the order of ``available_backends()`` and of the report table.
+SPECS: dict[str, BackendSpec] = {
+    s.name: s
+    for s in (
+        BackendSpec("numpy", "numpy_backend", "NumpyBackend", "vectorized NumPy"),
+        BackendSpec("python", "python_backend", "PythonBackend", "plain Python loops (baseline)"),
+        BackendSpec("array_api", "array_api_backend", "ArrayApiBackend", "any array-API namespace"),
+    )
+}
+
+_instances: dict[str, object] = {}
+_reasons: dict[str, str | None] = {}
+
+
+def _load_class(spec: BackendSpec):
+    module = importlib.import_module(f"xpvec.backends.{spec.module}")
+    return getattr(module, spec.cls)
+
+
+def unusable_reason(name: str) -> str | None:
+    """None if backend ``name`` can run here, else a one-line reason with the fix."""
+    if name in _reasons:
+        return _reasons[name]
+    try:
+        reason = _load_class(SPECS[name]).probe()
+    except ImportError as exc:  # a backend module whose requirements are missing
+        reason = f"cannot import {exc.name or 'a dependency'} ({exc})"
+    _reasons[name] = reason
+    return reason
+
+
+def _unknown_name_message(name: object) -> str:
+    msg = f"unknown backend {name!r}; choose one of: {', '.join(SPECS)}"
+    close = difflib.get_close_matches(str(name), SPECS, n=1)
+    if close:
+        msg += f" (did you mean {close[0]!r}?)"
+    return msg
+
+
+def get_instance(name: str, *, source: str = ""):
+    """The backend called ``name``, created on first use.
+
+    ``source`` says where the name came from (for example the environment
+    variable), so the error can point at it.
+    """
+    backend = _instances.get(name)
+    if backend is not None:
+        return backend
+    where = f" (from {source})" if source else ""
+    if name not in SPECS:
+        raise BackendUnavailableError(_unknown_name_message(name) + where)
+    reason = unusable_reason(name)
+    if reason is not None:
+        raise BackendUnavailableError(f"backend {name!r} is unavailable{where}: {reason}")
+    backend = _instances[name] = _load_class(SPECS[name])()
+    return backend
+
+
+def available_backends() -> tuple[str, ...]:
+    """Names of the backends usable here, e.g. ``('numpy', 'python', 'numba')``."""
+    return tuple(name for name in SPECS if unusable_reason(name) is None)
+
+
+def backend_report() -> dict[str, str]:
+    """``{name: "ok" or a one-line reason it is unusable, with the fix}``."""
+    return {name: unusable_reason(name) or "ok" for name in SPECS}

@@ -1,0 +1,1 @@
+"""Backends: one small class per way of running the ops (see ``_base.Backend``)."""

@@ -1,0 +1,313 @@
+"""The Backend base class: every op written once against the array API standard.
+
+Design requirements:
+- A public method (``sigmoid``, ``dot``, ...) validates its input once (dtype
+  policy, shapes, axes), converts to the compute dtype, runs a kernel and
+  returns the output dtype. Every backend shares these front doors.
+- Kernels are the underscored methods (``_sigmoid(xp, x)``, ...). They get
+  arrays already in the compute dtype (float32 or float64) and only compute.
+  The generic kernels here use standard calls on ``xp`` and so run on any
+  array-API namespace; a backend overrides only the kernels it makes faster.
+  Which kernels a backend overrides is its capability table (``native_ops``).
+- Numerics (DESIGN.md): sigmoid from exp(-|x|) on both branches; sigmoid_grad
+  as e/(1+e)^2 with e = exp(-|x|), which is sigmoid(x)*sigmoid(-x) without the
+  cancellation of s*(1-s); log_sigmoid as min(x, 0) - log1p(exp(-|x|));
+  softmax subtracting the max, with a non-finite max making the row NaN
+  (a +inf or NaN anywhere in the row, or a row of all -inf).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any, Callable, ClassVar
+
+from .._axes import check_reduced_not_empty, normalize_axes
+from .._dtypes import compute_and_output
+
+# The ops of API.md, in the order of the docs.
+OPS = (
+    "sigmoid",
+    "sigmoid_grad",
+    "log_sigmoid",
+    "softmax",
+    "log_softmax",
+    "dot",
+    "image2vector",
+    "normalize_rows",
+    "l1_loss",
+    "l2_loss",
+    "check_grad",
+)
+
+# The kernel method(s) behind each op; an op is native to a backend when the
+# backend's class (not Backend) defines its kernel.
+_KERNELS = {op: f"_{op}" for op in OPS if op != "check_grad"}
+
+
+def _shape(x) -> tuple[int, ...]:
+    return tuple(x.shape)
+
+
+class Backend:
+    """One way of running the ops. Subclasses set ``name`` and ``accepts``."""
+
+    name: ClassVar[str] = "array_api"
+    #: The array kinds (see ``xpvec._arrays``) this backend takes without copying.
+    accepts: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def probe(cls) -> str | None:
+        """None if this backend can run here, else why not and what to install."""
+        return None
+
+    @classmethod
+    def native_ops(cls) -> tuple[str, ...]:
+        """The ops this backend implements with its own kernels (the rest are generic)."""
+        return tuple(
+            op
+            for op, kernel in _KERNELS.items()
+            if any(kernel in k.__dict__ for k in cls.__mro__ if k is not Backend)
+        )
+
+    def __repr__(self) -> str:
+        return f"<xpvec backend {self.name!r}>"
+
+    # ----------------------------------------------------------- plumbing
+    def namespace(self, x) -> Any:
+        """The array namespace of ``x`` (as returned by ``asarray``)."""
+        return x.__array_namespace__()
+
+    def asarray(self, x) -> Any:
+        """``x`` as this backend's array type (inputs it accepts only; never a device copy)."""
+        return x
+
+    def to_numpy(self, x):
+        import numpy as np
+
+        return np.asarray(x)
+
+    def from_numpy(self, x):
+        """A host NumPy array moved to this backend's array type."""
+        return x
+
+    def warmup(self) -> None:
+        """Compile this backend's kernels ahead of time; nothing to do unless it JIT-compiles."""
+
+    def fp_guard(self) -> contextlib.AbstractContextManager:
+        """Context in which kernels run; host backends silence benign FP flags."""
+        return contextlib.nullcontext()
+
+    def output(self, xp, r, dtype):
+        """A kernel's array result in the output dtype."""
+        return r if r.dtype == dtype else xp.astype(r, dtype)
+
+    def output_scalar(self, xp, r, dtype):
+        """A kernel's reduction result (a 0-d array) in the output dtype."""
+        return self.output(xp, r, dtype)
+
+    def _real(self, x, op: str):
+        """``(xp, x in its compute dtype, output dtype)`` per the dtype policy."""
+        x = self.asarray(x)
+        xp = self.namespace(x)
+        compute, out = compute_and_output(xp, x.dtype, op)
+        if x.dtype != compute:
+            x = xp.astype(x, compute)
+        return xp, x, out
+
+    def _real_pair(self, a, b, op: str):
+        xp, a, out_a = self._real(a, op)
+        _, b, out_b = self._real(b, op)
+        compute = xp.result_type(a.dtype, b.dtype)
+        if a.dtype != compute:
+            a = xp.astype(a, compute)
+        if b.dtype != compute:
+            b = xp.astype(b, compute)
+        return xp, a, b, xp.result_type(out_a, out_b)
+
+    def _elementwise(self, kernel: Callable, x, op: str):
+        xp, x, out = self._real(x, op)
+        with self.fp_guard():
+            r = kernel(xp, x)
+        return self.output(xp, r, out)
+
+    def _along(self, kernel: Callable, x, axis, op: str):
+        xp, x, out = self._real(x, op)
+        axes = normalize_axes(axis, x.ndim, op)
+        check_reduced_not_empty(_shape(x), axes, op)
+        with self.fp_guard():
+            r = kernel(xp, x, axes)
+        return self.output(xp, r, out)
+
+    def _loss(self, kernel: Callable, yhat, y, op: str):
+        xp, yhat, y, out = self._real_pair(yhat, y, op)
+        if _shape(yhat) != _shape(y):
+            raise ValueError(
+                f"xpvec.{op}: yhat and y must have the same shape, got {_shape(yhat)} and "
+                f"{_shape(y)}; reshape one of them (broadcasting here usually hides a bug)"
+            )
+        with self.fp_guard():
+            r = kernel(xp, yhat, y)
+        return self.output_scalar(xp, r, out)
+
+    # ----------------------------------------------------------- public ops
+    def sigmoid(self, x):
+        return self._elementwise(self._sigmoid, x, "sigmoid")
+
+    def sigmoid_grad(self, x):
+        return self._elementwise(self._sigmoid_grad, x, "sigmoid_grad")
+
+    def log_sigmoid(self, x):
+        return self._elementwise(self._log_sigmoid, x, "log_sigmoid")
+
+    def softmax(self, x, axis=-1):
+        return self._along(self._softmax, x, axis, "softmax")
+
+    def log_softmax(self, x, axis=-1):
+        return self._along(self._log_softmax, x, axis, "log_softmax")
+
+    def dot(self, a, b):
+        xp, a, b, out = self._real_pair(a, b, "dot")
+        sa, sb = _shape(a), _shape(b)
+        if not (1 <= len(sa) <= 2 and 1 <= len(sb) <= 2):
+            raise ValueError(
+                f"xpvec.dot takes 1-D and 2-D operands, got shapes {sa} and {sb}; "
+                "for 0-d use multiplication, for stacks of matrices use matmul"
+            )
+        if sa[-1] != sb[0]:
+            raise ValueError(
+                f"xpvec.dot: shapes {sa} and {sb} not aligned: {sa[-1]} (dim {len(sa) - 1} of a) "
+                f"!= {sb[0]} (dim 0 of b)"
+            )
+        with self.fp_guard():
+            r = self._dot(xp, a, b)
+        if len(sa) == len(sb) == 1:
+            return self.output_scalar(xp, r, out)
+        return self.output(xp, r, out)
+
+    def image2vector(self, image):
+        image = self.asarray(image)
+        xp = self.namespace(image)
+        _, out = compute_and_output(xp, image.dtype, "image2vector")
+        if image.ndim != 3:
+            raise ValueError(
+                f"xpvec.image2vector expects an image of shape (height, width, channels), got "
+                f"shape {_shape(image)}; for a grayscale (h, w) image pass image[..., None]"
+            )
+        return self._image2vector(xp, xp.astype(image, out))
+
+    def normalize_rows(self, x):
+        xp, x, out = self._real(x, "normalize_rows")
+        if x.ndim != 2:
+            raise ValueError(
+                f"xpvec.normalize_rows expects a 2-D array (rows, features), got shape "
+                f"{_shape(x)}; for one vector pass x[None, :], for a stack reshape to 2-D"
+            )
+        with self.fp_guard():
+            r = self._normalize_rows(xp, x)
+        return self.output(xp, r, out)
+
+    def l1_loss(self, yhat, y):
+        return self._loss(self._l1_loss, yhat, y, "l1_loss")
+
+    def l2_loss(self, yhat, y):
+        return self._loss(self._l2_loss, yhat, y, "l2_loss")
+
+    def check_grad(self, f: Callable, grad: Callable, x, *, eps: float | None = None) -> float:
+        """Relative error of ``grad`` against central differences of ``f``, in float64.
+
+        Each coordinate i is stepped by h_i = eps * max(1, |x_i|) (eps defaults
+        to the cube root of float64's machine epsilon, the step that balances
+        truncation and rounding error of central differences); the step is
+        made exactly representable by reading it back as (x_i + h_i) - x_i.
+        """
+        x = self.asarray(x)
+        xp = self.namespace(x)
+        compute_and_output(xp, x.dtype, "check_grad")
+        x = xp.astype(x, xp.float64, copy=True)
+        eps = 6.055454452393343e-06 if eps is None else float(eps)  # 2**-52 ** (1/3)
+        g = xp.astype(self.asarray(grad(x)), xp.float64)
+        if _shape(g) != _shape(x):
+            raise ValueError(
+                f"xpvec.check_grad: grad(x) has shape {_shape(g)} but x has shape {_shape(x)}"
+            )
+        flat = xp.reshape(x, (-1,))
+        numeric = []
+        for i in range(flat.shape[0]):
+            xi = float(flat[i])
+            hi = (xi + eps * max(1.0, abs(xi))) - xi
+            flat[i] = xi + hi
+            f_plus = _as_float(f(xp.reshape(flat, _shape(x))), "f")
+            flat[i] = xi - hi
+            f_minus = _as_float(f(xp.reshape(flat, _shape(x))), "f")
+            flat[i] = xi
+            numeric.append((f_plus - f_minus) / (2 * hi))
+        g_num = xp.asarray(numeric, dtype=xp.float64)
+        g = xp.reshape(g, (-1,))
+        diff = float(xp.linalg.vector_norm(g - g_num))
+        scale = float(xp.linalg.vector_norm(g)) + float(xp.linalg.vector_norm(g_num))
+        if scale == 0.0:
+            return 0.0 if diff == 0.0 else math.inf
+        return diff / scale
+
+    # ----------------------------------------------------------- kernels
+    def _sigmoid(self, xp, x):
+        e = xp.exp(-xp.abs(x))
+        d = 1 + e
+        return xp.where(x >= 0, 1 / d, e / d)
+
+    def _sigmoid_grad(self, xp, x):
+        e = xp.exp(-xp.abs(x))
+        d = 1 + e
+        return e / d / d
+
+    def _log_sigmoid(self, xp, x):
+        return xp.where(x < 0, x, xp.zeros_like(x)) - xp.log1p(xp.exp(-xp.abs(x)))
+
+    def _shifted(self, xp, x, axes):
+        """x minus its max along ``axes``; rows with a non-finite max become NaN."""
+        m = xp.max(x, axis=axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, xp.full_like(m, math.nan))
+        return x - m
+
+    def _softmax(self, xp, x, axes):
+        e = xp.exp(self._shifted(xp, x, axes))
+        return e / xp.sum(e, axis=axes, keepdims=True)
+
+    def _log_softmax(self, xp, x, axes):
+        z = self._shifted(xp, x, axes)
+        return z - xp.log(xp.sum(xp.exp(z), axis=axes, keepdims=True))
+
+    def _dot(self, xp, a, b):
+        return xp.matmul(a, b)
+
+    def _image2vector(self, xp, image):
+        return xp.reshape(image, (-1, 1), copy=True)
+
+    def _normalize_rows(self, xp, x):
+        # Scale by the row's max |x| first so the sum of squares can neither
+        # overflow (|x| > 1e154) nor underflow (subnormal rows).
+        m = xp.max(xp.abs(x), axis=1, keepdims=True)
+        finite = xp.isfinite(m)
+        one = xp.ones_like(m)
+        y = x / xp.where(finite & (m > 0), m, one)
+        n = xp.sqrt(xp.sum(y * y, axis=1, keepdims=True))
+        y = y / xp.where(n > 0, n, one)
+        return xp.where(finite, y, xp.full_like(y, math.nan))
+
+    def _l1_loss(self, xp, yhat, y):
+        return xp.sum(xp.abs(yhat - y))
+
+    def _l2_loss(self, xp, yhat, y):
+        d = yhat - y
+        return xp.sum(d * d)
+
+
+def _as_float(value, what: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"xpvec.check_grad: {what}(x) must return a scalar, got {type(value).__name__}"
+            f" of shape {getattr(value, 'shape', '?')}"
+        ) from None

@@ -1,0 +1,41 @@
+"""Plumbing shared by the backends that compute on NumPy arrays in host memory."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._arrays import HOST
+from ._base import Backend
+
+
+class HostBackend(Backend):
+    """NumPy arrays in, NumPy arrays out; lists and Python scalars are accepted."""
+
+    accepts = frozenset({HOST})
+
+    def namespace(self, x):
+        return np
+
+    def asarray(self, x):
+        return x if type(x) is np.ndarray else np.asarray(x)
+
+    def to_numpy(self, x):
+        return np.asarray(x)
+
+    def from_numpy(self, x):
+        return np.asarray(x)
+
+    def fp_guard(self):
+        # Every FP flag our formulations can raise is benign by design: underflow
+        # to subnormals or zero in exp(-|x|), overflow to +-inf when the true
+        # result is out of range, inf - inf -> NaN propagating a non-finite input.
+        # Silencing them here also protects users who set np.seterr(all="raise").
+        return np.errstate(all="ignore")
+
+    def output(self, xp, r, dtype):
+        # NumPy ufuncs return scalars for 0-d input; hand back 0-d arrays.
+        r = r.astype(dtype, copy=False) if r.dtype != dtype else r
+        return r if type(r) is np.ndarray else np.asarray(r)
+
+    def output_scalar(self, xp, r, dtype):
+        return dtype.type(r)
