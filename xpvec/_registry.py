@@ -74,7 +74,7 @@ def get_instance(name: str, *, source: str = ""):
     backend = _instances.get(name)
     if backend is not None:
         return backend
-    where = f" (from {source})" if source else ""
+    where = f" ({source})" if source else ""
     if name not in SPECS:
         raise BackendUnavailableError(_unknown_name_message(name) + where)
     reason = unusable_reason(name)

@@ -20,8 +20,8 @@ import os
 from collections.abc import Iterator
 from contextvars import ContextVar
 
-from ._arrays import _KIND_OF_TYPE, array_kind, describe
-from ._registry import get_instance
+from ._arrays import array_kind, describe
+from ._registry import _instances, get_instance
 from .backends._base import Backend
 
 ENV_VAR = "XPVEC_BACKEND"
@@ -31,15 +31,15 @@ _INFERRED_NAME = {"host": "numpy", "cupy": "cupy", "dask": "dask", "array_api": 
 
 _context: ContextVar[Backend | None] = ContextVar("xpvec_backend", default=None)
 
+# The set_backend choice (None: infer from the input), and the environment
+# variable's name until its backend is first needed (it is created lazily so
+# that importing xpvec imports no optional library).
+_default: Backend | None = None
+_env_name: str | None = os.environ.get(ENV_VAR) or None
 
-class _ProcessDefault:
-    """The ``set_backend`` choice, or else the environment variable's."""
-
-    backend: Backend | None = None
-    env_name: str | None = os.environ.get(ENV_VAR) or None
-
-
-_default = _ProcessDefault()
+# Hot-path caches, filled on first sight of each input type.
+_inferred: dict[type, Backend] = {}  # input type -> backend, when nothing is chosen
+_accepted: dict[Backend, set[type]] = {}  # backend -> input types it takes
 
 
 def _named(backend: str | Backend, source: str = "") -> Backend:
@@ -52,19 +52,20 @@ def _named(backend: str | Backend, source: str = "") -> Backend:
 
 def _chosen() -> Backend | None:
     """The backend chosen by context, ``set_backend`` or the environment, if any."""
-    b = _context.get()
-    if b is not None:
-        return b
-    b = _default.backend
-    if b is None and _default.env_name is not None:
-        b = _default.backend = _named(_default.env_name, source=f"the environment variable {ENV_VAR}")
+    global _default, _env_name
+    b = _context.get() or _default
+    if b is None and _env_name is not None:
+        b = _default = _named(_env_name, source=f"from the environment variable {ENV_VAR}")
+        _env_name = None
     return b
 
 
 def _check_accepts(b: Backend, x: object) -> Backend:
-    kind = _KIND_OF_TYPE.get(type(x)) or array_kind(x)
-    if kind in b.accepts:
+    tp = type(x)
+    if array_kind(x) in b.accepts:
+        _accepted.setdefault(b, set()).add(tp)
         return b
+    kind = array_kind(x)
     raise TypeError(
         f"backend {b.name!r} cannot take a {describe(x)} input (a {kind} array) without copying it: "
         f"move the data explicitly with xpvec.to_device(x, {b.name!r}), or choose the "
@@ -72,16 +73,31 @@ def _check_accepts(b: Backend, x: object) -> Backend:
     )
 
 
+def _infer(x: object) -> Backend:
+    b = _chosen()  # the environment variable, on the first call after import
+    if b is not None:
+        return _check_accepts(b, x)
+    b = get_instance(_INFERRED_NAME[array_kind(x)], source=f"inferred from a {describe(x)} input")
+    _inferred[type(x)] = b
+    return b
+
+
 def resolve(backend: str | Backend | None, x: object) -> Backend:
-    """The backend that runs a call on ``x`` (see the module docstring)."""
-    if backend is not None:
-        b = _named(backend)
-    else:
-        b = _context.get() or _default.backend
+    """The backend that runs a call on ``x`` (see the module docstring).
+
+    The common cases are dict lookups; anything new goes through the slow
+    path once and is cached.
+    """
+    if backend is None:
+        b = _context.get() or _default
         if b is None:
-            b = _chosen()
-            if b is None:
-                return get_instance(_INFERRED_NAME[_KIND_OF_TYPE.get(type(x)) or array_kind(x)])
+            b = _inferred.get(type(x))
+            return b if b is not None else _infer(x)
+    else:
+        b = _instances.get(backend) or _named(backend)  # type: ignore[arg-type]
+    ok = _accepted.get(b)
+    if ok is not None and type(x) in ok:
+        return b
     return _check_accepts(b, x)
 
 
@@ -95,8 +111,9 @@ def set_backend(backend: str | Backend | None) -> None:
 
     Raises BackendUnavailableError at once if the backend cannot run here.
     """
-    _default.backend = None if backend is None else _named(backend)
-    _default.env_name = None
+    global _default, _env_name
+    _default = None if backend is None else _named(backend)
+    _env_name = None
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from ._host import HostBackend
 
 def _exp_neg_abs(x: np.ndarray) -> np.ndarray:
     """exp(-|x|) in a new array: in (0, 1], never overflows, NaN stays NaN."""
-    e = np.abs(x)
+    e = np.abs(x, out=np.empty_like(x))  # out= keeps 0-d inputs as arrays
     np.negative(e, out=e)
     return np.exp(e, out=e)
 
