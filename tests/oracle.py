@@ -66,8 +66,8 @@ def ulp_distance(result: np.ndarray, reference: np.ndarray, dtype) -> np.ndarray
     """
     result = np.asarray(result).astype(LD)
     ref_rounded = np.asarray(reference).astype(dtype)
-    spacing = np.abs(np.spacing(np.abs(ref_rounded).astype(dtype))).astype(LD)
     with np.errstate(all="ignore"):
+        spacing = np.abs(np.spacing(np.abs(ref_rounded).astype(dtype))).astype(LD)
         dist = np.abs(result - reference) / spacing
     both_nan = np.isnan(result) & np.isnan(reference)
     same_inf = np.isinf(result) & (result == reference)

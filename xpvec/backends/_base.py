@@ -128,16 +128,14 @@ class Backend:
     def _elementwise(self, kernel: Callable, x, op: str):
         xp, x, out = self._real(x, op)
         with self.fp_guard():
-            r = kernel(xp, x)
-        return self.output(xp, r, out)
+            return self.output(xp, kernel(xp, x), out)
 
     def _along(self, kernel: Callable, x, axis, op: str):
         xp, x, out = self._real(x, op)
         axes = normalize_axes(axis, x.ndim, op)
         check_reduced_not_empty(_shape(x), axes, op)
         with self.fp_guard():
-            r = kernel(xp, x, axes)
-        return self.output(xp, r, out)
+            return self.output(xp, kernel(xp, x, axes), out)
 
     def _loss(self, kernel: Callable, yhat, y, op: str):
         xp, yhat, y, out = self._real_pair(yhat, y, op)
@@ -147,8 +145,7 @@ class Backend:
                 f"{_shape(y)}; reshape one of them (broadcasting here usually hides a bug)"
             )
         with self.fp_guard():
-            r = kernel(xp, yhat, y)
-        return self.output_scalar(xp, r, out)
+            return self.output_scalar(xp, kernel(xp, yhat, y), out)
 
     # ----------------------------------------------------------- public ops
     def sigmoid(self, x):
@@ -181,9 +178,9 @@ class Backend:
             )
         with self.fp_guard():
             r = self._dot(xp, a, b)
-        if len(sa) == len(sb) == 1:
-            return self.output_scalar(xp, r, out)
-        return self.output(xp, r, out)
+            if len(sa) == len(sb) == 1:
+                return self.output_scalar(xp, r, out)
+            return self.output(xp, r, out)
 
     def image2vector(self, image):
         image = self.asarray(image)
@@ -204,8 +201,7 @@ class Backend:
                 f"{_shape(x)}; for one vector pass x[None, :], for a stack reshape to 2-D"
             )
         with self.fp_guard():
-            r = self._normalize_rows(xp, x)
-        return self.output(xp, r, out)
+            return self.output(xp, self._normalize_rows(xp, x), out)
 
     def l1_loss(self, yhat, y):
         return self._loss(self._l1_loss, yhat, y, "l1_loss")
