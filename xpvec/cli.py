@@ -34,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="which backends are usable here, and why not").set_defaults(run=_info)
     demo = sub.add_parser("demo", help="run the ops on every usable backend and compare")
+    demo.add_argument("--ops", action="store_true", help="time each op on each backend")
     demo.add_argument("--size", type=int, default=1_000_000, help="elements per array (default 1e6)")
     demo.add_argument("--backends", help="comma-separated backend names (default: all usable)")
     demo.set_defaults(run=_demo)

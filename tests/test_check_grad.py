@@ -1,0 +1,91 @@
+"""check_grad against functions whose gradients are known, and against wrong ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpvec
+
+from .conftest import backend_params
+
+
+def to_host(v):
+    return xpvec.to_numpy(v).astype(np.float64)
+
+
+@pytest.mark.parametrize("backend", [b for b in ["numpy", "python"]])
+def test_known_gradients_pass(backend):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4))
+    cases = [
+        (lambda v: np.sum(v**2), lambda v: 2 * v),
+        (lambda v: np.sum(np.sin(v)), np.cos),
+        (lambda v: np.prod(v[0]), lambda v: np.vstack([np.prod(v[0]) / v[0], np.zeros((2, 4))])),
+    ]
+    for f, g in cases:
+        assert xpvec.check_grad(f, g, x, backend=backend) < 1e-8
+
+
+def test_wrong_gradients_are_flagged():
+    x = np.random.default_rng(1).standard_normal(6)
+    assert xpvec.check_grad(lambda v: np.sum(np.sin(v)), lambda v: -np.cos(v), x) > 0.5
+    assert xpvec.check_grad(lambda v: np.sum(v**2), lambda v: v, x) > 0.1  # off by a factor 2
+    off_by_one = lambda v: 2 * v + np.eye(1, 6, 3)[0] * 1e-3  # noqa: E731  one slightly wrong entry
+    assert xpvec.check_grad(lambda v: np.sum(v**2), off_by_one, x) > 1e-5
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_gradients_of_xpvec_ops_on_each_backend(backend):
+    x = np.array([-40.0, -3.0, -0.5, 0.0, 0.7, 4.0, 35.0])
+    # d/dx sum(log_sigmoid(x)) = sigmoid(-x); d/dx sum(sigmoid(x)) = sigmoid_grad(x)
+    err = xpvec.check_grad(
+        lambda v: float(np.sum(to_host(xpvec.log_sigmoid(v)))),
+        lambda v: xpvec.sigmoid(-v),
+        xpvec.to_device(x, backend) if backend != "array_api" else x,
+        backend=backend,
+    )
+    assert err < 1e-7
+    z = np.random.default_rng(2).standard_normal(5)
+    w = np.random.default_rng(3).standard_normal(5)
+    # d/dz <w, log_softmax(z)> = w - softmax(z) * sum(w)
+    err = xpvec.check_grad(
+        lambda v: float(np.dot(w, to_host(xpvec.log_softmax(v)))),
+        lambda v: w - to_host(xpvec.softmax(v)) * w.sum(),
+        z,
+        backend=backend,
+    )
+    assert err < 1e-7
+
+
+def test_functions_run_with_the_checked_backend():
+    seen = []
+
+    def f(v):
+        seen.append(xpvec.get_backend().name)
+        return float(np.sum(v**2))
+
+    xpvec.check_grad(f, lambda v: 2 * v, np.ones(2), backend="python")
+    assert set(seen) == {"python"}
+
+
+def test_input_is_not_modified_and_ints_become_float64():
+    x = np.array([1, 2, 3])
+    x.flags.writeable = False
+    received = []
+
+    def f(v):
+        received.append(v.dtype)
+        return float(np.sum(v.astype(np.float64) ** 3))
+
+    assert xpvec.check_grad(f, lambda v: 3 * v**2, x) < 1e-8
+    np.testing.assert_array_equal(x, [1, 2, 3])
+    assert set(received) == {np.dtype(np.float64)}
+
+
+def test_check_grad_errors():
+    with pytest.raises(ValueError, match=r"grad\(x\) has shape \(2,\) but x has shape \(3,\)"):
+        xpvec.check_grad(lambda v: 0.0, lambda v: np.zeros(2), np.zeros(3))
+    with pytest.raises(TypeError, match=r"f\(x\) must return a scalar"):
+        xpvec.check_grad(lambda v: v, lambda v: v, np.zeros(3))
+    assert xpvec.check_grad(lambda v: 1.0, lambda v: np.zeros_like(v), np.zeros(3)) == 0.0
