@@ -27,7 +27,9 @@ def test_backend_argument_of_the_wrong_type():
 
 
 def test_unusable_backend_reports_why_and_how_to_fix(monkeypatch):
-    from xpvec import _registry
+    from xpvec import _registry, _selection
+
+    monkeypatch.setattr(_selection, "_by_name", {})  # forget earlier successful lookups
 
     monkeypatch.setitem(_registry._reasons, "python", "needs something: pip install something")
     monkeypatch.delitem(_registry._instances, "python", raising=False)

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 
 from ._arrays import array_kind, describe
-from ._registry import _instances, get_instance
+from ._registry import get_instance
 from .backends._base import Backend
 
 ENV_VAR = "XPVEC_BACKEND"
@@ -40,6 +40,7 @@ _env_name: str | None = os.environ.get(ENV_VAR) or None
 # Hot-path caches, filled on first sight of each input type.
 _inferred: dict[type, Backend] = {}  # input type -> backend, when nothing is chosen
 _accepted: dict[Backend, set[type]] = {}  # backend -> input types it takes
+_by_name: dict[object, dict[type, Backend]] = {}  # backend= value -> input type -> backend
 
 
 def _named(backend: str | Backend, source: str = "") -> Backend:
@@ -82,23 +83,31 @@ def _infer(x: object) -> Backend:
     return b
 
 
+def _resolve_named(backend: str | Backend, x: object) -> Backend:
+    b = _check_accepts(_named(backend), x)
+    _by_name.setdefault(backend, {})[type(x)] = b
+    return b
+
+
 def resolve(backend: str | Backend | None, x: object) -> Backend:
     """The backend that runs a call on ``x`` (see the module docstring).
 
-    The common cases are dict lookups; anything new goes through the slow
-    path once and is cached.
+    The common cases are a ContextVar read and dict lookups; anything new goes
+    through a slow path once and is cached.
     """
     if backend is None:
         b = _context.get() or _default
         if b is None:
             b = _inferred.get(type(x))
             return b if b is not None else _infer(x)
-    else:
-        b = _instances.get(backend) or _named(backend)  # type: ignore[arg-type]
-    ok = _accepted.get(b)
-    if ok is not None and type(x) in ok:
-        return b
-    return _check_accepts(b, x)
+        ok = _accepted.get(b)
+        return b if ok is not None and type(x) in ok else _check_accepts(b, x)
+    by_type = _by_name.get(backend)
+    if by_type is not None:
+        b = by_type.get(type(x))
+        if b is not None:
+            return b
+    return _resolve_named(backend, x)
 
 
 def get_backend() -> Backend:
