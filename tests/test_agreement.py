@@ -87,7 +87,7 @@ def run(backend, op, *arrays, **kwargs):
     before = [a.copy() for a in arrays]
     moved = [to_backend(a, backend) for a in arrays]
     result = op(*moved, backend=backend, **kwargs)
-    for a, b in zip(arrays, before):
+    for a, b in zip(arrays, before, strict=False):
         np.testing.assert_array_equal(a, b)
     if array_kind(moved[0]) != HOST or backend == "array_api":
         assert type(result) is type(moved[0]) or array_kind(result) == array_kind(moved[0])

@@ -52,8 +52,8 @@ def test_resolution_order():
 
 
 def test_use_backend_restores_after_an_exception():
-    with pytest.raises(ZeroDivisionError), xpvec.use_backend("python"):
-        1 / 0
+    with pytest.raises(KeyError), xpvec.use_backend("python"):
+        raise KeyError("boom")
     assert xpvec.get_backend().name == "numpy"
 
 

@@ -7,6 +7,7 @@ different speeds.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -54,7 +55,7 @@ def ops_table(n: int = 1_000_000, backends: tuple[str, ...] | None = None, seed:
         loop_time = None
         for name in backends:
             args = tuple(to_device(a, name) for a in host_args)
-            seconds = _median_time(lambda: op(*args, backend=name), 1 if name == "python" else 5)
+            seconds = _median_time(functools.partial(op, *args, backend=name), 1 if name == "python" else 5)
             if name == "python":
                 loop_time = seconds
             diff = float(np.max(np.abs(to_numpy(op(*args, backend=name)) - reference)))
