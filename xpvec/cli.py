@@ -1,4 +1,4 @@
-"""The ``xpvec`` command: ``info`` and ``demo`` (also ``python -m xpvec ...``)."""
+"""The ``xpvec`` command: ``info``, ``demo`` and ``bench`` (also ``python -m xpvec ...``)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,69 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(float(t)) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes must be numbers like 1e3,1e5, got {text!r}") from None
+    if not sizes or any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+class _Progress:
+    """A one-line progress bar on stderr (a line per step when stderr is not a terminal)."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.tty = total, 0, sys.stderr.isatty()
+
+    def __call__(self, label: str) -> None:
+        self.done += 1
+        width = 24
+        filled = width * self.done // max(self.total, 1)
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {label}"
+        print(f"\r{line:<79}" if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ._registry import available_backends
+    from .bench import report
+    from .bench.cases import CASES
+    from .bench.classic import classic_dot, format_classic
+    from .bench.sweep import machine_info, run_sweep, validate
+
+    ops = args.ops or list(CASES)
+    backends = args.backends or [b for b in available_backends() if b != "array_api"]
+    sizes = args.sizes or ([1_000, 100_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000, 10_000_000])
+    ops, backends, sizes = validate(ops, backends, sizes)
+    peers = sum(len(CASES[op].peers) for op in ops) * (not args.no_peers)
+    progress = _Progress(len(sizes) * (len(ops) * len(backends) + peers))
+    timing = {"repeats": 3, "min_sample": 0.005} if args.quick else {"repeats": 7, "min_sample": 0.02}
+    results = run_sweep(ops, backends, sizes, dtype=args.dtype, peers=not args.no_peers, progress=progress, **timing)
+    progress.close()
+    classic = classic_dot(10_000 if args.quick else 1_000_000)
+    machine = machine_info()
+    print(format_classic(classic) + "\n")
+    print(report.tables(results))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {"ops": ops, "backends": backends, "sizes": sizes, "dtype": args.dtype, "quick": args.quick, **timing}
+    report.write_json(out / "bench.json", results, machine, config, {"classic_dot": classic})
+    why_not = report.write_plot(out / "bench.png", results, machine)
+    print(f"\nwrote {out / 'bench.json'}" + (f"; {why_not}" if why_not else f" and {out / 'bench.png'}"))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xpvec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -38,6 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--size", type=int, default=1_000_000, help="elements per array (default 1e6)")
     demo.add_argument("--backends", help="comma-separated backend names (default: all usable)")
     demo.set_defaults(run=_demo)
+    bench = sub.add_parser("bench", help="time every op on every backend against peers and the copy floor")
+    bench.add_argument("--ops", type=_names, help="comma-separated ops (default: all)")
+    bench.add_argument("--backends", type=_names, help="comma-separated backends (default: all usable)")
+    bench.add_argument("--sizes", type=_sizes, help="comma-separated element counts (default 1e3..1e7)")
+    bench.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    bench.add_argument("--quick", action="store_true", help="sizes 1e3 and 1e5, fewer repeats (under a minute)")
+    bench.add_argument("--no-peers", action="store_true", help="skip scipy/numexpr/NumPy-expression peers")
+    bench.add_argument("--out", default="xpvec-bench", help="folder for bench.json and bench.png")
+    bench.set_defaults(run=_bench)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

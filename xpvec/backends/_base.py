@@ -95,6 +95,9 @@ class Backend:
     def warmup(self) -> None:
         """Compile this backend's kernels ahead of time; nothing to do unless it JIT-compiles."""
 
+    def synchronize(self) -> None:
+        """Wait for queued device work (benchmarks time inside it); host backends return at once."""
+
     def fp_guard(self) -> contextlib.AbstractContextManager:
         """Context in which kernels run; host backends silence benign FP flags."""
         return contextlib.nullcontext()
@@ -192,7 +195,7 @@ class Backend:
                 f"xpvec.image2vector expects an image of shape (height, width, channels), got "
                 f"shape {_shape(image)}; for a grayscale (h, w) image pass image[..., None]"
             )
-        return self._image2vector(xp, xp.astype(image, out))
+        return self._image2vector(xp, xp.astype(image, out, copy=True))
 
     def normalize_rows(self, x):
         xp, x, out = self._real(x, "normalize_rows")
@@ -279,7 +282,8 @@ class Backend:
         return xp.matmul(a, b)
 
     def _image2vector(self, xp, image):
-        return xp.reshape(image, (-1, 1), copy=True)
+        # ``image`` is already a private copy (see image2vector): a view of it is safe.
+        return xp.reshape(image, (-1, 1))
 
     def _normalize_rows(self, xp, x):
         # Scale by the row's max |x| first so the sum of squares can neither

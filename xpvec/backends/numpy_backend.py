@@ -1,8 +1,8 @@
 """The ``numpy`` backend: vectorized NumPy, numerically stable (the default).
 
 The generic kernels of ``Backend`` already run on NumPy; this class overrides
-the elementwise ones to reuse ``out=`` buffers: each generic expression
-allocates a temporary per operation, these allocate two arrays in all.
+the elementwise ones and the losses to reuse ``out=`` buffers: each generic
+expression allocates a temporary per operation, these allocate one or two.
 """
 
 from __future__ import annotations
@@ -43,3 +43,12 @@ class NumpyBackend(HostBackend):
 
     def _dot(self, xp, a, b):
         return np.dot(a, b)
+
+    # Losses: one temporary for the difference, reduced in place (abs) or by BLAS (vdot).
+    def _l1_loss(self, xp, yhat, y):
+        d = np.subtract(yhat, y, out=np.empty_like(yhat))  # out= keeps 0-d as arrays
+        return np.sum(np.abs(d, out=d))
+
+    def _l2_loss(self, xp, yhat, y):
+        d = np.subtract(yhat, y)
+        return np.vdot(d, d)

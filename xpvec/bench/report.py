@@ -1,0 +1,93 @@
+"""What a sweep shows: a table per op, JSON with the machine, and a PNG plot."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from .._table import format_table
+from .sweep import Result
+
+
+def _find(results: list[Result], op: str, size: int, runner: str) -> Result | None:
+    return next((r for r in results if (r.op, r.size, r.runner) == (op, size, runner) and r.median_s), None)
+
+
+def _ratio(base: Result | None, r: Result) -> str:
+    return f"{base.median_s / r.median_s:.1f}x" if base and r.median_s else "-"
+
+
+def _time(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def tables(results: list[Result]) -> str:
+    """One table per op: median time, speedups over numpy and the loop, GB/s, % of the copy floor."""
+    by_op: dict[str, list[Result]] = defaultdict(list)
+    for r in results:
+        by_op[r.op].append(r)
+    out = []
+    for op, rows in by_op.items():
+        body = []
+        for r in rows:
+            numpy_r, loop_r = _find(results, op, r.size, "numpy"), _find(results, op, r.size, "python")
+            body.append((
+                f"{r.size:.0e}", r.runner, _time(r.median_s), _ratio(numpy_r, r), _ratio(loop_r, r),
+                f"{r.gbps:.2f}" if r.gbps else "-",
+                f"{r.percent_of_floor:.0f}%" if r.percent_of_floor else "-",
+                r.note,
+            ))  # fmt: skip
+        headers = ["size", "backend / peer", "median", "vs numpy", "vs loop", "GB/s", "% copy floor", "note"]
+        out.append(f"{op} ({rows[0].dtype})\n" + format_table(headers, body))
+    return "\n\n".join(out)
+
+
+def write_json(path: Path, results: list[Result], machine: dict, config: dict, extra: dict | None = None) -> None:
+    doc = {"machine": machine, "config": config, "results": [r.to_json() for r in results], **(extra or {})}
+    path.write_text(json.dumps(doc, indent=2))
+
+
+def write_plot(path: Path, results: list[Result], machine: dict) -> str | None:
+    """GB/s against size, one line per backend and peer, the copy floor dashed. None if written,
+    else why not (matplotlib missing)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not installed (pip install 'xpvec[bench]'): no plot written"
+    ops = list(dict.fromkeys(r.op for r in results))
+    cols = min(3, len(ops))
+    nrows = -(-len(ops) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(5.2 * cols, 3.8 * nrows), squeeze=False)
+    for ax, op in zip(axes.flat, ops):
+        rows = [r for r in results if r.op == op]
+        for runner in dict.fromkeys(r.runner for r in rows):
+            pts = sorted((r.size, r.gbps) for r in rows if r.runner == runner and r.gbps)
+            if pts:
+                kind = next(r.kind for r in rows if r.runner == runner)
+                ax.plot(*zip(*pts), marker="o", linestyle="-" if kind == "backend" else ":", label=runner)
+        floor = sorted({(r.size, r.bytes_moved / r.copy_floor_s / 1e9) for r in rows})
+        ax.plot(*zip(*floor), color="black", linestyle="--", label="copy floor (np.copyto)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{op} ({rows[0].dtype})")
+        ax.set_xlabel("elements")
+        ax.set_ylabel("GB/s (higher is better)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(ops):]:
+        ax.axis("off")
+    fig.suptitle(f"xpvec bench on {machine.get('cpu', '?')} ({machine.get('cores', '?')} cores)"
+                 + (f", {machine['gpu']}" if machine.get("gpu") else ""), fontsize=10)  # fmt: skip
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None

@@ -1,0 +1,154 @@
+"""The sweep: every case x size x backend and peer, timed the same way, with the copy floor."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+import xpvec
+
+from .._registry import get_instance
+from .cases import CASES, LOOP_MAX_SIZE, Case
+from .timing import copies_for, copy_bandwidth, median, time_calls
+
+
+@dataclass
+class Result:
+    op: str
+    size: int
+    dtype: str
+    runner: str  # a backend name, or a peer's label
+    kind: str  # "backend" or "peer"
+    median_s: float | None
+    bytes_moved: int
+    copy_floor_s: float
+    note: str = ""
+
+    @property
+    def gbps(self) -> float | None:
+        return self.bytes_moved / self.median_s / 1e9 if self.median_s else None
+
+    @property
+    def percent_of_floor(self) -> float | None:
+        return 100 * self.copy_floor_s / self.median_s if self.median_s else None
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "gb_per_s": self.gbps, "percent_of_copy_floor": self.percent_of_floor}
+
+
+def _check(names: Iterable[str], known: Iterable[str], what: str) -> list[str]:
+    names, known = list(names), list(known)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}; choose from: {', '.join(known)}")
+    return names
+
+
+def validate(ops: Iterable[str], backends: Iterable[str], sizes: Iterable[int]) -> tuple[list, list, list]:
+    ops = _check(ops, CASES, "op")
+    backends = list(backends)
+    report = xpvec.backend_report()
+    _check(backends, report, "backend")
+    for name in backends:
+        if report[name] != "ok":
+            raise xpvec.BackendUnavailableError(f"backend {name!r} is unavailable: {report[name]}")
+    sizes = [int(s) for s in sizes]
+    if not sizes or any(s < 1 for s in sizes):
+        raise ValueError(f"sizes must be positive integers, got {sizes}")
+    return ops, backends, sizes
+
+
+def run_sweep(
+    ops: Iterable[str],
+    backends: Iterable[str],
+    sizes: Iterable[int],
+    dtype: str = "float64",
+    peers: bool = True,
+    repeats: int = 7,
+    min_sample: float = 0.02,
+    progress: Callable[[str], None] | None = None,
+    seed: int = 0,
+) -> list[Result]:
+    ops, backends, sizes = validate(ops, backends, sizes)
+    progress = progress or (lambda label: None)
+    rng = np.random.default_rng(seed)
+    results: list[Result] = []
+    floors: dict[int, float] = {}
+    for op in ops:
+        case = CASES[op]
+        for size in sizes:
+            host = case.make_inputs(size, rng, np.dtype(dtype))
+            nbytes = case.bytes_moved(host)
+            if nbytes not in floors:
+                floors[nbytes] = copy_bandwidth(sum(a.nbytes for a in host))
+            floor_s = nbytes / floors[nbytes]
+            copies = [host] + [tuple(a.copy() for a in host) for _ in range(copies_for(nbytes) - 1)]
+            for name in backends:
+                progress(f"{op} n={size:.0e} {name}")
+                results.append(_time_backend(case, name, size, dtype, copies, nbytes, floor_s, repeats, min_sample))
+            if peers:
+                for label, load in case.peers.items():
+                    progress(f"{op} n={size:.0e} {label}")
+                    results.append(_time_peer(case, label, load, size, dtype, copies, nbytes, floor_s, repeats, min_sample))
+    return results
+
+
+def _time_backend(case: Case, name, size, dtype, copies, nbytes, floor_s, repeats, min_sample) -> Result:
+    result = Result(case.op, size, dtype, name, "backend", None, nbytes, floor_s)
+    if name == "python" and size > LOOP_MAX_SIZE:
+        result.note = f"skipped: the loop baseline runs up to {LOOP_MAX_SIZE:.0e} elements"
+        return result
+    # Data moves to the backend's array type once, outside the timed region.
+    moved = [tuple(xpvec.to_device(a, name) for a in args) for args in copies]
+    sync = get_instance(name).synchronize
+    calls = [case.xpvec_call(name, args) for args in moved]
+    if name == "python":  # one sample of one call per copy is plenty for the baseline
+        result.median_s = median(time_calls(calls[:1], repeats=3, min_sample=0.0, sync=sync))
+    else:
+        result.median_s = median(time_calls(calls, repeats=repeats, min_sample=min_sample, sync=sync))
+    return result
+
+
+def _time_peer(case: Case, label, load, size, dtype, copies, nbytes, floor_s, repeats, min_sample) -> Result:
+    result = Result(case.op, size, dtype, label, "peer", None, nbytes, floor_s)
+    try:
+        fn = load()
+    except ImportError as exc:
+        result.note = f"skipped: {exc.name or exc} is not installed"
+        return result
+    calls = [lambda args=args: fn(*args) for args in copies]
+    with np.errstate(all="ignore"):  # peers like 1/(1+exp(-x)) warn on overflow; that is theirs to fix
+        result.median_s = median(time_calls(calls, repeats=repeats, min_sample=min_sample))
+    return result
+
+
+def machine_info() -> dict:
+    """The CPU model, core count and (when cupy is usable) GPU name, for the JSON."""
+    import os
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "xpvec": xpvec.__version__,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    if "cupy" in xpvec.available_backends():
+        import cupy
+
+        info["gpu"] = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    return info

@@ -1,0 +1,63 @@
+"""Honest timing: warm-up first, rotating inputs, medians of repeated samples, the copy floor.
+
+- Warm-up: each call runs once untimed (JIT compilation, page faults, GPU context).
+- Rotation: small inputs are cycled through several copies, so a benchmark
+  does not read the same few kilobytes from L1 over and over.
+- A sample times enough back-to-back calls to last ``min_sample`` seconds (the
+  timer's resolution stops mattering) and reports the time per call.
+- ``sync`` (e.g. a GPU stream synchronize) runs inside the timed region.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+ROTATE_BYTES = 32 * 2**20  # rotate copies of small inputs until they span this much memory
+MAX_COPIES = 16
+
+
+def copies_for(nbytes: int) -> int:
+    """How many copies of an input to rotate through."""
+    return int(min(MAX_COPIES, max(1, ROTATE_BYTES // max(nbytes, 1))))
+
+
+def time_calls(
+    calls: Sequence[Callable[[], object]],
+    repeats: int = 7,
+    min_sample: float = 0.02,
+    sync: Callable[[], None] | None = None,
+) -> list[float]:
+    """Seconds per call, one value per sample; ``calls`` are rotated (one per input copy)."""
+    sync = sync or (lambda: None)
+    t0 = time.perf_counter()
+    for call in calls:  # warm-up
+        call()
+    sync()
+    once = max((time.perf_counter() - t0) / len(calls), 1e-9)
+    number = max(1, int(min_sample / once))
+    k = len(calls)
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for i in range(number):
+            calls[i % k]()
+        sync()
+        samples.append((time.perf_counter() - t0) / number)
+    return samples
+
+
+def median(samples: Sequence[float]) -> float:
+    return statistics.median(samples)
+
+
+def copy_bandwidth(nbytes: int, repeats: int = 7) -> float:
+    """Bytes per second of ``np.copyto`` (read + write) over an array of ``nbytes``: the floor."""
+    n = max(nbytes // 8, 1)
+    src = [np.ones(n) for _ in range(copies_for(nbytes))]
+    dst = [np.empty(n) for _ in src]
+    calls = [lambda s=s, d=d: np.copyto(d, s) for s, d in zip(src, dst)]
+    return 2 * n * 8 / median(time_calls(calls, repeats=repeats))
