@@ -1,0 +1,64 @@
+"""``xpvec bench`` as a tool: it runs, and writes a table, well-formed JSON and a PNG.
+
+This checks the tool, not any timing.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from xpvec.bench.cases import CASES
+from xpvec.cli import main
+
+
+def test_quick_bench_writes_table_json_and_png(tmp_path, capsys):
+    out = tmp_path / "results"
+    code = main(["bench", "--quick", "--sizes", "300,2000", "--ops", "sigmoid,softmax,dot", "--out", str(out)])
+    assert code == 0
+    stdout = capsys.readouterr().out
+    assert "sigmoid (float64)" in stdout and "% copy floor" in stdout
+    assert "python for loop" in stdout  # the classic dot demonstration
+
+    doc = json.loads((out / "bench.json").read_text())
+    assert {"cpu", "cores"} <= set(doc["machine"])
+    assert doc["config"]["sizes"] == [300, 2000]
+    rows = doc["results"]
+    assert {r["op"] for r in rows} == {"sigmoid", "softmax", "dot"}
+    assert {"numpy", "python"} <= {r["runner"] for r in rows}
+    for r in rows:
+        if r["median_s"] is not None:
+            assert r["median_s"] > 0 and r["gb_per_s"] > 0 and r["percent_of_copy_floor"] > 0
+        else:
+            assert r["note"].startswith("skipped")
+    assert doc["classic_dot"]["speedup_over_loop"]["np.dot (vectorized)"] > 1
+
+    png = (out / "bench.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    image = pytest.importorskip("matplotlib.image").imread(out / "bench.png")
+    assert image.shape[0] > 200 and image.shape[1] > 200
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--ops", "sigmoid,nope"], "unknown op 'nope'"),
+        (["--backends", "numpy,gpu"], "unknown backend 'gpu'"),
+        (["--sizes", "0"], "sizes must be positive"),
+    ],
+)
+def test_bad_arguments_give_clear_errors(tmp_path, capsys, args, message):
+    try:
+        code = main(["bench", "--quick", "--out", str(tmp_path), *args])
+    except SystemExit as exc:  # argparse rejects malformed values itself
+        code = exc.code
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_every_op_has_a_case_with_a_peer():
+    import xpvec
+
+    assert set(CASES) == set(xpvec.OPS) - {"check_grad"}
+    assert all(case.peers for case in CASES.values())
