@@ -176,6 +176,12 @@ def test_explicit_backend_refuses_a_foreign_array_type():
         xpvec.dot(np.ones(2), xps.asarray([1.0, 2.0]))
 
 
+def test_operands_from_two_array_libraries_are_refused():
+    xps = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match="different array libraries.*to_device"):
+        xpvec.dot(np.ones(2), xps.asarray([1.0, 2.0]))
+
+
 def test_to_device_and_to_numpy_move_data_explicitly():
     xps = pytest.importorskip("array_api_strict")
     x = np.arange(3.0)

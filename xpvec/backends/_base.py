@@ -121,7 +121,12 @@ class Backend:
 
     def _real_pair(self, a, b, op: str):
         xp, a, out_a = self._real(a, op)
-        _, b, out_b = self._real(b, op)
+        xp_b, b, out_b = self._real(b, op)
+        if xp_b is not xp:
+            raise TypeError(
+                f"xpvec.{op}: the operands come from different array libraries "
+                f"({xp.__name__} and {xp_b.__name__}); convert one with xpvec.to_device or xp.asarray"
+            )
         compute = xp.result_type(a.dtype, b.dtype)
         if a.dtype != compute:
             a = xp.astype(a, compute)
