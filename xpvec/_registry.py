@@ -32,6 +32,7 @@ SPECS: dict[str, BackendSpec] = {
     for s in (
         BackendSpec("numpy", "numpy_backend", "NumpyBackend", "vectorized NumPy"),
         BackendSpec("python", "python_backend", "PythonBackend", "plain Python loops (baseline)"),
+        BackendSpec("dask", "dask_backend", "DaskBackend", "Dask arrays, chunk kernels per block"),
         BackendSpec("array_api", "array_api_backend", "ArrayApiBackend", "any array-API namespace"),
     )
 }
@@ -49,6 +50,8 @@ def unusable_reason(name: str) -> str | None:
     """None if backend ``name`` can run here, else a one-line reason with the fix."""
     if name in _reasons:
         return _reasons[name]
+    if name not in SPECS:
+        return _unknown_name_message(name)
     try:
         reason = _load_class(SPECS[name]).probe()
     except ImportError as exc:  # a backend module whose requirements are missing

@@ -292,14 +292,14 @@ class Backend:
 
     def _normalize_rows(self, xp, x):
         # Scale by the row's max |x| first so the sum of squares can neither
-        # overflow (|x| > 1e154) nor underflow (subnormal rows).
+        # overflow (|x| > 1e154) nor underflow (subnormal rows). A non-finite
+        # max scales by NaN: the row becomes NaN without an inf/inf warning.
         m = xp.max(xp.abs(x), axis=1, keepdims=True)
-        finite = xp.isfinite(m)
         one = xp.ones_like(m)
-        y = x / xp.where(finite & (m > 0), m, one)
+        scale = xp.where(xp.isfinite(m), xp.where(m > 0, m, one), xp.full_like(m, math.nan))
+        y = x / scale
         n = xp.sqrt(xp.sum(y * y, axis=1, keepdims=True))
-        y = y / xp.where(n > 0, n, one)
-        return xp.where(finite, y, xp.full_like(y, math.nan))
+        return y / xp.where(n > 0, n, one)
 
     def _l1_loss(self, xp, yhat, y):
         return xp.sum(xp.abs(yhat - y))
