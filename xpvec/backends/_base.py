@@ -231,7 +231,7 @@ class Backend:
         compute_and_output(xp, x.dtype, "check_grad")
         x = xp.astype(x, xp.float64, copy=True)
         eps = 6.055454452393343e-06 if eps is None else float(eps)  # 2**-52 ** (1/3)
-        g = xp.astype(self.asarray(grad(x)), xp.float64)
+        g = xp.asarray(grad(x), dtype=xp.float64)
         if _shape(g) != _shape(x):
             raise ValueError(
                 f"xpvec.check_grad: grad(x) has shape {_shape(g)} but x has shape {_shape(x)}"
