@@ -3,6 +3,10 @@
 The generic kernels of ``Backend`` already run on NumPy; this class overrides
 the elementwise ones to reuse ``out=`` buffers: each generic expression
 allocates a temporary per operation, these allocate two arrays in all.
+
+``_logistic_loss_grad`` reads X twice, the fewest BLAS allows: one gemv/gemm
+for the logits, one for X^T R. Between them it works in place on the
+n- (or n*K-) sized logits, so an evaluation allocates O(n K), never O(n d).
 """
 
 from __future__ import annotations
@@ -43,3 +47,30 @@ class NumpyBackend(HostBackend):
 
     def _dot(self, xp, a, b):
         return np.dot(a, b)
+
+    def _logistic_loss_grad(self, xp, X, Y, W, b, sample_weight):
+        Z = np.dot(X, W)  # pass 1 over X
+        Z += b
+        if W.ndim == 1:
+            e = _exp_neg_abs(Z)
+            losses = np.log1p(e)
+            losses += np.maximum(Z, 0.0)
+            losses -= Y * Z  # log(1 + e^z) - y z
+            d = np.add(e, 1.0)
+            np.maximum(e, Z >= 0, out=e)  # sigmoid's numerator, as in _sigmoid
+            R = np.divide(e, d, out=e)
+        else:
+            Z -= Z.max(axis=1, keepdims=True)
+            losses = np.einsum("ij,ij->i", Y, Z)
+            np.exp(Z, out=Z)
+            s = Z.sum(axis=1, keepdims=True)
+            np.subtract(np.log(s[:, 0]), losses, out=losses)  # logsumexp(z) - z . y
+            R = np.divide(Z, s, out=Z)
+        R -= Y
+        if sample_weight is None:
+            loss = losses.sum()
+        else:
+            loss = np.dot(losses, sample_weight)
+            R *= sample_weight if W.ndim == 1 else sample_weight[:, None]
+        grad_W = np.dot(X.T, R)  # pass 2 over X
+        return loss, grad_W, R.sum(axis=0, keepdims=W.ndim == 1)
