@@ -72,9 +72,12 @@ class LogisticObjective:
             scale = scale * self.n_samples / rows.shape[0]
         W, b = self.unpack(theta)
         loss, grad_W, grad_b = self.backend.logistic_loss_grad(X, Y, W, b, sw)
-        grad_W = scale * grad_W + self.alpha * W
-        grad_b = scale * grad_b if self.fit_intercept else xp.zeros_like(grad_b)
-        f = scale * loss + 0.5 * self.alpha * xp.sum(W * W)
+        # Diverging parameters overflow here; the solver's finiteness check
+        # reports that with advice, so the FP warnings would only be noise.
+        with self.backend.fp_guard():
+            grad_W = scale * grad_W + self.alpha * W
+            grad_b = scale * grad_b if self.fit_intercept else xp.zeros_like(grad_b)
+            f = scale * loss + 0.5 * self.alpha * xp.sum(W * W)
         return f, xp.concat([xp.reshape(grad_W, (-1,)), grad_b])
 
     def lipschitz(self) -> float:
