@@ -7,12 +7,12 @@ these bodies to that one line: the dispatch overhead budget is 0.3 us a call.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._arrays import HOST, array_kind
 from ._selection import _check_accepts, resolve, use_backend
 from .backends._base import Backend
-
 
 
 def _resolve_pair(backend, a, b) -> Backend:

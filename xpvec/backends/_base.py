@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from .._axes import check_reduced_not_empty, normalize_axes
 from .._dtypes import compute_and_output

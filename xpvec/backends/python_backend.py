@@ -182,13 +182,13 @@ class PythonBackend(HostBackend):
 
     def _l1_loss(self, xp, yhat, y):
         total = 0.0
-        for p, t in zip(yhat.ravel().tolist(), y.ravel().tolist()):
+        for p, t in zip(yhat.ravel().tolist(), y.ravel().tolist(), strict=True):
             total += abs(p - t)
         return total
 
     def _l2_loss(self, xp, yhat, y):
         total = 0.0
-        for p, t in zip(yhat.ravel().tolist(), y.ravel().tolist()):
+        for p, t in zip(yhat.ravel().tolist(), y.ravel().tolist(), strict=True):
             total += (p - t) * (p - t)
         return total
 
