@@ -48,13 +48,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     fit_intercept : learn an intercept (unpenalized).
     solver : "lbfgs" (fast, default), "gd" (batch gradient descent with a step
         of 1/L from the gradient's Lipschitz constant) or "sgd" (mini-batches of
-        ``batch_size``, reshuffled each epoch, seeded by ``random_state``).
+        ``batch_size``, reshuffled each epoch, seeded by ``random_state``; the
+        step is cut fivefold at each plateau of the epoch loss).
     max_iter : iterations (epochs for "sgd").
     tol : stop when max |gradient| of the objective divided by ``C * sum(w)``
-        is below it (scikit-learn's meaning); for "sgd", when the epoch's mean
-        loss stops improving by ``tol``.
+        is below it (scikit-learn's meaning); for "sgd", a plateau is 10 epochs
+        whose mean loss does not improve by ``tol``, and it stops at the fourth.
     learning_rate : initial step for "gd"/"sgd"; None picks a safe one.
-    batch_size : mini-batch size for "sgd" (default min(200, n_samples)).
+    batch_size : mini-batch size for "sgd" (default min(32, n_samples)).
     random_state : seed or RandomState for "sgd"'s shuffling.
     backend : xpvec backend name or Backend; None resolves as for the ops.
     verbose : show a progress bar with the current loss.
