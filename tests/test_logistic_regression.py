@@ -302,3 +302,33 @@ def test_pickle_and_clone():
     fresh = clone(m)
     assert fresh.get_params() == m.get_params()
     assert not hasattr(fresh, "coef_")
+
+
+# ---------------------------------------------------------------- solvers on non-NumPy arrays
+@pytest.mark.parametrize("solver", ["lbfgs", "gd", "sgd"])
+def test_solvers_run_on_any_array_api_namespace(solver):
+    """The solvers and the generic kernel use only standard calls: on array-api-strict
+    arrays they take the very same steps as on NumPy arrays, and stay on them."""
+    xps = pytest.importorskip("array_api_strict")
+    from xpvec.models._descent import gd, sgd
+    from xpvec.models._lbfgs import lbfgs
+    from xpvec.models._monitor import Monitor
+
+    X, codes = small_problem(3, n_samples=70)
+    Y = np.eye(3)[codes]
+    backend = get_instance("array_api")
+    thetas = []
+    for asarray in (np.asarray, xps.asarray):
+        fun = LogisticObjective(backend, asarray(X), asarray(Y), asarray(np.linspace(0.5, 1.5, 70)),
+                                C=1.0, fit_intercept=True)
+        kw = dict(max_iter=30, tol=1e-8, monitor=Monitor(solver, 30, False, None))
+        if solver == "lbfgs":
+            result = lbfgs(fun, fun.zeros(), **kw)
+        elif solver == "gd":
+            result = gd(fun, fun.zeros(), learning_rate=None, **kw)
+        else:
+            result = sgd(fun, fun.zeros(), learning_rate=None, batch_size=32,
+                         random_state=np.random.RandomState(0), **kw)
+        assert type(result.theta) is type(asarray(X))
+        thetas.append(np.from_dlpack(result.theta))
+    np.testing.assert_allclose(thetas[1], thetas[0], rtol=1e-12, atol=1e-12)

@@ -79,7 +79,7 @@ def sgd(
         order = xp.asarray(random_state.permutation(n))
         total = 0.0
         for start in range(0, n, batch):
-            rows = order[start : start + batch]
+            rows = order[start : min(start + batch, n)]  # the standard leaves overlong slices unspecified
             f, g = fun(theta, rows)
             theta = theta - step * g
             total = total + f * rows.shape[0]
