@@ -332,3 +332,30 @@ def test_solvers_run_on_any_array_api_namespace(solver):
         assert type(result.theta) is type(asarray(X))
         thetas.append(np.from_dlpack(result.theta))
     np.testing.assert_allclose(thetas[1], thetas[0], rtol=1e-12, atol=1e-12)
+
+
+def test_array_api_inputs_train_where_they_live(monkeypatch):
+    xps = pytest.importorskip("array_api_strict")
+    from xpvec.backends.array_api_backend import ArrayApiBackend
+
+    seen = set()
+    kernel = ArrayApiBackend._logistic_loss_grad
+
+    def spy(self, xp, X, *args):
+        seen.add(type(X))
+        return kernel(self, xp, X, *args)
+
+    monkeypatch.setattr(ArrayApiBackend, "_logistic_loss_grad", spy)
+    X, y = small_problem(3)
+    ours = xpvec.LogisticRegression(**TIGHT).fit(xps.asarray(X), xps.asarray(y), sample_weight=xps.asarray(np.ones(len(y))))
+    ref = xpvec.LogisticRegression(**TIGHT).fit(X, y)
+    assert seen == {type(xps.asarray(X))}
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-10, atol=1e-12)
+    assert type(ours.coef_) is np.ndarray
+    np.testing.assert_allclose(ours.predict_proba(xps.asarray(X)), ref.predict_proba(X), atol=1e-12)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        ours.predict(xps.asarray(np.full_like(X, np.nan)))
+    with pytest.raises(ValueError, match="X has 4 features"):
+        ours.predict(xps.asarray(X[:, :4]))
+    with pytest.raises(TypeError, match="cannot take"):
+        xpvec.LogisticRegression(backend="numpy").fit(xps.asarray(X), y)

@@ -23,10 +23,17 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
 
+from .._convert import to_numpy
 from .._selection import resolve
 from ..backends._base import Backend
+from ._data import features, is_host, place_like, validate_host, validate_on_device
 from ._descent import gd, sgd
 from ._lbfgs import lbfgs
 from ._monitor import Monitor
@@ -95,7 +102,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticRegression:
         """Fit the model to X (n_samples, n_features) and labels y (n_samples,)."""
         self._check_params()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C")
+        if is_host(X):
+            X, y = validate_host(self, X, y, reset=True)
+            backend = resolve(self.backend, X)
+            X = backend.from_numpy(X)
+        else:
+            backend = resolve(self.backend, X)
+            X = validate_on_device(self, backend, X, reset=True)
+            y = column_or_1d(to_numpy(y), warn=True)
+            check_consistent_length(X, y)
         check_classification_targets(y)
         classes, codes = np.unique(y, return_inverse=True)
         if classes.shape[0] < 2:
@@ -103,15 +118,17 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 "LogisticRegression needs samples of at least 2 classes in the data, but the "
                 f"data contains only one class: {classes[0]!r}"
             )
-        sw = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=X.dtype)
         if classes.shape[0] == 2:
-            Y = codes.astype(X.dtype)
+            Y = codes
         else:
-            Y = (codes[:, None] == np.arange(classes.shape[0])).astype(X.dtype)
-        backend = resolve(self.backend, X)
-        X, Y = backend.from_numpy(X), backend.from_numpy(Y)
-        sw = None if sw is None else backend.from_numpy(sw)
-        objective = LogisticObjective(backend, X, Y, sw, C=self.C, fit_intercept=self.fit_intercept)
+            Y = codes[:, None] == np.arange(classes.shape[0])
+        # Labels and weights are n-sized: checked on the host, placed beside X once.
+        Y = place_like(backend, X, Y)
+        if sample_weight is not None:
+            # A zero-width stand-in carries X's sample count to scikit-learn's check.
+            n_rows = np.empty((X.shape[0], 0))
+            sample_weight = place_like(backend, X, _check_sample_weight(sample_weight, n_rows))
+        objective = LogisticObjective(backend, X, Y, sample_weight, C=self.C, fit_intercept=self.fit_intercept)
 
         monitor = Monitor(self.solver, self.max_iter, self.verbose, self.learning_rate)
         try:
@@ -173,11 +190,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def _logits(self, X):
         """``(backend, logits)`` on the backend: (n,) for binary, (n, K) otherwise."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
-        backend = resolve(self.backend, X)
+        backend, X = features(self, X, reset=False)
         W = self.coef_[0] if self.coef_.shape[0] == 1 else self.coef_.T
-        W, b = (backend.from_numpy(a.astype(X.dtype, copy=False)) for a in (W, self.intercept_))
-        return backend, backend.decision(backend.from_numpy(X), W, b)
+        W, b = (place_like(backend, X, a) for a in (W, self.intercept_))
+        return backend, backend.decision(X, W, b)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits: (n_samples,) for two classes (positive means classes_[1]), else (n_samples, K)."""
