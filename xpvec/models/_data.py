@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 
 from .._arrays import ARRAY_API, HOST, array_kind
+from .._convert import to_numpy
 from .._dtypes import compute_and_output
 from .._selection import resolve
 from ..backends._base import Backend
@@ -58,6 +59,21 @@ def validate_on_device(estimator, backend: Backend, X, *, reset: bool):
             f"{estimator.n_features_in_} features as input."
         )
     return X
+
+
+def training_data(estimator, X, y) -> tuple[Backend, Any, np.ndarray]:
+    """``(backend, X, y)`` for fitting: X validated on its backend, y a 1-D host array."""
+    if is_host(X):
+        X, y = validate_host(estimator, X, y, reset=True)
+        backend = resolve(estimator.backend, X)
+        return backend, backend.from_numpy(X), y
+    if y is None:
+        raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None.")
+    backend = resolve(estimator.backend, X)
+    X = validate_on_device(estimator, backend, X, reset=True)
+    y = column_or_1d(to_numpy(y), warn=True)
+    check_consistent_length(X, y)
+    return backend, X, y
 
 
 def features(estimator, X, *, reset: bool) -> tuple[Backend, Any]:

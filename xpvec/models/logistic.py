@@ -23,17 +23,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_consistent_length,
-    check_is_fitted,
-    column_or_1d,
-)
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from .._convert import to_numpy
-from .._selection import resolve
 from ..backends._base import Backend
-from ._data import features, is_host, place_like, validate_host, validate_on_device
+from ._data import features, place_like, training_data
 from ._descent import gd, sgd
 from ._lbfgs import lbfgs
 from ._monitor import Monitor
@@ -102,15 +95,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticRegression:
         """Fit the model to X (n_samples, n_features) and labels y (n_samples,)."""
         self._check_params()
-        if is_host(X):
-            X, y = validate_host(self, X, y, reset=True)
-            backend = resolve(self.backend, X)
-            X = backend.from_numpy(X)
-        else:
-            backend = resolve(self.backend, X)
-            X = validate_on_device(self, backend, X, reset=True)
-            y = column_or_1d(to_numpy(y), warn=True)
-            check_consistent_length(X, y)
+        backend, X, y = training_data(self, X, y)
         check_classification_targets(y)
         classes, codes = np.unique(y, return_inverse=True)
         if classes.shape[0] < 2:
