@@ -71,7 +71,7 @@ def lbfgs(
             q = q + (a - rho * xp.vecdot(y, q)) * s
         p = -q
         gtp = float(xp.vecdot(g, p))
-        # First step (no curvature known yet): length 1 in the sup norm, as scipy does.
+        # First step (no curvature known yet): at most unit length in the sup norm.
         t = 1.0 if pairs else 1.0 / max(float(xp.max(xp.abs(g))), 1.0)
         found = _line_search(fun, theta, f, g, p, gtp, t, 8 * eps * abs(f))
         if found is None:
