@@ -44,9 +44,8 @@ def gd(
         # (f goes up), halve the step and retry rather than oscillate.
         if learning_rate is None and not f_new <= f + 8 * eps * abs(f):
             step *= 0.5
-            continue
-        monitor.check_finite(f_new)
-        theta, f, g = theta_new, f_new, g_new
+        else:
+            theta, f, g = theta_new, f_new, g_new
         monitor.record(f)
     converged = float(xp.max(xp.abs(g))) <= tol
     return SolverResult(theta, max_iter, converged, monitor.loss_curve, "max_iter was reached")
