@@ -54,7 +54,7 @@ def training_table(backends: tuple[str, ...] | None = None) -> str:
     from .models import LogisticRegression
 
     X_train, X_test, y_train, y_test = _digits()
-    reference = LogisticRegression(max_iter=500).fit(X_train, y_train).predict_proba(X_test)
+    reference = LogisticRegression(max_iter=500, backend="numpy").fit(X_train, y_train).predict_proba(X_test)
     rows, loop_time = [], None
     for name in backends or available_backends():
         X_tr, X_te = to_device(X_train, name), to_device(X_test, name)
