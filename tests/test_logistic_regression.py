@@ -250,6 +250,14 @@ def test_input_errors_read_like_sklearn(X, y, match):
         xpvec.LogisticRegression().fit(X, y)
 
 
+@pytest.mark.parametrize(
+    "weights, match", [(np.zeros(30), "non-zero"), (-np.ones(30), "[Nn]egative"), (np.ones(29), "shape")]
+)
+def test_bad_sample_weight(weights, match):
+    with pytest.raises(ValueError, match=match):
+        xpvec.LogisticRegression().fit(X_OK, Y_OK, sample_weight=weights)
+
+
 def test_wrong_feature_count_and_unfitted():
     m = xpvec.LogisticRegression()
     with pytest.raises(NotFittedError):

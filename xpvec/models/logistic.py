@@ -112,7 +112,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if sample_weight is not None:
             # A zero-width stand-in carries X's sample count to scikit-learn's check.
             n_rows = np.empty((X.shape[0], 0))
-            sample_weight = place_like(backend, X, _check_sample_weight(sample_weight, n_rows))
+            sample_weight = _check_sample_weight(sample_weight, n_rows, ensure_non_negative=True)
+            sample_weight = place_like(backend, X, sample_weight)
         objective = LogisticObjective(backend, X, Y, sample_weight, C=self.C, fit_intercept=self.fit_intercept)
 
         monitor = Monitor(self.solver, self.max_iter, self.verbose, self.learning_rate)
