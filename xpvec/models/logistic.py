@@ -16,6 +16,7 @@ Design requirements (API.md "Models"):
 from __future__ import annotations
 
 import warnings
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -145,13 +146,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def _check_params(self) -> None:
         if self.solver not in _SOLVERS:
             raise ValueError(f"solver must be one of {_SOLVERS}, got {self.solver!r}")
-        if not (isinstance(self.C, (int, float)) and self.C > 0):
+        if not (isinstance(self.C, Real) and self.C > 0):
             raise ValueError(f"C must be a positive number, got {self.C!r}")
-        if not (isinstance(self.tol, (int, float)) and self.tol >= 0):
+        if not (isinstance(self.tol, Real) and self.tol >= 0):
             raise ValueError(f"tol must be a non-negative number, got {self.tol!r}")
         for name in ("max_iter", "batch_size"):
             value = getattr(self, name)
-            if value is not None and not (isinstance(value, (int, np.integer)) and value >= 1):
+            if value is not None and not (isinstance(value, Integral) and value >= 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive or None, got {self.learning_rate!r}")
