@@ -335,21 +335,17 @@ class Backend:
 
     def _logistic_loss_grad(self, xp, X, Y, W, b, sample_weight):
         # Two passes over X (the logits, then X^T R); everything between is n- or
-        # n*K-sized. Each loss term is formed from the shifted logits so that
-        # nothing overflows: log(1 + e^z) = max(z, 0) + log1p(e^-|z|) and
-        # logsumexp(z) = max(z) + log(sum(e^(z - max(z)))).
+        # n*K-sized and reuses the stable kernels above: log(1 + e^z) is
+        # -log_sigmoid(-z), and the softmax is taken from max-shifted logits.
         Z = self._decision(xp, X, W, b)
         if W.ndim == 1:
-            e = xp.exp(-xp.abs(Z))
-            zero = xp.zeros_like(Z)
-            losses = xp.where(Z > 0, Z, zero) + xp.log1p(e) - Y * Z
-            R = xp.where(Z >= 0, 1 / (1 + e), e / (1 + e)) - Y
+            losses = -self._log_sigmoid(xp, -Z) - Y * Z
+            R = self._sigmoid(xp, Z) - Y
         else:
-            m = xp.max(Z, axis=1, keepdims=True)
-            Z = Z - m
+            Z = self._shifted(xp, Z, (1,))
             E = xp.exp(Z)
             s = xp.sum(E, axis=1, keepdims=True)
-            losses = xp.log(s[:, 0]) - xp.sum(Y * Z, axis=1)
+            losses = xp.log(s[:, 0]) - xp.sum(Y * Z, axis=1)  # logsumexp(z) - z . y
             R = E / s - Y
         if sample_weight is not None:
             losses = losses * sample_weight

@@ -90,11 +90,6 @@ def _normalize_row(row: list[float]) -> list[float]:
     return [(v / m) / norm for v in row]
 
 
-def _log1pexp(v: float) -> float:
-    """log(1 + e^v) without overflow."""
-    return (v if v > 0 else 0.0) + math.log1p(math.exp(-abs(v)))
-
-
 def _vec_dot(a: list[float], b: list[float]) -> float:
     total = 0.0
     for i in range(len(a)):
@@ -107,7 +102,7 @@ def _binary_loss_grad(rows, ys, weights, w, b):
     loss, grad_w, grad_b = 0.0, [0.0] * len(w), 0.0
     for x, y, weight in zip(rows, ys, weights, strict=True):
         z = _vec_dot(x, w) + b
-        loss += weight * (_log1pexp(z) - y * z)
+        loss += weight * (-_log_sigmoid(-z) - y * z)  # log(1 + e^z) - y z
         r = weight * (_sigmoid(z) - y)
         for j in range(len(x)):
             grad_w[j] += r * x[j]

@@ -88,6 +88,8 @@ def features(estimator, X, *, reset: bool) -> tuple[Backend, Any]:
 
 def place_like(backend: Backend, X, a: np.ndarray):
     """The host array ``a`` as an array of X's kind: same namespace, device and dtype."""
+    # The array_api backend serves many namespaces, so its from_numpy cannot
+    # know which one X is in; X itself says.
     if array_kind(X) == ARRAY_API:
         xp = backend.namespace(X)
         return xp.asarray(a, dtype=X.dtype, device=X.device)
