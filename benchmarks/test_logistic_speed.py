@@ -7,6 +7,7 @@ one run (the groups print side by side):
   per backend, beside one ``np.copyto`` pass over X (the memory-bandwidth
   floor: a kernel that reads X once cannot beat it) and scikit-learn's own
   ``LinearModelLoss.loss_gradient``. NumPy (and scikit-learn) read X twice.
+  The same for 10 classes (softmax) in its own group.
 - ``fit``: fitting that data to scikit-learn's optimum (objective within 1e-6
   relative of a tightly converged fit, same C) beside
   ``sklearn.linear_model.LogisticRegression()`` with its default lbfgs.
@@ -73,6 +74,30 @@ def test_loss_grad(benchmark, data, backend):
     X, y = xpvec.to_device(X, b), xpvec.to_device(y, b)
     W, intercept = xpvec.to_device(np.full(N_FEATURES, 0.05), b), xpvec.to_device(np.array([0.05]), b)
     benchmark(b.logistic_loss_grad, X, y, W, intercept, None)
+
+
+@pytest.mark.benchmark(group="loss+grad 1e6x64 float64, 10 classes")
+def test_sklearn_multinomial_loss_gradient(benchmark, data):
+    from sklearn._loss.loss import HalfMultinomialLoss
+    from sklearn.linear_model._linear_loss import LinearModelLoss
+
+    X, _ = data
+    codes = np.arange(N_SAMPLES, dtype=np.float64) % 10
+    loss = LinearModelLoss(HalfMultinomialLoss(n_classes=10), fit_intercept=True)
+    coef = np.full(10 * (N_FEATURES + 1), 0.05)
+    benchmark(loss.loss_gradient, coef, X, codes, None, 1.0 / N_SAMPLES)
+
+
+@pytest.mark.benchmark(group="loss+grad 1e6x64 float64, 10 classes")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_multinomial_loss_grad(benchmark, data, backend):
+    X, _ = data
+    b = get_instance(backend)
+    xpvec.warmup(b)
+    one_hot = np.eye(10)[np.arange(N_SAMPLES) % 10]
+    X, Y = xpvec.to_device(X, b), xpvec.to_device(one_hot, b)
+    W, intercept = xpvec.to_device(np.full((N_FEATURES, 10), 0.05), b), xpvec.to_device(np.zeros(10), b)
+    benchmark(b.logistic_loss_grad, X, Y, W, intercept, None)
 
 
 # ---------------------------------------------------------------- fit
