@@ -45,3 +45,14 @@ def to_backend(x: np.ndarray, name: str):
 def supports_dtype(name: str, dtype) -> bool:
     """array-api-strict has no float16 (the standard leaves it out)."""
     return not (name == "array_api" and np.dtype(dtype) == np.float16)
+
+
+def training_backends() -> list[str]:
+    """Usable backends that LogisticRegression trains on with NumPy input."""
+    from xpvec._registry import get_instance
+
+    return [
+        name
+        for name in xpvec.available_backends()
+        if "host" in get_instance(name).accepts and get_instance(name).cannot_train is None
+    ]

@@ -26,10 +26,22 @@ from .ops import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # The models import scikit-learn (about half a second); load them on first use
+    # so that ``import xpvec`` stays light for users of the ops.
+    if name == "LogisticRegression":
+        from .models import LogisticRegression
+
+        return LogisticRegression
+    raise AttributeError(f"module 'xpvec' has no attribute {name!r}")
+
+
 __all__ = [
     "OPS",
     "Backend",
     "BackendUnavailableError",
+    "LogisticRegression",
     "available_backends",
     "backend_report",
     "check_grad",

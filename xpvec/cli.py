@@ -22,10 +22,13 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import ops_table
+    from .demo import ops_table, training_table
 
     backends = tuple(args.backends.split(",")) if args.backends else None
-    print(ops_table(n=args.size, backends=backends))
+    if args.ops:
+        print(ops_table(n=args.size, backends=backends))
+    else:
+        print(training_table(backends=backends))
     return 0
 
 
@@ -96,9 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xpvec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="which backends are usable here, and why not").set_defaults(run=_info)
-    demo = sub.add_parser("demo", help="run the ops on every usable backend and compare")
-    demo.add_argument("--ops", action="store_true", help="time each op on each backend")
-    demo.add_argument("--size", type=int, default=1_000_000, help="elements per array (default 1e6)")
+    demo = sub.add_parser(
+        "demo", help="train logistic regression on the digits images on every usable backend and compare"
+    )
+    demo.add_argument("--ops", action="store_true", help="time the ops instead (sigmoid, softmax, ...)")
+    demo.add_argument("--size", type=int, default=1_000_000, help="elements per array for --ops (default 1e6)")
     demo.add_argument("--backends", help="comma-separated backend names (default: all usable)")
     demo.set_defaults(run=_demo)
     bench = sub.add_parser("bench", help="time every op on every backend against peers and the copy floor")

@@ -14,6 +14,9 @@ Design requirements:
   cancellation of s*(1-s); log_sigmoid as min(x, 0) - log1p(exp(-|x|));
   softmax subtracting the max, with a non-finite max making the row NaN
   (a +inf or NaN anywhere in the row, or a row of all -inf).
+- The model layer (``xpvec.models``) reaches a backend through two more
+  kernels: ``_logistic_loss_grad`` (loss and gradient together, the one fused
+  primitive a backend makes fast) and ``_decision`` (the logits X @ W + b).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ OPS = (
 # The kernel method(s) behind each op; an op is native to a backend when the
 # backend's class (not Backend) defines its kernel.
 _KERNELS = {op: f"_{op}" for op in OPS if op != "check_grad"}
+_KERNELS["logistic_loss_grad"] = "_logistic_loss_grad"
 
 
 def _shape(x) -> tuple[int, ...]:
@@ -56,6 +60,8 @@ class Backend:
     name: ClassVar[str] = "array_api"
     #: The array kinds (see ``xpvec._arrays``) this backend takes without copying.
     accepts: ClassVar[frozenset[str]] = frozenset()
+    #: None if the models (LogisticRegression) train on this backend, else why not.
+    cannot_train: ClassVar[str | None] = None
 
     @classmethod
     def probe(cls) -> str | None:
@@ -255,6 +261,29 @@ class Backend:
             return 0.0 if diff == 0.0 else math.inf
         return diff / scale
 
+    # ----------------------------------------------------------- model primitives
+    def logistic_loss_grad(self, X, Y, W, b, sample_weight=None):
+        """Weighted logistic loss and its gradient in one evaluation: ``(loss, grad_W, grad_b)``.
+
+        Binary when ``W`` is 1-D: ``X`` (n, d), ``Y`` (n,) of 0/1, ``W`` (d,), ``b`` (1,);
+        loss = sum_i w_i (log(1 + e^z_i) - y_i z_i) with z = X @ W + b.
+        Multinomial when ``W`` is (d, K): ``Y`` (n, K) one-hot, ``b`` (K,);
+        loss = sum_i w_i (logsumexp(z_i) - z_i . y_i). ``sample_weight`` (n,) or None
+        (all ones). The loss is a 0-d array, the gradients have the shapes of ``W``
+        and ``b``; nothing leaves the backend's array type. Inputs must already be
+        arrays of this backend in one floating dtype (the estimator prepares them);
+        there is no validation here because it sits in the solver's inner loop.
+        """
+        xp = self.namespace(X)
+        with self.fp_guard():
+            return self._logistic_loss_grad(xp, X, Y, W, b, sample_weight)
+
+    def decision(self, X, W, b):
+        """The logits ``X @ W + b``, (n,) for a 1-D ``W``, (n, K) for a (d, K) one."""
+        xp = self.namespace(X)
+        with self.fp_guard():
+            return self._decision(xp, X, W, b)
+
     # ----------------------------------------------------------- kernels
     def _sigmoid(self, xp, x):
         e = xp.exp(-xp.abs(x))
@@ -307,6 +336,28 @@ class Backend:
     def _l2_loss(self, xp, yhat, y):
         d = yhat - y
         return xp.sum(d * d)
+
+    def _decision(self, xp, X, W, b):
+        return self._dot(xp, X, W) + b
+
+    def _logistic_loss_grad(self, xp, X, Y, W, b, sample_weight):
+        # Two passes over X (the logits, then X^T R); everything between is n- or
+        # n*K-sized and reuses the stable kernels above: log(1 + e^z) is
+        # -log_sigmoid(-z), and the softmax is taken from max-shifted logits.
+        Z = self._decision(xp, X, W, b)
+        if W.ndim == 1:
+            losses = -self._log_sigmoid(xp, -Z) - Y * Z
+            R = self._sigmoid(xp, Z) - Y
+        else:
+            Z = self._shifted(xp, Z, (1,))
+            E = xp.exp(Z)
+            s = xp.sum(E, axis=1, keepdims=True)
+            losses = xp.log(s[:, 0]) - xp.sum(Y * Z, axis=1)  # logsumexp(z) - z . y
+            R = E / s - Y
+        if sample_weight is not None:
+            losses = losses * sample_weight
+            R = R * (sample_weight if W.ndim == 1 else sample_weight[:, None])
+        return xp.sum(losses), xp.matmul(X.T, R), xp.sum(R, axis=0, keepdims=W.ndim == 1)
 
 
 def _as_float(value, what: str) -> float:

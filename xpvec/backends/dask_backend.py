@@ -90,6 +90,10 @@ class _DaskNamespace:
 class DaskBackend(Backend):
     name = "dask"
     accepts = frozenset({DASK})
+    cannot_train = (
+        "LogisticRegression does not train on Dask arrays yet; fit on NumPy data "
+        "(xpvec.to_numpy(X)) or on another backend"
+    )
 
     @classmethod
     def probe(cls) -> str | None:

@@ -97,6 +97,40 @@ def _vec_dot(a: list[float], b: list[float]) -> float:
     return total
 
 
+def _binary_loss_grad(rows, ys, weights, w, b):
+    """One loop over the rows: z = x.w + b, loss += log(1 + e^z) - y z, grad += (sigmoid(z) - y) x."""
+    loss, grad_w, grad_b = 0.0, [0.0] * len(w), 0.0
+    for x, y, weight in zip(rows, ys, weights, strict=True):
+        z = _vec_dot(x, w) + b
+        loss += weight * (-_log_sigmoid(-z) - y * z)  # log(1 + e^z) - y z
+        r = weight * (_sigmoid(z) - y)
+        for j in range(len(x)):
+            grad_w[j] += r * x[j]
+        grad_b += r
+    return loss, grad_w, [grad_b]
+
+
+def _multinomial_loss_grad(rows, ys, weights, columns, b):
+    """One loop over the rows with a softmax over the K logits of each row."""
+    k_range = range(len(columns))
+    loss, grad_b = 0.0, [0.0] * len(columns)
+    grad_w = [[0.0] * len(columns) for _ in range(len(rows[0]) if rows else 0)]
+    for x, y, weight in zip(rows, ys, weights, strict=True):
+        z = [_vec_dot(x, columns[k]) + b[k] for k in k_range]
+        m = max(z)
+        exps = [math.exp(v - m) for v in z]
+        total = 0.0
+        for e in exps:
+            total += e
+        loss += weight * (m + math.log(total) - _vec_dot(z, y))
+        for k in k_range:
+            r = weight * (exps[k] / total - y[k])
+            grad_b[k] += r
+            for j in range(len(x)):
+                grad_w[j][k] += r * x[j]
+    return loss, grad_w, grad_b
+
+
 def _map(fn, x: np.ndarray) -> np.ndarray:
     return np.array([fn(v) for v in x.ravel().tolist()], dtype=x.dtype).reshape(x.shape)
 
@@ -143,12 +177,22 @@ class PythonBackend(HostBackend):
 
     def _l1_loss(self, xp, yhat, y):
         total = 0.0
-        for p, t in zip(yhat.ravel().tolist(), y.ravel().tolist(), strict=False):
+        for p, t in zip(yhat.ravel().tolist(), y.ravel().tolist(), strict=True):
             total += abs(p - t)
         return total
 
     def _l2_loss(self, xp, yhat, y):
         total = 0.0
-        for p, t in zip(yhat.ravel().tolist(), y.ravel().tolist(), strict=False):
+        for p, t in zip(yhat.ravel().tolist(), y.ravel().tolist(), strict=True):
             total += (p - t) * (p - t)
         return total
+
+    def _logistic_loss_grad(self, xp, X, Y, W, b, sample_weight):
+        rows = X.tolist()
+        weights = [1.0] * len(rows) if sample_weight is None else sample_weight.tolist()
+        if W.ndim == 1:
+            loss, grad_w, grad_b = _binary_loss_grad(rows, Y.tolist(), weights, W.tolist(), float(b[0]))
+        else:
+            loss, grad_w, grad_b = _multinomial_loss_grad(rows, Y.tolist(), weights, W.T.tolist(), b.tolist())
+        dtype = X.dtype
+        return np.asarray(loss, dtype=dtype), np.array(grad_w, dtype=dtype), np.array(grad_b, dtype=dtype)

@@ -1,0 +1,118 @@
+"""Logistic regression speed: the fused loss+gradient and a full fit, against their peers.
+
+Run with ``pytest benchmarks/test_logistic_speed.py``; compare medians within
+one run (the groups print side by side):
+
+- ``loss+grad``: one evaluation of loss and gradient on X of 1e6 x 64 float64,
+  per backend, beside one ``np.copyto`` pass over X (the memory-bandwidth
+  floor: a kernel that reads X once cannot beat it) and scikit-learn's own
+  ``LinearModelLoss.loss_gradient``. NumPy (and scikit-learn) read X twice.
+  The same for 10 classes (softmax) in its own group.
+- ``fit``: fitting that data to scikit-learn's optimum (objective within 1e-6
+  relative of a tightly converged fit, same C) beside
+  ``sklearn.linear_model.LogisticRegression()`` with its default lbfgs.
+
+The python loop backend is left out: one evaluation would take minutes here.
+"""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+
+import xpvec
+from xpvec._registry import get_instance
+
+N_SAMPLES, N_FEATURES = 1_000_000, 64
+BACKENDS = [name for name in xpvec.available_backends() if name != "python"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((N_SAMPLES, N_FEATURES))
+    w = rng.standard_normal(N_FEATURES) * 2 / np.sqrt(N_FEATURES)
+    y = (rng.random(N_SAMPLES) < 1 / (1 + np.exp(-(X @ w + 0.3)))).astype(np.float64)
+    return X, y
+
+
+def objective(model, X, y):
+    z = X @ model.coef_[0] + model.intercept_[0]
+    return model.C * np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * np.sum(model.coef_**2)
+
+
+@pytest.fixture(scope="module")
+def optimum(data):
+    X, y = data
+    return objective(SkLogisticRegression(tol=1e-10, max_iter=1000).fit(X, y), X, y)
+
+
+# ---------------------------------------------------------------- loss+grad
+@pytest.mark.benchmark(group="loss+grad 1e6x64 float64")
+def test_copyto_floor(benchmark, data):
+    X, _ = data
+    out = np.empty_like(X)
+    benchmark(np.copyto, out, X)
+
+
+@pytest.mark.benchmark(group="loss+grad 1e6x64 float64")
+def test_sklearn_loss_gradient(benchmark, data):
+    from sklearn._loss.loss import HalfBinomialLoss
+    from sklearn.linear_model._linear_loss import LinearModelLoss
+
+    X, y = data
+    loss = LinearModelLoss(HalfBinomialLoss(), fit_intercept=True)
+    coef = np.full(N_FEATURES + 1, 0.05)
+    benchmark(loss.loss_gradient, coef, X, y, None, 1.0 / N_SAMPLES)
+
+
+@pytest.mark.benchmark(group="loss+grad 1e6x64 float64")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_loss_grad(benchmark, data, backend):
+    X, y = data
+    b = get_instance(backend)
+    xpvec.warmup(b)
+    X, y = xpvec.to_device(X, b), xpvec.to_device(y, b)
+    W, intercept = xpvec.to_device(np.full(N_FEATURES, 0.05), b), xpvec.to_device(np.array([0.05]), b)
+    benchmark(b.logistic_loss_grad, X, y, W, intercept, None)
+
+
+@pytest.mark.benchmark(group="loss+grad 1e6x64 float64, 10 classes")
+def test_sklearn_multinomial_loss_gradient(benchmark, data):
+    from sklearn._loss.loss import HalfMultinomialLoss
+    from sklearn.linear_model._linear_loss import LinearModelLoss
+
+    X, _ = data
+    codes = np.arange(N_SAMPLES, dtype=np.float64) % 10
+    loss = LinearModelLoss(HalfMultinomialLoss(n_classes=10), fit_intercept=True)
+    coef = np.full(10 * (N_FEATURES + 1), 0.05)
+    benchmark(loss.loss_gradient, coef, X, codes, None, 1.0 / N_SAMPLES)
+
+
+@pytest.mark.benchmark(group="loss+grad 1e6x64 float64, 10 classes")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_multinomial_loss_grad(benchmark, data, backend):
+    X, _ = data
+    b = get_instance(backend)
+    xpvec.warmup(b)
+    one_hot = np.eye(10)[np.arange(N_SAMPLES) % 10]
+    X, Y = xpvec.to_device(X, b), xpvec.to_device(one_hot, b)
+    W, intercept = xpvec.to_device(np.full((N_FEATURES, 10), 0.05), b), xpvec.to_device(np.zeros(10), b)
+    benchmark(b.logistic_loss_grad, X, Y, W, intercept, None)
+
+
+# ---------------------------------------------------------------- fit
+@pytest.mark.benchmark(group="fit 1e6x64 to sklearn's optimum")
+def test_fit_sklearn_default_lbfgs(benchmark, data, optimum):
+    X, y = data
+    model = benchmark.pedantic(lambda: SkLogisticRegression().fit(X, y), rounds=3, iterations=1)
+    assert objective(model, X, y) == pytest.approx(optimum, rel=1e-6)
+
+
+@pytest.mark.benchmark(group="fit 1e6x64 to sklearn's optimum")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fit(benchmark, data, optimum, backend):
+    X, y = data
+    xpvec.warmup(backend)
+    fit = lambda: xpvec.LogisticRegression(backend=backend).fit(X, y)  # noqa: E731
+    model = benchmark.pedantic(fit, rounds=3, iterations=1, warmup_rounds=1)
+    assert objective(model, X, y) == pytest.approx(optimum, rel=1e-6)

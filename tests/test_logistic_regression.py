@@ -1,0 +1,371 @@
+"""LogisticRegression: agreement with scikit-learn, solvers, the fused gradient, the estimator contract."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_digits, make_classification
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+import xpvec
+from xpvec._registry import get_instance
+from xpvec.models._objective import LogisticObjective
+
+from .conftest import training_backends
+
+BACKENDS = training_backends()
+TIGHT = dict(tol=1e-10, max_iter=10_000)
+
+
+def standardized(load):
+    X, y = load(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="module", params=[load_breast_cancer, load_digits], ids=["breast_cancer", "digits"])
+def dataset(request):
+    return standardized(request.param)
+
+
+def objective(model, X, y, C):
+    """scikit-learn's objective C * sum_i loss_i + 0.5 ||W||^2 at a fitted model's parameters."""
+    Z = X @ model.coef_.T + model.intercept_
+    if Z.shape[1] == 1:
+        z, t = Z[:, 0], y == model.classes_[1]
+        losses = np.logaddexp(0.0, z) - t * z
+    else:
+        losses = logsumexp(Z, axis=1) - Z[np.arange(len(y)), np.searchsorted(model.classes_, y)]
+    return C * losses.sum() + 0.5 * np.sum(model.coef_**2)
+
+
+def small_problem(n_classes, n_samples=80, n_features=5, seed=0):
+    return make_classification(
+        n_samples=n_samples,
+        n_features=n_features,
+        n_informative=3,
+        n_redundant=0,
+        n_classes=n_classes,
+        random_state=seed,
+    )
+
+
+def assert_close_rel(actual, desired, rtol):
+    """Close relative to the largest entry (coefficients near 0 have no meaningful relative error)."""
+    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=rtol * np.max(np.abs(desired)))
+
+
+# ---------------------------------------------------------------- agreement
+@pytest.mark.parametrize("backend", [name for name in BACKENDS if name != "python"])
+def test_lbfgs_matches_sklearn(dataset, backend):
+    X, y = dataset
+    ours = xpvec.LogisticRegression(backend=backend, **TIGHT).fit(X, y)
+    ref = SkLogisticRegression(**TIGHT).fit(X, y)
+    assert ours.coef_.shape == ref.coef_.shape and ours.intercept_.shape == ref.intercept_.shape
+    assert_close_rel(ours.coef_, ref.coef_, 1e-4)
+    assert_close_rel(ours.intercept_, ref.intercept_, 1e-4)
+    np.testing.assert_array_equal(ours.classes_, ref.classes_)
+    assert ours.score(X, y) == pytest.approx(ref.score(X, y))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_backend_fits_the_same_model(backend, n_classes):
+    X, y = small_problem(n_classes)
+    ours = xpvec.LogisticRegression(backend=backend, **TIGHT).fit(X, y)
+    ref = SkLogisticRegression(**TIGHT).fit(X, y)
+    assert_close_rel(ours.coef_, ref.coef_, 1e-4)
+    assert_close_rel(ours.intercept_, ref.intercept_, 1e-4)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-6)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_matches_sklearn_options(fit_intercept):
+    X, y = small_problem(3)
+    kw = dict(C=0.3, fit_intercept=fit_intercept, **TIGHT)
+    ours = xpvec.LogisticRegression(**kw).fit(X, y)
+    ref = SkLogisticRegression(**kw).fit(X, y)
+    assert_close_rel(ours.coef_, ref.coef_, 1e-4)
+    if fit_intercept:
+        assert_close_rel(ours.intercept_, ref.intercept_, 1e-4)
+    else:
+        np.testing.assert_array_equal(ours.intercept_, 0.0)
+
+
+@pytest.mark.parametrize(
+    "solver, max_iter", [("gd", 3000), ("sgd", 300)], ids=["gd", "sgd"]
+)
+def test_gd_and_sgd_reach_sklearn_objective(dataset, solver, max_iter):
+    # C = 0.1: at C = 1 these nearly separable problems are ill-conditioned enough
+    # that first-order methods need far more iterations than a unit test affords.
+    X, y = dataset
+    C = 0.1
+    ref = SkLogisticRegression(C=C, **TIGHT).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = xpvec.LogisticRegression(C=C, solver=solver, max_iter=max_iter, tol=1e-6, random_state=0)
+        ours.fit(X, y)
+    f_ref = objective(ref, X, y, C)
+    assert objective(ours, X, y, C) == pytest.approx(f_ref, rel=1e-3)
+    assert len(ours.loss_curve_) == ours.n_iter_
+
+
+def test_sgd_is_reproducible():
+    X, y = small_problem(3)
+    fit = lambda seed: xpvec.LogisticRegression(solver="sgd", random_state=seed, max_iter=20).fit(X, y)  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a, b, c = fit(1), fit(1), fit(2)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    assert not np.array_equal(a.coef_, c.coef_)
+
+
+# ---------------------------------------------------------------- the fused gradient
+def saturated_problem(n_outputs, rng, n=12, d=5):
+    """X, one-hot/0-1 targets, W, b with every logit |z| >= 30 and random labels."""
+    W = rng.standard_normal(d if n_outputs == 1 else (d, n_outputs))
+    b = rng.standard_normal(n_outputs)
+    Z = rng.choice([-1.0, 1.0], size=(n, n_outputs)) * rng.uniform(30, 60, size=(n, n_outputs))
+    W2 = W.reshape(d, n_outputs)
+    # Rows whose logits are exactly Z: a particular solution plus a part W ignores.
+    pinv = np.linalg.pinv(W2)
+    noise = rng.standard_normal((n, d))
+    X = (Z - b) @ pinv + noise - noise @ W2 @ pinv
+    if n_outputs == 1:
+        Y = rng.integers(0, 2, n).astype(float)
+    else:
+        Y = np.eye(n_outputs)[rng.integers(0, n_outputs, n)]
+    return X, Y, W, b
+
+
+@pytest.mark.parametrize("regularized", [True, False], ids=["C=0.5", "no-penalty"])
+@pytest.mark.parametrize("n_outputs", [1, 3], ids=["binary", "multinomial"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fused_gradient_check_at_saturated_points(backend, n_outputs, regularized):
+    rng = np.random.default_rng(7)
+    X, Y, W, b = saturated_problem(n_outputs, rng)
+    b_ = get_instance(backend)
+    Z = np.asarray(b_.decision(X, W, b)).reshape(len(X), -1)
+    assert np.min(np.abs(Z)) >= 30 - 1e-6
+    sw = rng.uniform(0.5, 2.0, len(X))
+    theta = np.concatenate([W.ravel(), b])
+    if regularized:
+        fun = LogisticObjective(b_, X, Y, sw, C=0.5, fit_intercept=True)
+    else:
+        def fun(theta):
+            W_, b__ = theta[: W.size].reshape(W.shape), theta[W.size :]
+            loss, gW, gb = b_.logistic_loss_grad(X, Y, W_, b__, sw)
+            return loss, np.concatenate([np.ravel(gW), gb])
+
+    err = xpvec.check_grad(lambda t: fun(t)[0], lambda t: fun(t)[1], theta)
+    assert err < 1e-7
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fused_kernel_agrees_across_backends(backend):
+    rng = np.random.default_rng(3)
+    for n_outputs in (1, 4):
+        X, Y, W, b = saturated_problem(n_outputs, rng)
+        sw = rng.uniform(0.5, 2.0, len(X))
+        want = get_instance("numpy").logistic_loss_grad(X, Y, W, b, sw)
+        got = get_instance(backend).logistic_loss_grad(X, Y, W, b, sw)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(np.asarray(g), w, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------- labels, weights
+@pytest.mark.parametrize(
+    "labels",
+    [np.array([3, 7]), np.array(["cat", "dog"]), np.array([-1, 1]), np.array(["a", "b", "c"]), np.array([2, 0, 5])],
+    ids=["ints", "strings", "-1/1", "3 strings", "3 ints"],
+)
+def test_any_labels(labels):
+    X, codes = small_problem(len(labels))
+    y = labels[codes]
+    ours = xpvec.LogisticRegression(**TIGHT).fit(X, y)
+    ref = xpvec.LogisticRegression(**TIGHT).fit(X, codes)
+    np.testing.assert_array_equal(ours.classes_, np.sort(labels))
+    np.testing.assert_array_equal(ours.predict(X), labels[ref.predict(X)])
+    assert ours.predict(X).dtype == y.dtype
+    assert ours.score(X, y) > 0.7
+
+
+def test_sample_weight_is_repetition_and_matches_sklearn():
+    X, y = small_problem(3)
+    w = np.random.default_rng(0).integers(0, 4, len(y))
+    weighted = xpvec.LogisticRegression(**TIGHT).fit(X, y, sample_weight=w)
+    repeated = xpvec.LogisticRegression(**TIGHT).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+    ref = SkLogisticRegression(**TIGHT).fit(X, y, sample_weight=w)
+    assert_close_rel(weighted.coef_, repeated.coef_, 1e-5)
+    assert_close_rel(weighted.coef_, ref.coef_, 1e-4)
+    assert_close_rel(weighted.intercept_, ref.intercept_, 1e-4)
+
+
+# ---------------------------------------------------------------- predictions
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_prediction_methods_are_consistent(n_classes):
+    X, y = small_problem(n_classes)
+    m = xpvec.LogisticRegression().fit(X, y)
+    P = m.predict_proba(X)
+    assert P.shape == (len(X), n_classes)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    np.testing.assert_allclose(np.exp(m.predict_log_proba(X)), P, rtol=1e-12)
+    D = m.decision_function(X)
+    assert D.shape == ((len(X),) if n_classes == 2 else (len(X), n_classes))
+    np.testing.assert_array_equal(m.predict(X), m.classes_[P.argmax(axis=1)])
+    for attr in ("coef_", "intercept_", "classes_"):
+        assert type(getattr(m, attr)) is np.ndarray
+    assert m.n_features_in_ == X.shape[1]
+
+
+def test_float32_stays_float32_and_agrees():
+    X, y = small_problem(3)
+    m32 = xpvec.LogisticRegression(tol=1e-4).fit(X.astype(np.float32), y)
+    m64 = xpvec.LogisticRegression(tol=1e-4).fit(X, y)
+    assert m32.coef_.dtype == np.float32
+    assert_close_rel(m32.coef_, m64.coef_, 1e-2)
+
+
+# ---------------------------------------------------------------- errors and warnings
+X_OK, Y_OK = small_problem(2, n_samples=30)
+
+
+@pytest.mark.parametrize(
+    "X, y, match",
+    [
+        (np.where(np.arange(30)[:, None] == 3, np.nan, X_OK), Y_OK, "NaN"),
+        (np.where(np.arange(30)[:, None] == 3, np.inf, X_OK), Y_OK, "infinity"),
+        (X_OK[:, 0], Y_OK, "Expected 2D array"),
+        (X_OK, np.zeros(30), "1 class|one class"),
+        (X_OK, np.linspace(0, 1, 30), "Unknown label type"),
+        (X_OK + 1j, Y_OK, "[Cc]omplex"),
+        (X_OK, Y_OK[:-1], "inconsistent numbers of samples"),
+    ],
+    ids=["nan", "inf", "1-D X", "one class", "continuous y", "complex", "lengths"],
+)
+def test_input_errors_read_like_sklearn(X, y, match):
+    with pytest.raises(ValueError, match=match):
+        xpvec.LogisticRegression().fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "weights, match", [(np.zeros(30), "non-zero"), (-np.ones(30), "[Nn]egative"), (np.ones(29), "shape")]
+)
+def test_bad_sample_weight(weights, match):
+    with pytest.raises(ValueError, match=match):
+        xpvec.LogisticRegression().fit(X_OK, Y_OK, sample_weight=weights)
+
+
+def test_wrong_feature_count_and_unfitted():
+    m = xpvec.LogisticRegression()
+    with pytest.raises(NotFittedError):
+        m.predict(X_OK)
+    m.fit(X_OK, Y_OK)
+    with pytest.raises(ValueError, match="X has 4 features, but LogisticRegression is expecting 5"):
+        m.predict(X_OK[:, :4])
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(solver="newton"), "solver"),
+        (dict(C=0.0), "C must be"),
+        (dict(max_iter=0), "max_iter"),
+        (dict(learning_rate=-1.0), "learning_rate"),
+    ],
+)
+def test_bad_parameters(params, match):
+    with pytest.raises(ValueError, match=match):
+        xpvec.LogisticRegression(**params).fit(X_OK, Y_OK)
+
+
+def test_max_iter_gives_convergence_warning():
+    X, y = standardized(load_digits)
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        m = xpvec.LogisticRegression(max_iter=3).fit(X, y)
+    assert m.n_iter_ == 3
+
+
+@pytest.mark.parametrize("solver", ["gd", "sgd"])
+def test_divergence_stops_with_advice(solver):
+    X = X_OK * 1e150
+    with pytest.raises(FloatingPointError, match="learning_rate.*StandardScaler"):
+        xpvec.LogisticRegression(solver=solver, learning_rate=1e10, max_iter=50, random_state=0).fit(X, Y_OK)
+
+
+def test_verbose_shows_a_progress_bar_with_the_loss(capsys):
+    xpvec.LogisticRegression(verbose=True).fit(X_OK, Y_OK)
+    err = capsys.readouterr().err
+    assert "loss=" in err and "LogisticRegression(lbfgs)" in err
+
+
+# ---------------------------------------------------------------- estimator contract
+def test_pickle_and_clone():
+    X, y = small_problem(3)
+    m = xpvec.LogisticRegression(C=0.5, backend="numpy").fit(X, y)
+    again = pickle.loads(pickle.dumps(m))
+    np.testing.assert_array_equal(again.predict_proba(X), m.predict_proba(X))
+    fresh = clone(m)
+    assert fresh.get_params() == m.get_params()
+    assert not hasattr(fresh, "coef_")
+
+
+# ---------------------------------------------------------------- solvers on non-NumPy arrays
+@pytest.mark.parametrize("solver", ["lbfgs", "gd", "sgd"])
+def test_solvers_run_on_any_array_api_namespace(solver):
+    """The solvers and the generic kernel use only standard calls: on array-api-strict
+    arrays they take the very same steps as on NumPy arrays, and stay on them."""
+    xps = pytest.importorskip("array_api_strict")
+    from xpvec.models._descent import gd, sgd
+    from xpvec.models._lbfgs import lbfgs
+    from xpvec.models._monitor import Monitor
+
+    X, codes = small_problem(3, n_samples=70)
+    Y = np.eye(3)[codes]
+    backend = get_instance("array_api")
+    thetas = []
+    for asarray in (np.asarray, xps.asarray):
+        fun = LogisticObjective(backend, asarray(X), asarray(Y), asarray(np.linspace(0.5, 1.5, 70)),
+                                C=1.0, fit_intercept=True)
+        kw = dict(max_iter=30, tol=1e-8, monitor=Monitor(solver, 30, False, None))
+        if solver == "lbfgs":
+            result = lbfgs(fun, fun.zeros(), **kw)
+        elif solver == "gd":
+            result = gd(fun, fun.zeros(), learning_rate=None, **kw)
+        else:
+            result = sgd(fun, fun.zeros(), learning_rate=None, batch_size=32,
+                         random_state=np.random.RandomState(0), **kw)
+        assert type(result.theta) is type(asarray(X))
+        thetas.append(np.from_dlpack(result.theta))
+    np.testing.assert_allclose(thetas[1], thetas[0], rtol=1e-12, atol=1e-12)
+
+
+def test_array_api_inputs_train_where_they_live(monkeypatch):
+    xps = pytest.importorskip("array_api_strict")
+    from xpvec.backends.array_api_backend import ArrayApiBackend
+
+    seen = set()
+    kernel = ArrayApiBackend._logistic_loss_grad
+
+    def spy(self, xp, X, *args):
+        seen.add(type(X))
+        return kernel(self, xp, X, *args)
+
+    monkeypatch.setattr(ArrayApiBackend, "_logistic_loss_grad", spy)
+    X, y = small_problem(3)
+    ours = xpvec.LogisticRegression(**TIGHT).fit(xps.asarray(X), xps.asarray(y), sample_weight=xps.asarray(np.ones(len(y))))
+    ref = xpvec.LogisticRegression(**TIGHT).fit(X, y)
+    assert seen == {type(xps.asarray(X))}
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-10, atol=1e-12)
+    assert type(ours.coef_) is np.ndarray
+    np.testing.assert_allclose(ours.predict_proba(xps.asarray(X)), ref.predict_proba(X), atol=1e-12)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        ours.predict(xps.asarray(np.full_like(X, np.nan)))
+    with pytest.raises(ValueError, match="X has 4 features"):
+        ours.predict(xps.asarray(X[:, :4]))
+    with pytest.raises(TypeError, match="cannot take"):
+        xpvec.LogisticRegression(backend="numpy").fit(xps.asarray(X), y)

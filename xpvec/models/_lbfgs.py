@@ -1,0 +1,94 @@
+"""L-BFGS: the two-loop recursion and a weak Wolfe line search, on backend arrays.
+
+Every vector (theta, gradients, the m stored pairs) stays an array of the
+data's backend; the two-loop recursion keeps its coefficients as 0-d arrays.
+Per iteration the host sees a handful of scalars: f and grad.p for the line
+search, s.y for the curvature test, max |grad| for the stopping test.
+
+Stopping mirrors scipy's L-BFGS-B as scikit-learn calls it: max |grad| <= tol,
+or a relative decrease of f below 64 machine epsilons.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from ._monitor import Monitor, SolverResult
+from ._objective import LogisticObjective
+
+_C1, _C2 = 1e-4, 0.9  # sufficient decrease and curvature constants (Nocedal & Wright)
+_MAX_LINE_SEARCH = 50
+
+
+def _line_search(fun, theta, f: float, g, p, gtp: float, t: float, slack: float):
+    """A step t along p meeting the weak Wolfe conditions, by bracketing and bisection.
+
+    ``slack`` (a few ulps of f) is accepted as "no increase": close to the
+    optimum f's rounding noise exceeds c1 * t * g.p, and without it the
+    search would reject every step there and stall short of ``tol``.
+    Returns ``(t, theta_new, f_new, g_new)`` or None if no step was found.
+    """
+    xp = fun.xp
+    lo, hi = 0.0, math.inf
+    for _ in range(_MAX_LINE_SEARCH):
+        theta_new = theta + t * p
+        f_new, g_new = fun(theta_new)
+        f_new = float(f_new)
+        # A non-finite f here means the trial step overshot, not that training diverged.
+        if not f_new <= f + _C1 * t * gtp + slack:
+            hi = t
+        elif float(xp.vecdot(g_new, p)) < _C2 * gtp:
+            lo = t
+        else:
+            return t, theta_new, f_new, g_new
+        t = 2.0 * lo if hi == math.inf else 0.5 * (lo + hi)
+    return None
+
+
+def lbfgs(
+    fun: LogisticObjective, theta, *, max_iter: int, tol: float, monitor: Monitor, memory: int = 10
+) -> SolverResult:
+    xp = fun.xp
+    eps = float(xp.finfo(theta.dtype).eps)
+    f, g = fun(theta)
+    f = float(f)
+    monitor.check_finite(f)
+    pairs: deque = deque(maxlen=memory)  # (s, y, 1 / y.s) of the last steps
+    for it in range(1, max_iter + 1):
+        if float(xp.max(xp.abs(g))) <= tol:
+            return SolverResult(theta, it - 1, True, monitor.loss_curve)
+        q = g
+        alphas = []
+        for s, y, rho in reversed(pairs):
+            a = rho * xp.vecdot(s, q)
+            q = q - a * y
+            alphas.append(a)
+        if pairs:
+            s, y, rho = pairs[-1]
+            q = q / (rho * xp.vecdot(y, y))  # H0 = (s.y / y.y) I
+        for (s, y, rho), a in zip(pairs, reversed(alphas), strict=True):
+            q = q + (a - rho * xp.vecdot(y, q)) * s
+        p = -q
+        gtp = float(xp.vecdot(g, p))
+        # First step (no curvature known yet): at most unit length in the sup norm.
+        t = 1.0 if pairs else 1.0 / max(float(xp.max(xp.abs(g))), 1.0)
+        found = _line_search(fun, theta, f, g, p, gtp, t, 8 * eps * abs(f))
+        if found is None:
+            return SolverResult(
+                theta, it - 1, False, monitor.loss_curve,
+                "the line search found no step that decreases the loss; "
+                "the solution is as accurate as the float precision allows",
+            )
+        t, theta_new, f_new, g_new = found
+        s, y = theta_new - theta, g_new - g
+        sy = xp.vecdot(s, y)
+        if float(sy) > eps * float(xp.vecdot(y, y)):
+            pairs.append((s, y, 1.0 / sy))
+        decrease = f - f_new
+        theta, f, g = theta_new, f_new, g_new
+        monitor.record(f)
+        if decrease <= 64 * eps * max(abs(f), abs(f + decrease), 1.0):
+            return SolverResult(theta, it, True, monitor.loss_curve)
+    converged = float(xp.max(xp.abs(g))) <= tol
+    return SolverResult(theta, max_iter, converged, monitor.loss_curve, "max_iter was reached")

@@ -1,0 +1,211 @@
+"""``xpvec.LogisticRegression``: a scikit-learn classifier that trains on any backend.
+
+Design requirements (API.md "Models"):
+- scikit-learn's objective, C * sum_i w_i loss_i + 0.5 ||W||^2 with the
+  intercept unpenalized; binary problems use the sigmoid, more than two
+  classes the full K-class softmax (as scikit-learn's lbfgs does), so for the
+  same C the fitted coef_/intercept_ match scikit-learn's.
+- A real estimator: parameters stored as given in ``__init__``, validation
+  with scikit-learn's own helpers (so errors read like scikit-learn's),
+  fitted attributes are NumPy arrays, clone/pickle work.
+- The backend (``backend=`` or the usual resolution on X) computes the loss
+  and gradient through its fused kernel; the solvers in this package run on
+  its arrays. Labels are encoded on the host once per fit (they are n-sized).
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from ..backends._base import Backend
+from ._data import features, place_like, training_data
+from ._descent import gd, sgd
+from ._lbfgs import lbfgs
+from ._monitor import Monitor
+from ._objective import LogisticObjective
+
+_SOLVERS = ("lbfgs", "gd", "sgd")
+
+
+class LogisticRegression(ClassifierMixin, BaseEstimator):
+    """L2-regularized logistic regression (binary sigmoid or multinomial softmax).
+
+    Minimizes ``C * sum_i w_i loss_i + 0.5 * ||W||^2`` (intercept not
+    penalized), scikit-learn's objective, with the loss and gradient computed
+    by the chosen xpvec backend.
+
+    Parameters
+    ----------
+    C : inverse regularization strength (> 0).
+    fit_intercept : learn an intercept (unpenalized).
+    solver : "lbfgs" (fast, default), "gd" (batch gradient descent with a step
+        of 1/L from the gradient's Lipschitz constant) or "sgd" (mini-batches of
+        ``batch_size``, reshuffled each epoch, seeded by ``random_state``; the
+        step is cut fivefold at each plateau of the epoch loss).
+    max_iter : iterations (epochs for "sgd").
+    tol : stop when max |gradient| of the objective divided by ``C * sum(w)``
+        is below it (scikit-learn's meaning); for "sgd", a plateau is 10 epochs
+        whose mean loss does not improve by ``tol``, and it stops at the fourth.
+    learning_rate : initial step for "gd"/"sgd"; None picks a safe one.
+    batch_size : mini-batch size for "sgd" (default min(32, n_samples)).
+    random_state : seed or RandomState for "sgd"'s shuffling.
+    backend : xpvec backend name or Backend; None resolves as for the ops.
+    verbose : show a progress bar with the current loss.
+
+    Attributes
+    ----------
+    classes_, coef_ (1 or K, n_features), intercept_ (1 or K,), n_iter_,
+    n_features_in_, loss_curve_ (the objective divided by ``C * sum(w)``, per
+    iteration, or per epoch for "sgd" as the mean over its mini-batches).
+    """
+
+    def __init__(
+        self,
+        C: float = 1.0,
+        fit_intercept: bool = True,
+        solver: str = "lbfgs",
+        max_iter: int = 100,
+        tol: float = 1e-4,
+        learning_rate: float | None = None,
+        batch_size: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
+        backend: str | Backend | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.backend = backend
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticRegression:
+        """Fit the model to X (n_samples, n_features) and labels y (n_samples,)."""
+        self._check_params()
+        backend, X, y = training_data(self, X, y)
+        check_classification_targets(y)
+        classes, codes = np.unique(y, return_inverse=True)
+        if classes.shape[0] < 2:
+            raise ValueError(
+                "LogisticRegression needs samples of at least 2 classes in the data, but the "
+                f"data contains only one class: {classes[0]!r}"
+            )
+        if classes.shape[0] == 2:
+            Y = codes
+        else:
+            Y = codes[:, None] == np.arange(classes.shape[0])
+        # Labels and weights are n-sized: checked on the host, placed beside X once.
+        Y = place_like(backend, X, Y)
+        if sample_weight is not None:
+            # A zero-width stand-in carries X's sample count to scikit-learn's check.
+            n_rows = np.empty((X.shape[0], 0))
+            sample_weight = _check_sample_weight(sample_weight, n_rows, ensure_non_negative=True)
+            sample_weight = place_like(backend, X, sample_weight)
+        objective = LogisticObjective(backend, X, Y, sample_weight, C=self.C, fit_intercept=self.fit_intercept)
+
+        monitor = Monitor(self.solver, self.max_iter, self.verbose, self.learning_rate)
+        try:
+            result = self._solve(objective, monitor)
+        finally:
+            monitor.close()
+        if not result.converged:
+            warnings.warn(
+                f"LogisticRegression(solver={self.solver!r}) did not converge: {result.message}. "
+                "Increase max_iter, standardize the features (e.g. sklearn.preprocessing."
+                "StandardScaler), or loosen tol.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+
+        W, b = (backend.to_numpy(a) for a in objective.unpack(result.theta))
+        if W.ndim > 1:
+            # The softmax is unchanged by a shift common to all K intercepts; pin
+            # the free shift to sum 0 (what scikit-learn's solvers end at from 0).
+            b = b - b.mean()
+        self.classes_ = classes
+        self.coef_ = np.ascontiguousarray(W.T if W.ndim > 1 else W[None, :])
+        self.intercept_ = np.array(b)
+        self.n_iter_ = result.n_iter
+        self.loss_curve_ = result.loss_curve
+        return self
+
+    def _check_params(self) -> None:
+        if self.solver not in _SOLVERS:
+            raise ValueError(f"solver must be one of {_SOLVERS}, got {self.solver!r}")
+        if not (isinstance(self.C, Real) and self.C > 0):
+            raise ValueError(f"C must be a positive number, got {self.C!r}")
+        if not (isinstance(self.tol, Real) and self.tol >= 0):
+            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}")
+        for name in ("max_iter", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, Integral) and value >= 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive or None, got {self.learning_rate!r}")
+
+    def _solve(self, objective: LogisticObjective, monitor: Monitor):
+        common = dict(max_iter=self.max_iter, tol=self.tol, monitor=monitor)
+        theta = objective.zeros()
+        if self.solver == "lbfgs":
+            return lbfgs(objective, theta, **common)
+        if self.solver == "gd":
+            return gd(objective, theta, learning_rate=self.learning_rate, **common)
+        return sgd(
+            objective,
+            theta,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            random_state=check_random_state(self.random_state),
+            **common,
+        )
+
+    # ------------------------------------------------------------------ predict
+    def _logits(self, X):
+        """``(backend, logits)`` on the backend: (n,) for binary, (n, K) otherwise."""
+        check_is_fitted(self)
+        backend, X = features(self, X, reset=False)
+        W = self.coef_[0] if self.coef_.shape[0] == 1 else self.coef_.T
+        W, b = (place_like(backend, X, a) for a in (W, self.intercept_))
+        return backend, backend.decision(X, W, b)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Logits: (n_samples,) for two classes (positive means classes_[1]), else (n_samples, K)."""
+        backend, Z = self._logits(X)
+        return backend.to_numpy(Z)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """log P(class | x), (n_samples, n_classes), computed stably from the logits."""
+        backend, Z = self._logits(X)
+        if Z.ndim == 1:
+            xp = backend.namespace(Z)
+            Z = xp.stack([-Z, Z], axis=1)
+            return backend.to_numpy(backend.log_sigmoid(Z))
+        return backend.to_numpy(backend.log_softmax(Z))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """P(class | x), (n_samples, n_classes); rows sum to 1."""
+        backend, Z = self._logits(X)
+        if Z.ndim == 1:
+            xp = backend.namespace(Z)
+            return backend.to_numpy(backend.sigmoid(xp.stack([-Z, Z], axis=1)))
+        return backend.to_numpy(backend.softmax(Z))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row, as a label from ``classes_``."""
+        scores = self.decision_function(X)
+        index = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[index]
