@@ -24,6 +24,8 @@ def test_unknown_backend_name_suggests_the_closest():
 def test_backend_argument_of_the_wrong_type():
     with pytest.raises(TypeError, match="backend must be a name"):
         xpvec.sigmoid(1.0, backend=3)
+    with pytest.raises(TypeError, match="backend must be a name"):
+        xpvec.sigmoid(1.0, backend=["numpy"])
 
 
 def test_unusable_backend_reports_why_and_how_to_fix(monkeypatch):

@@ -62,11 +62,10 @@ def _chosen() -> Backend | None:
 
 
 def _check_accepts(b: Backend, x: object) -> Backend:
-    tp = type(x)
-    if array_kind(x) in b.accepts:
-        _accepted.setdefault(b, set()).add(tp)
-        return b
     kind = array_kind(x)
+    if kind in b.accepts:
+        _accepted.setdefault(b, set()).add(type(x))
+        return b
     raise TypeError(
         f"backend {b.name!r} cannot take a {describe(x)} input (a {kind} array) without copying it: "
         f"move the data explicitly with xpvec.to_device(x, {b.name!r}), or choose the "
@@ -102,7 +101,10 @@ def resolve(backend: str | Backend | None, x: object) -> Backend:
             return b if b is not None else _infer(x)
         ok = _accepted.get(b)
         return b if ok is not None and type(x) in ok else _check_accepts(b, x)
-    by_type = _by_name.get(backend)
+    try:
+        by_type = _by_name.get(backend)
+    except TypeError:  # unhashable: _named says what backend= takes
+        by_type = None
     if by_type is not None:
         b = by_type.get(type(x))
         if b is not None:
