@@ -104,6 +104,11 @@ class Backend:
     def synchronize(self) -> None:
         """Wait for queued device work (benchmarks time inside it); host backends return at once."""
 
+    def finish(self, result):
+        """``result`` with the work behind it done: benchmarks time calls through this."""
+        self.synchronize()
+        return result
+
     def fp_guard(self) -> contextlib.AbstractContextManager:
         """Context in which kernels run; host backends silence benign FP flags."""
         return contextlib.nullcontext()

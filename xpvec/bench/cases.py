@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import xpvec
+from xpvec._registry import get_instance
 
 ROW = 1000  # row length of the 2-D ops (softmax over rows of 1000, as scipy users write it)
 
@@ -33,6 +34,44 @@ def _pair(n: int, rng, dtype) -> tuple[np.ndarray, ...]:
 
 def _image(n: int, rng, dtype) -> tuple[np.ndarray, ...]:
     return (rng.random((max(n // (64 * 3), 1), 64, 3)).astype(dtype),)
+
+
+N_FEATURES = 64  # columns of X in the logistic-regression cases; sizes count elements of X
+
+
+def _classification(n: int, rng, dtype) -> tuple[np.ndarray, np.ndarray]:
+    rows = max(n // N_FEATURES, 2)
+    X = rng.standard_normal((rows, N_FEATURES)).astype(dtype)
+    w = rng.standard_normal(N_FEATURES) * 2 / np.sqrt(N_FEATURES)
+    y = (rng.random(rows) < 1 / (1 + np.exp(-(X @ w + 0.3)))).astype(dtype)
+    return X, y
+
+
+def _loss_grad_inputs(n: int, rng, dtype) -> tuple[np.ndarray, ...]:
+    X, y = _classification(n, rng, dtype)
+    return X, y, np.full(N_FEATURES, 0.05, dtype), np.array([0.05], dtype)
+
+
+def _loss_grad(backend: str, X, y, W, b):
+    return get_instance(backend).logistic_loss_grad(X, y, W, b)
+
+
+def _fit(backend: str, X, y):
+    return xpvec.LogisticRegression(backend=backend).fit(X, y)
+
+
+def _sklearn_loss_gradient() -> Callable:
+    from sklearn._loss.loss import HalfBinomialLoss
+    from sklearn.linear_model._linear_loss import LinearModelLoss
+
+    loss = LinearModelLoss(HalfBinomialLoss(), fit_intercept=True)
+    return lambda X, y, W, b: loss.loss_gradient(np.concatenate([W, b]), X, y, None, 1.0)
+
+
+def _sklearn_fit() -> Callable:
+    from sklearn.linear_model import LogisticRegression
+
+    return lambda X, y: LogisticRegression().fit(X, y)
 
 
 def _np_sigmoid(x):
@@ -72,19 +111,28 @@ def _plain(fn: Callable) -> Callable[[], Callable]:
 class Case:
     op: str
     make_inputs: Callable[[int, np.random.Generator, np.dtype], tuple[np.ndarray, ...]]
-    #: bytes a single pass must move, as a multiple of the input bytes (read + write).
+    #: bytes a single pass must move, as a multiple of the first input's bytes
+    #: (2: read it and write a result as large; 1: read it, or read two halves).
     traffic: float
     kwargs: dict = field(default_factory=dict)
     #: peer label -> loader returning the callable (may raise ImportError).
     peers: dict[str, Callable[[], Callable]] = field(default_factory=dict)
+    #: how xpvec runs it, ``run(backend_name, *args)``; None: the op of that name.
+    run: Callable | None = None
+    #: it trains a model, so it skips backends that declare ``cannot_train``.
+    trains: bool = False
 
     def xpvec_call(self, backend: str, args: tuple) -> Callable[[], object]:
+        """One timed call: the op, and the work behind its result finished (GPU, Dask)."""
+        finish = get_instance(backend).finish
+        if self.run is not None:
+            return lambda: finish(self.run(backend, *args))
         fn = getattr(xpvec, self.op)
         kwargs = {**self.kwargs, "backend": backend}
-        return lambda: fn(*args, **kwargs)
+        return lambda: finish(fn(*args, **kwargs))
 
     def bytes_moved(self, args: tuple) -> int:
-        return int(self.traffic * sum(a.nbytes for a in args))
+        return int(self.traffic * args[0].nbytes)
 
 
 CASES: dict[str, Case] = {
@@ -103,11 +151,18 @@ CASES: dict[str, Case] = {
         Case("log_softmax", _rows, 2.0, kwargs={"axis": -1}, peers={
             "scipy.special.log_softmax": _from("scipy.special", "log_softmax", axis=-1),
         }),
-        Case("dot", _pair, 1.0, peers={"np.dot": _plain(np.dot)}),
+        Case("dot", _pair, 2.0, peers={"np.dot": _plain(np.dot)}),
         Case("normalize_rows", _rows, 2.0, peers={"numpy x/norm(x)": _plain(_np_normalize_rows)}),
-        Case("l1_loss", _pair, 1.0, peers={"numpy sum(abs(a-b))": _plain(lambda a, b: np.sum(np.abs(a - b)))}),
-        Case("l2_loss", _pair, 1.0, peers={"numpy sum((a-b)**2)": _plain(lambda a, b: np.sum((a - b) ** 2))}),
+        Case("l1_loss", _pair, 2.0, peers={"numpy sum(abs(a-b))": _plain(lambda a, b: np.sum(np.abs(a - b)))}),
+        Case("l2_loss", _pair, 2.0, peers={"numpy sum((a-b)**2)": _plain(lambda a, b: np.sum((a - b) ** 2))}),
         Case("image2vector", _image, 2.0, peers={"numpy reshape copy": _plain(lambda x: x.reshape(-1, 1).copy())}),
+        # One read of X is the floor of a loss+gradient evaluation.
+        Case("logistic_loss_grad", _loss_grad_inputs, 1.0, run=_loss_grad, peers={
+            "sklearn LinearModelLoss.loss_gradient": _sklearn_loss_gradient,
+        }),
+        Case("logistic_fit", _classification, 1.0, run=_fit, trains=True, peers={
+            "sklearn LogisticRegression (lbfgs)": _sklearn_fit,
+        }),
     ]
 }  # fmt: skip
 

@@ -101,14 +101,16 @@ def _time_backend(case: Case, name, size, dtype, copies, nbytes, floor_s, repeat
     if name == "python" and size > LOOP_MAX_SIZE:
         result.note = f"skipped: the loop baseline runs up to {LOOP_MAX_SIZE:.0e} elements"
         return result
+    if case.trains and get_instance(name).cannot_train:
+        result.note = f"skipped: {name} does not train models yet"
+        return result
     # Data moves to the backend's array type once, outside the timed region.
     moved = [tuple(xpvec.to_device(a, name) for a in args) for args in copies]
-    sync = get_instance(name).synchronize
     calls = [case.xpvec_call(name, args) for args in moved]
     if name == "python":  # one sample of one call per copy is plenty for the baseline
-        result.median_s = median(time_calls(calls[:1], repeats=3, min_sample=0.0, sync=sync))
+        result.median_s = median(time_calls(calls[:1], repeats=3, min_sample=0.0))
     else:
-        result.median_s = median(time_calls(calls, repeats=repeats, min_sample=min_sample, sync=sync))
+        result.median_s = median(time_calls(calls, repeats=repeats, min_sample=min_sample))
     return result
 
 

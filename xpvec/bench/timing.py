@@ -5,7 +5,8 @@
   does not read the same few kilobytes from L1 over and over.
 - A sample times enough back-to-back calls to last ``min_sample`` seconds (the
   timer's resolution stops mattering) and reports the time per call.
-- ``sync`` (e.g. a GPU stream synchronize) runs inside the timed region.
+- A call must return with its work done (``Backend.finish``: a GPU stream
+  synchronized, a Dask graph computed), so that work is inside the timed region.
 """
 
 from __future__ import annotations
@@ -25,18 +26,11 @@ def copies_for(nbytes: int) -> int:
     return int(min(MAX_COPIES, max(1, ROTATE_BYTES // max(nbytes, 1))))
 
 
-def time_calls(
-    calls: Sequence[Callable[[], object]],
-    repeats: int = 7,
-    min_sample: float = 0.02,
-    sync: Callable[[], None] | None = None,
-) -> list[float]:
+def time_calls(calls: Sequence[Callable[[], object]], repeats: int = 7, min_sample: float = 0.02) -> list[float]:
     """Seconds per call, one value per sample; ``calls`` are rotated (one per input copy)."""
-    sync = sync or (lambda: None)
     t0 = time.perf_counter()
     for call in calls:  # warm-up
         call()
-    sync()
     once = max((time.perf_counter() - t0) / len(calls), 1e-9)
     number = max(1, int(min_sample / once))
     k = len(calls)
@@ -45,7 +39,6 @@ def time_calls(
         t0 = time.perf_counter()
         for i in range(number):
             calls[i % k]()
-        sync()
         samples.append((time.perf_counter() - t0) / number)
     return samples
 
