@@ -255,19 +255,22 @@ class DaskBackend(Backend):
         size = 1 + W.size + b.size
         partials = da.blockwise(
             _block_loss_grad, "ip", X, "ij", *labels, *weights, W, None, b, None,
-            _chunk_backend_name(X), None, new_axes={"p": size}, concatenate=True, dtype=X.dtype,
+            _chunk_backend_name(X), None, new_axes={"p": size}, concatenate=True, meta=X._meta,
         )  # fmt: skip
         total = partials.sum(axis=0)  # a tree reduction of the per-block partials
         split = 1 + W.size
         return total[0], total[1:split].reshape(W.shape), total[split:]
 
     def _decision(self, xp, X, W, b):
+        # meta= spares Dask from running the kernel on empty blocks to infer the output type.
         X = _whole_rows(X)
         if W.ndim == 1:
-            return X.map_blocks(_block_decision, W, b, _chunk_backend_name(X), drop_axis=1, dtype=X.dtype)
+            return X.map_blocks(
+                _block_decision, W, b, _chunk_backend_name(X), drop_axis=1, meta=X._meta.reshape(0)
+            )
         return X.map_blocks(
             _block_decision, W, b, _chunk_backend_name(X),
-            chunks=(X.chunks[0], (W.shape[1],)), dtype=X.dtype,
+            chunks=(X.chunks[0], (W.shape[1],)), meta=X._meta,
         )  # fmt: skip
 
     def check_grad(self, f, grad, x, *, eps=None) -> float:
