@@ -85,6 +85,7 @@ def test_fit_matches_numpy(problem, scheduler):
     proba = model.predict_proba(chunked(X, 300))
     assert isinstance(proba, da.Array)  # lazy until asked for
     np.testing.assert_allclose(proba.compute(), reference.predict_proba(X), atol=1e-6)
+    np.testing.assert_allclose(model.predict_log_proba(chunked(X, 300)).compute(), reference.predict_log_proba(X), atol=1e-5)
     np.testing.assert_array_equal(model.predict(chunked(X, 300)).compute(), reference.predict(X))
     assert model.score(chunked(X, 300), chunked(y, 300)) == pytest.approx(reference.score(X, y))
 
@@ -123,6 +124,28 @@ def test_gd_runs_on_dask_and_sgd_is_refused():
     assert_same_model(model, reference, rtol=1e-10)
     with pytest.raises(ValueError, match="sgd.*dask.*round trip"):
         xpvec.LogisticRegression(solver="sgd").fit(chunked(X, 200), chunked(y, 200))
+
+
+@pytest.mark.parametrize("n_outputs", [1, 4], ids=["binary", "multinomial"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_fused_kernel_sums_blocks_to_numpys_result(n_outputs, weighted):
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((90, 6))
+    Y = (rng.random(90) < 0.5) * 1.0 if n_outputs == 1 else np.eye(n_outputs)[rng.integers(0, n_outputs, 90)]
+    W = rng.standard_normal(6) if n_outputs == 1 else rng.standard_normal((6, n_outputs))
+    b = rng.standard_normal(1 if n_outputs == 1 else n_outputs)
+    weights = rng.random(90) if weighted else None
+    expected = NumpyBackend().logistic_loss_grad(X, Y, W, b, weights)
+    rows = (0, 40, 1, 0, 49)
+    backend = DaskBackend()
+    lazy = backend.logistic_loss_grad(
+        chunked(X, rows, 4), chunked(Y, rows), W, b, None if weights is None else chunked(weights, rows)
+    )
+    with dask.config.set(scheduler="threads"):
+        got = backend.fetch(*lazy)
+    for g, e in zip(got, expected, strict=True):
+        assert isinstance(g, np.ndarray | np.generic) and np.shape(g) == np.shape(e)
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
 
 
 # ---------------------------------------------------------------- data stays chunked

@@ -290,8 +290,9 @@ class Backend:
         loss = sum_i w_i (logsumexp(z_i) - z_i . y_i). ``sample_weight`` (n,) or None
         (all ones). The loss is a 0-d array, the gradients have the shapes of ``W``
         and ``b``; nothing leaves the backend's array type (``fetch`` turns the
-        results into parameter arrays where they are lazy). Inputs must already be
-        arrays of this backend in one floating dtype (the estimator prepares them);
+        results into parameter arrays where they are lazy). X, Y and the weights
+        must already be arrays of this backend, W and b arrays of its
+        ``parameter_namespace(X)``, all in one floating dtype (the estimator prepares them);
         there is no validation here because it sits in the solver's inner loop.
         """
         xp = self.namespace(X)
