@@ -109,9 +109,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """Fit the model to X (n_samples, n_features) and labels y (n_samples,)."""
         self._check_params()
         data = training_data(self, X, y, sample_weight)
-        backend = data.backend
         objective = LogisticObjective(
-            backend, data.X, data.Y, data.sample_weight, C=self.C, fit_intercept=self.fit_intercept
+            data.backend, data.X, data.Y, data.sample_weight, C=self.C, fit_intercept=self.fit_intercept
         )
 
         monitor = Monitor(self.solver, self.max_iter, self.verbose, self.learning_rate)
