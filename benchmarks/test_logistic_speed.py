@@ -13,6 +13,8 @@ one run (the groups print side by side):
   ``sklearn.linear_model.LogisticRegression()`` with its default lbfgs.
 
 The python loop backend is left out: one evaluation would take minutes here.
+Dask has its own suite beside dask-ml (``test_dask_speed.py``): its
+evaluations are lazy, so timing them here would time graph building.
 """
 
 import numpy as np
@@ -23,7 +25,8 @@ import xpvec
 from xpvec._registry import get_instance
 
 N_SAMPLES, N_FEATURES = 1_000_000, 64
-# Backends that train on NumPy input; the loop baseline would take minutes at this size.
+# Backends that take NumPy input (dask has its own suite, test_dask_speed.py);
+# the loop baseline would take minutes at this size.
 BACKENDS = [
     name
     for name in xpvec.available_backends()

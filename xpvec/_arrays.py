@@ -13,7 +13,7 @@ Kinds:
 - ``"cupy"``: ``cupy.ndarray``.
 - ``"dask"``: ``dask.array.Array``.
 - ``"array_api"``: any other object with ``__array_namespace__`` (array-api-strict,
-  torch, jax, ...).
+  jax, ...), and torch tensors, whose standard namespace array-api-compat provides.
 """
 
 from __future__ import annotations
@@ -47,6 +47,11 @@ def is_dask_array(x: object) -> bool:
     return da is not None and isinstance(x, da.Array)
 
 
+def is_torch_tensor(x: object) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
 def _classify(tp: type, x: object) -> str:
     if issubclass(tp, (np.ndarray, np.generic)):
         return HOST
@@ -54,7 +59,7 @@ def _classify(tp: type, x: object) -> str:
         return CUPY
     if is_dask_array(x):
         return DASK
-    if hasattr(x, "__array_namespace__"):
+    if hasattr(x, "__array_namespace__") or is_torch_tensor(x):
         return ARRAY_API
     return HOST
 

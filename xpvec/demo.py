@@ -70,7 +70,7 @@ def training_table(backends: tuple[str, ...] | None = None) -> str:
             t0 = time.perf_counter()
             model.fit(X_tr, y_train)
             seconds = time.perf_counter() - t0
-        proba = model.predict_proba(X_te)
+        proba = to_numpy(model.predict_proba(X_te))  # lazy on Dask: computed here
         if name == "python":
             loop_time = seconds
         rows.append(

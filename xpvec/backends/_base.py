@@ -17,6 +17,9 @@ Design requirements:
 - The model layer (``xpvec.models``) reaches a backend through two more
   kernels: ``_logistic_loss_grad`` (loss and gradient together, the one fused
   primitive a backend makes fast) and ``_decision`` (the logits X @ W + b).
+  Model parameters live in ``parameter_namespace(X)``: X's own namespace,
+  except where X is a collection of chunks (Dask), whose parameters live in
+  the chunks' namespace on the client; ``fetch`` brings a lazy result there.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ class Backend:
     accepts: ClassVar[frozenset[str]] = frozenset()
     #: None if the models (LogisticRegression) train on this backend, else why not.
     cannot_train: ClassVar[str | None] = None
+    #: Solvers the models cannot use on this backend, each with the reason.
+    unsupported_solvers: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def probe(cls) -> str | None:
@@ -84,6 +89,20 @@ class Backend:
     def namespace(self, x) -> Any:
         """The array namespace of ``x`` (as returned by ``asarray``)."""
         return x.__array_namespace__()
+
+    def parameter_namespace(self, X) -> Any:
+        """The namespace in which a model's parameters (and solver state) beside data ``X`` live."""
+        return self.namespace(X)
+
+    def fetch(self, *results) -> tuple:
+        """Results of a model primitive as arrays of ``parameter_namespace``, computed
+        together; eager backends already hold them so."""
+        return results
+
+    def estimator_output(self, x):
+        """What an estimator's predict* methods return for a result ``x`` of this backend:
+        a NumPy array, except where the backend's arrays are lazy (they stay lazy)."""
+        return self.to_numpy(x)
 
     def asarray(self, x) -> Any:
         """``x`` as this backend's array type (inputs it accepts only; never a device copy)."""
@@ -275,8 +294,10 @@ class Backend:
         Multinomial when ``W`` is (d, K): ``Y`` (n, K) one-hot, ``b`` (K,);
         loss = sum_i w_i (logsumexp(z_i) - z_i . y_i). ``sample_weight`` (n,) or None
         (all ones). The loss is a 0-d array, the gradients have the shapes of ``W``
-        and ``b``; nothing leaves the backend's array type. Inputs must already be
-        arrays of this backend in one floating dtype (the estimator prepares them);
+        and ``b``; nothing leaves the backend's array type (``fetch`` turns the
+        results into parameter arrays where they are lazy). X, Y and the weights
+        must already be arrays of this backend, W and b arrays of its
+        ``parameter_namespace(X)``, all in one floating dtype (the estimator prepares them);
         there is no validation here because it sits in the solver's inner loop.
         """
         xp = self.namespace(X)

@@ -1,14 +1,16 @@
 """The ``array_api`` backend: the generic kernels on any array-API namespace.
 
-Takes any array with ``__array_namespace__`` (array-api-strict, torch, jax,
-NumPy, CuPy) and returns the same array type, using only standard calls.
+Takes any array with ``__array_namespace__`` (array-api-strict, jax, NumPy,
+CuPy) and returns the same array type, using only standard calls. Torch
+tensors have no ``__array_namespace__``; array-api-compat supplies their
+standard namespace (``pip install array-api-compat``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._arrays import ARRAY_API, CUPY, HOST
+from .._arrays import ARRAY_API, CUPY, HOST, array_kind, describe
 from ._base import Backend
 
 
@@ -16,9 +18,21 @@ class ArrayApiBackend(Backend):
     name = "array_api"
     accepts = frozenset({ARRAY_API, HOST, CUPY})
 
+    def namespace(self, x):
+        if hasattr(x, "__array_namespace__"):
+            return x.__array_namespace__()
+        try:
+            from array_api_compat import array_namespace
+        except ImportError:
+            raise TypeError(
+                f"xpvec: {describe(x)} has no __array_namespace__; install array-api-compat "
+                "(pip install array-api-compat) to compute on it with the array_api backend"
+            ) from None
+        return array_namespace(x)
+
     def asarray(self, x):
         # Lists and Python scalars become NumPy arrays (NumPy is an array-API namespace).
-        return x if hasattr(x, "__array_namespace__") else np.asarray(x)
+        return x if array_kind(x) == ARRAY_API or hasattr(x, "__array_namespace__") else np.asarray(x)
 
     def to_numpy(self, x):
         if hasattr(x, "__dlpack__"):

@@ -11,6 +11,12 @@ Design requirements:
   one block. Losses are a fused kernel per block pair, then a tree sum.
 - Chunk functions are module-level and refer to backends by name, so graphs
   pickle to distributed workers; each runs under its backend's FP guard.
+- Models: the data stays chunked on the workers; parameters live on the
+  client in the chunks' namespace (NumPy, or CuPy for CuPy chunks). One
+  evaluation of the loss and gradient runs the chunk backend's fused kernel
+  per row block and tree-sums the packed (1 + d*K + K)-sized partials, so
+  only parameter-sized vectors travel, and ``fetch`` computes it in one
+  round trip.
 """
 
 from __future__ import annotations
@@ -53,6 +59,29 @@ def _block_dot(a, b, backend_name: str):
         return backend._dot(backend.namespace(a), a, b)[:, None, :]
 
 
+def _block_loss_grad(X, Y, sample_weight, W, b, backend_name: str):
+    """The chunk backend's fused loss+gradient on one row block, packed as one
+    row [loss, grad_W.ravel(), grad_b] so a Dask sum adds the partials."""
+    backend = get_instance(backend_name)
+    xp = backend.namespace(X)
+    with backend.fp_guard():
+        loss, grad_W, grad_b = backend._logistic_loss_grad(xp, X, Y, W, b, sample_weight)
+    loss = xp.reshape(xp.asarray(loss, dtype=X.dtype), (1,))
+    return xp.concat([loss, xp.reshape(grad_W, (-1,)), xp.reshape(grad_b, (-1,))])[None, :]
+
+
+def _block_decision(X, W, b, backend_name: str):
+    backend = get_instance(backend_name)
+    with backend.fp_guard():
+        return backend._decision(backend.namespace(X), X, W, b)
+
+
+def _whole_rows(X):
+    """X with each row in one block; the kernels below work on row blocks.
+    Rows stay spread over the blocks (and workers) they are in."""
+    return X if X.numblocks[1] == 1 else X.rechunk({1: -1})
+
+
 def _astype(block, dtype):
     with np.errstate(all="ignore"):  # float32 -> float16 over/underflow is the intended rounding
         return block.astype(dtype)
@@ -90,10 +119,10 @@ class _DaskNamespace:
 class DaskBackend(Backend):
     name = "dask"
     accepts = frozenset({DASK})
-    cannot_train = (
-        "LogisticRegression does not train on Dask arrays yet; fit on NumPy data "
-        "(xpvec.to_numpy(X)) or on another backend"
-    )
+    unsupported_solvers = {
+        "sgd": "each mini-batch of a few random rows would be one cluster round trip "
+        "gathering rows from every chunk; use solver='lbfgs' (or 'gd') on Dask arrays",
+    }
 
     @classmethod
     def probe(cls) -> str | None:
@@ -123,6 +152,18 @@ class DaskBackend(Backend):
         import dask.array as da
 
         return da.from_array(np.asarray(x))
+
+    def parameter_namespace(self, X):
+        backend = get_instance(_chunk_backend_name(X))
+        return backend.namespace(X._meta)
+
+    def fetch(self, *results) -> tuple:
+        import dask
+
+        return dask.compute(*results)
+
+    def estimator_output(self, x):
+        return x
 
     # ---- elementwise: the chunk backend's fused kernel on every block
     def _map(self, kernel: str, x, *args):
@@ -208,6 +249,34 @@ class DaskBackend(Backend):
 
     def _l2_loss(self, xp, yhat, y):
         return self._loss_sum("_l2_loss", yhat, y)
+
+    # ---- model primitives: chunk kernels per row block; W and b are client-side arrays
+    def _logistic_loss_grad(self, xp, X, Y, W, b, sample_weight):
+        import dask.array as da
+
+        X = _whole_rows(X)
+        labels = (Y, "i") if Y.ndim == 1 else (_whole_rows(Y), "ik")
+        weights = (None, None) if sample_weight is None else (sample_weight, "i")
+        size = 1 + W.size + b.size
+        partials = da.blockwise(
+            _block_loss_grad, "ip", X, "ij", *labels, *weights, W, None, b, None,
+            _chunk_backend_name(X), None, new_axes={"p": size}, concatenate=True, meta=X._meta,
+        )  # fmt: skip
+        total = partials.sum(axis=0)  # a tree reduction of the per-block partials
+        split = 1 + W.size
+        return total[0], total[1:split].reshape(W.shape), total[split:]
+
+    def _decision(self, xp, X, W, b):
+        # meta= spares Dask from running the kernel on empty blocks to infer the output type.
+        X = _whole_rows(X)
+        if W.ndim == 1:
+            return X.map_blocks(
+                _block_decision, W, b, _chunk_backend_name(X), drop_axis=1, meta=X._meta.reshape(0)
+            )
+        return X.map_blocks(
+            _block_decision, W, b, _chunk_backend_name(X),
+            chunks=(X.chunks[0], (W.shape[1],)), meta=X._meta,
+        )  # fmt: skip
 
     def check_grad(self, f, grad, x, *, eps=None) -> float:
         # Central differences step one element at a time: run them on the host

@@ -2,26 +2,46 @@
 
 NumPy (host) inputs go through scikit-learn's ``validate_data``, so errors and
 the ``n_features_in_`` bookkeeping are exactly scikit-learn's. Any other array
-(array-API arrays now; CuPy and Dask through the same path) is checked where
-it lives with the same rules and messages: 2-D, real (the xpvec dtype policy),
-finite, the fitted feature count. Only labels and sample weights, which are
-n-sized, are read on the host, once per fit.
+(array-API arrays, CuPy, Dask) is checked where it lives with the same rules
+and messages: 2-D, real (the xpvec dtype policy), finite, the fitted feature
+count. Labels and sample weights, which are n-sized, are read on the host
+once per fit, except for Dask data (``_dask_data``), where they stay chunked
+beside X's rows.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_consistent_length,
+    column_or_1d,
+    validate_data,
+)
 
-from .._arrays import ARRAY_API, HOST, array_kind
+from .._arrays import ARRAY_API, DASK, HOST, array_kind
 from .._convert import to_numpy
 from .._dtypes import compute_and_output
 from .._selection import resolve
 from ..backends._base import Backend
 
 _HOST_DTYPES = [np.float64, np.float32]
+
+
+@dataclass
+class TrainingData:
+    """Everything a fit needs, beside X on its backend."""
+
+    backend: Backend
+    X: Any
+    #: (n,) of 0/1 for two classes, (n, K) one-hot for more, in X's dtype.
+    Y: Any
+    sample_weight: Any
+    classes: np.ndarray
 
 
 def is_host(X: Any) -> bool:
@@ -33,8 +53,9 @@ def validate_host(estimator, *data, reset: bool):
     return validate_data(estimator, *data, dtype=_HOST_DTYPES, order="C", reset=reset)
 
 
-def validate_on_device(estimator, backend: Backend, X, *, reset: bool):
-    """X validated where it lives, as the backend's array in its compute dtype."""
+def checked_layout(estimator, backend: Backend, X, *, reset: bool):
+    """X as the backend's 2-D array in its compute dtype, with the fitted feature count.
+    Reads no values, so it costs nothing on lazy arrays."""
     name = type(estimator).__name__
     X = backend.asarray(X)
     xp = backend.namespace(X)
@@ -49,8 +70,6 @@ def validate_on_device(estimator, backend: Backend, X, *, reset: bool):
         raise ValueError(str(exc)) from None
     if X.dtype != compute:
         X = xp.astype(X, compute)
-    if not bool(xp.all(xp.isfinite(X))):
-        raise ValueError(f"Input X contains NaN or infinity; {name} needs finite values.")
     if reset:
         estimator.n_features_in_ = X.shape[1]
     elif X.shape[1] != estimator.n_features_in_:
@@ -61,25 +80,72 @@ def validate_on_device(estimator, backend: Backend, X, *, reset: bool):
     return X
 
 
-def _trainable(backend: Backend) -> Backend:
+def non_finite_error(estimator) -> ValueError:
+    name = type(estimator).__name__
+    return ValueError(f"Input X contains NaN or infinity; {name} needs finite values.")
+
+
+def validate_on_device(estimator, backend: Backend, X, *, reset: bool):
+    """X validated where it lives, as the backend's array in its compute dtype."""
+    X = checked_layout(estimator, backend, X, reset=reset)
+    xp = backend.namespace(X)
+    if not bool(xp.all(xp.isfinite(X))):
+        raise non_finite_error(estimator)
+    return X
+
+
+def trainable(backend: Backend, solver: str) -> Backend:
     if backend.cannot_train:
         raise TypeError(backend.cannot_train)
+    reason = backend.unsupported_solvers.get(solver)
+    if reason:
+        raise ValueError(f"solver={solver!r} does not run on the {backend.name} backend: {reason}")
     return backend
 
 
-def training_data(estimator, X, y) -> tuple[Backend, Any, np.ndarray]:
-    """``(backend, X, y)`` for fitting: X validated on its backend, y a 1-D host array."""
+def encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(classes, Y)`` from host labels: Y the 0/1 codes for two classes, else one-hot."""
+    check_classification_targets(y)
+    classes, codes = np.unique(y, return_inverse=True)
+    check_two_classes(classes)
+    if classes.shape[0] == 2:
+        return classes, codes
+    return classes, codes[:, None] == np.arange(classes.shape[0])
+
+
+def check_two_classes(classes: np.ndarray) -> None:
+    if classes.shape[0] < 2:
+        raise ValueError(
+            "LogisticRegression needs samples of at least 2 classes in the data, but the "
+            f"data contains only one class: {classes[0]!r}"
+        )
+
+
+def training_data(estimator, X, y, sample_weight) -> TrainingData:
+    """X validated on its backend, labels encoded and weights checked, all beside X."""
     if is_host(X):
         X, y = validate_host(estimator, X, y, reset=True)
-        backend = _trainable(resolve(estimator.backend, X))
-        return backend, backend.from_numpy(X), y
-    if y is None:
-        raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None.")
-    backend = _trainable(resolve(estimator.backend, X))
-    X = validate_on_device(estimator, backend, X, reset=True)
-    y = column_or_1d(to_numpy(y), warn=True)
-    check_consistent_length(X, y)
-    return backend, X, y
+        backend = trainable(resolve(estimator.backend, X), estimator.solver)
+        X = backend.from_numpy(X)
+    else:
+        if y is None:
+            raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None.")
+        backend = trainable(resolve(estimator.backend, X), estimator.solver)
+        if array_kind(X) == DASK:
+            from ._dask_data import dask_training_data
+
+            return dask_training_data(estimator, backend, X, y, sample_weight)
+        X = validate_on_device(estimator, backend, X, reset=True)
+        y = column_or_1d(to_numpy(y), warn=True)
+        check_consistent_length(X, y)
+    classes, Y = encode_labels(y)
+    if sample_weight is not None:
+        # A zero-width stand-in carries X's sample count to scikit-learn's check.
+        n_rows = np.empty((X.shape[0], 0))
+        sample_weight = _check_sample_weight(sample_weight, n_rows, ensure_non_negative=True)
+        sample_weight = place_like(backend, X, sample_weight)
+    # Labels and weights are n-sized: checked on the host, placed beside X once.
+    return TrainingData(backend, X, place_like(backend, X, Y), sample_weight, classes)
 
 
 def features(estimator, X, *, reset: bool) -> tuple[Backend, Any]:
@@ -89,14 +155,18 @@ def features(estimator, X, *, reset: bool) -> tuple[Backend, Any]:
         backend = resolve(estimator.backend, X)
         return backend, backend.from_numpy(X)
     backend = resolve(estimator.backend, X)
+    if array_kind(X) == DASK:
+        from ._dask_data import lazily_checked
+
+        return backend, lazily_checked(estimator, checked_layout(estimator, backend, X, reset=reset))
     return backend, validate_on_device(estimator, backend, X, reset=reset)
 
 
 def place_like(backend: Backend, X, a: np.ndarray):
-    """The host array ``a`` as an array of X's kind: same namespace, device and dtype."""
+    """The host array ``a`` beside X: in X's parameter namespace, on its device, in its dtype."""
     # The array_api backend serves many namespaces, so its from_numpy cannot
     # know which one X is in; X itself says.
     if array_kind(X) == ARRAY_API:
         xp = backend.namespace(X)
         return xp.asarray(a, dtype=X.dtype, device=X.device)
-    return backend.from_numpy(np.asarray(a, dtype=X.dtype))
+    return backend.parameter_namespace(X).asarray(np.asarray(a, dtype=X.dtype))

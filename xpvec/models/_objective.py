@@ -2,9 +2,11 @@
 
 Design requirements:
 - Solvers see one flat vector theta = [W.ravel(), b] and a function returning
-  ``(f, grad)`` as arrays of the data's backend, so every solver runs where
-  the data lives; only scalars reach the host (for line searches and the
-  convergence test), never X-sized or d-sized arrays.
+  ``(f, grad)`` as arrays of the backend's parameter namespace (the data's
+  own namespace, or for chunked Dask data the chunks' namespace on the
+  client), so every solver runs where the data lives; only scalars reach the
+  host (for line searches and the convergence test), never X-sized arrays.
+  For chunked data only d-sized vectors travel, once per evaluation.
 - f is scikit-learn's objective  C * sum_i w_i loss_i + 0.5 ||W||^2  divided by
   C * sum_i w_i: the same minimizer, but O(1) whatever n and C are, so ``tol``
   means what it means in scikit-learn (a bound on max |grad f|) and the
@@ -39,12 +41,16 @@ class LogisticObjective:
         fit_intercept: bool,
     ) -> None:
         self.backend = backend
-        self.xp = xp = backend.namespace(X)
+        self.xp = backend.parameter_namespace(X)
+        self.data_xp = backend.namespace(X)
         self.X, self.Y, self.sample_weight = X, Y, sample_weight
         self.n_samples, self.n_features = X.shape
         self.n_outputs = 1 if Y.ndim == 1 else Y.shape[1]
         self.fit_intercept = fit_intercept
-        total_weight = self.n_samples if sample_weight is None else float(xp.sum(sample_weight))
+        if sample_weight is None:
+            total_weight = self.n_samples
+        else:
+            total_weight = float(self.data_xp.sum(sample_weight))
         self.data_scale = 1.0 / total_weight
         self.alpha = 1.0 / (C * total_weight)
         self.size = self.n_features * self.n_outputs + self.n_outputs
@@ -64,14 +70,14 @@ class LogisticObjective:
 
     def __call__(self, theta, rows=None):
         """``(f, grad)`` at theta on all rows, or an unbiased estimate of them on ``rows``."""
-        xp = self.xp
+        xp, dxp = self.xp, self.data_xp
         X, Y, sw, scale = self.X, self.Y, self.sample_weight, self.data_scale
         if rows is not None:
-            X, Y = xp.take(X, rows, axis=0), xp.take(Y, rows, axis=0)
-            sw = None if sw is None else xp.take(sw, rows, axis=0)
+            X, Y = dxp.take(X, rows, axis=0), dxp.take(Y, rows, axis=0)
+            sw = None if sw is None else dxp.take(sw, rows, axis=0)
             scale = scale * self.n_samples / rows.shape[0]
         W, b = self.unpack(theta)
-        loss, grad_W, grad_b = self.backend.logistic_loss_grad(X, Y, W, b, sw)
+        loss, grad_W, grad_b = self.backend.fetch(*self.backend.logistic_loss_grad(X, Y, W, b, sw))
         # Diverging parameters overflow here; the solver's finiteness check
         # reports that with advice, so the FP warnings would only be noise.
         with self.backend.fp_guard():
@@ -88,15 +94,17 @@ class LogisticObjective:
         backend (20 products with X1 and X1^T, d-sized vectors otherwise), which
         approaches it from below: the gd solver guards against the shortfall.
         """
-        xp, X, sw = self.xp, self.X, self.sample_weight
+        xp, dxp, X, sw = self.xp, self.data_xp, self.X, self.sample_weight
         ones = 1.0 if self.fit_intercept else 0.0
         v, v_b = xp.ones(self.n_features, dtype=X.dtype), ones
         top = 0.0
         for _ in range(20):
-            u = xp.matmul(X, v) + v_b
+            u = dxp.matmul(X, v) + v_b
             if sw is not None:
                 u = u * sw
-            v, v_b = xp.matmul(X.T, u), float(xp.sum(u)) * ones
+            # One round trip per product where X is chunked: v comes back d-sized.
+            v, u_sum = self.backend.fetch(dxp.matmul(X.T, u), dxp.sum(u))
+            v_b = float(u_sum) * ones
             top = math.sqrt(float(xp.vecdot(v, v)) + v_b * v_b)
             if top == 0.0:
                 break

@@ -10,7 +10,11 @@ Design requirements (API.md "Models"):
   fitted attributes are NumPy arrays, clone/pickle work.
 - The backend (``backend=`` or the usual resolution on X) computes the loss
   and gradient through its fused kernel; the solvers in this package run on
-  its arrays. Labels are encoded on the host once per fit (they are n-sized).
+  its arrays. Labels are encoded on the host once per fit (they are n-sized),
+  except for Dask data, whose labels are encoded per chunk beside X's rows.
+- Predictions on Dask input are lazy Dask arrays (chunked like X's rows), so
+  they can be written out or reduced without reaching the client; every
+  other input gets NumPy arrays.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
+from .._arrays import DASK, array_kind
+from .._convert import to_numpy
 from ..backends._base import Backend
 from ._data import features, place_like, training_data
 from ._descent import gd, sgd
@@ -66,6 +71,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     classes_, coef_ (1 or K, n_features), intercept_ (1 or K,), n_iter_,
     n_features_in_, loss_curve_ (the objective divided by ``C * sum(w)``, per
     iteration, or per epoch for "sgd" as the mean over its mini-batches).
+
+    On Dask arrays ``fit`` trains with the data left chunked where it is (on the
+    workers of a ``dask.distributed`` cluster, if a Client is active): one
+    cluster round trip per loss evaluation, carrying parameter-sized vectors.
+    X, y and sample_weight are persisted for the fit. ``predict``,
+    ``predict_proba``, ``predict_log_proba`` and ``decision_function`` then
+    return lazy Dask arrays; ``score`` computes them and returns the accuracy.
     """
 
     def __init__(
@@ -96,26 +108,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticRegression:
         """Fit the model to X (n_samples, n_features) and labels y (n_samples,)."""
         self._check_params()
-        backend, X, y = training_data(self, X, y)
-        check_classification_targets(y)
-        classes, codes = np.unique(y, return_inverse=True)
-        if classes.shape[0] < 2:
-            raise ValueError(
-                "LogisticRegression needs samples of at least 2 classes in the data, but the "
-                f"data contains only one class: {classes[0]!r}"
-            )
-        if classes.shape[0] == 2:
-            Y = codes
-        else:
-            Y = codes[:, None] == np.arange(classes.shape[0])
-        # Labels and weights are n-sized: checked on the host, placed beside X once.
-        Y = place_like(backend, X, Y)
-        if sample_weight is not None:
-            # A zero-width stand-in carries X's sample count to scikit-learn's check.
-            n_rows = np.empty((X.shape[0], 0))
-            sample_weight = _check_sample_weight(sample_weight, n_rows, ensure_non_negative=True)
-            sample_weight = place_like(backend, X, sample_weight)
-        objective = LogisticObjective(backend, X, Y, sample_weight, C=self.C, fit_intercept=self.fit_intercept)
+        data = training_data(self, X, y, sample_weight)
+        objective = LogisticObjective(
+            data.backend, data.X, data.Y, data.sample_weight, C=self.C, fit_intercept=self.fit_intercept
+        )
 
         monitor = Monitor(self.solver, self.max_iter, self.verbose, self.learning_rate)
         try:
@@ -131,12 +127,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 stacklevel=2,
             )
 
-        W, b = (backend.to_numpy(a) for a in objective.unpack(result.theta))
+        W, b = (to_numpy(a) for a in objective.unpack(result.theta))
         if W.ndim > 1:
             # The softmax is unchanged by a shift common to all K intercepts; pin
             # the free shift to sum 0 (what scikit-learn's solvers end at from 0).
             b = b - b.mean()
-        self.classes_ = classes
+        self.classes_ = data.classes
         self.coef_ = np.ascontiguousarray(W.T if W.ndim > 1 else W[None, :])
         self.intercept_ = np.array(b)
         self.n_iter_ = result.n_iter
@@ -185,7 +181,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits: (n_samples,) for two classes (positive means classes_[1]), else (n_samples, K)."""
         backend, Z = self._logits(X)
-        return backend.to_numpy(Z)
+        return backend.estimator_output(Z)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """log P(class | x), (n_samples, n_classes), computed stably from the logits."""
@@ -193,19 +189,25 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if Z.ndim == 1:
             xp = backend.namespace(Z)
             Z = xp.stack([-Z, Z], axis=1)
-            return backend.to_numpy(backend.log_sigmoid(Z))
-        return backend.to_numpy(backend.log_softmax(Z))
+            return backend.estimator_output(backend.log_sigmoid(Z))
+        return backend.estimator_output(backend.log_softmax(Z))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """P(class | x), (n_samples, n_classes); rows sum to 1."""
         backend, Z = self._logits(X)
         if Z.ndim == 1:
             xp = backend.namespace(Z)
-            return backend.to_numpy(backend.sigmoid(xp.stack([-Z, Z], axis=1)))
-        return backend.to_numpy(backend.softmax(Z))
+            return backend.estimator_output(backend.sigmoid(xp.stack([-Z, Z], axis=1)))
+        return backend.estimator_output(backend.softmax(Z))
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each row, as a label from ``classes_``."""
         scores = self.decision_function(X)
         index = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
+        if array_kind(index) == DASK:
+            return index.map_blocks(_labels_at, self.classes_, dtype=self.classes_.dtype)
         return self.classes_[index]
+
+
+def _labels_at(index: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    return classes[index]

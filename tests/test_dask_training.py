@@ -1,0 +1,255 @@
+"""LogisticRegression on Dask arrays, with the threaded scheduler and on a local
+multi-process ``dask.distributed`` cluster: the same model as the numpy
+backend's fit whatever the chunking, a worker killed mid-fit survived through
+Dask's own retry, and a subset of the op agreement suite run on the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.exceptions import ConvergenceWarning
+
+import xpvec
+from xpvec.backends.dask_backend import DaskBackend
+from xpvec.backends.numpy_backend import NumpyBackend
+
+from . import test_agreement as agreement
+from .test_logistic_regression import standardized
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+distributed = pytest.importorskip("distributed")
+
+# Tight enough that both fits stop at the optimum, not at a tolerance.
+TIGHT = dict(tol=1e-10, max_iter=10_000)
+# At C=1 the digits problems are nearly separable: the optimum is so flat that
+# where L-BFGS stops (the relative-decrease test) moves the coefficients by ~1e-6
+# with the summation order. At C=0.1 both fits land on the same optimum.
+PROBLEMS = {
+    "breast_cancer": (load_breast_cancer, lambda y: y, 1.0),
+    "digits-binary": (load_digits, lambda y: y >= 5, 0.1),
+    "digits-10": (load_digits, lambda y: y, 0.1),
+}
+
+
+@pytest.fixture(scope="module", params=list(PROBLEMS))
+def problem(request):
+    """``(X, y, C, reference)``: a standardized data set and the numpy backend's fit of it."""
+    load, target, C = PROBLEMS[request.param]
+    X, y = standardized(load)
+    y = target(y)
+    return X, y, C, xpvec.LogisticRegression(C=C, backend="numpy", **TIGHT).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as local_cluster:
+        yield local_cluster
+
+
+@pytest.fixture(params=["threads", "distributed"])
+def scheduler(request):
+    """Run the test with the threaded scheduler, or with a Client of the local cluster."""
+    if request.param == "threads":
+        with dask.config.set(scheduler="threads"):
+            yield None
+    else:
+        with distributed.Client(request.getfixturevalue("cluster"), timeout="60s") as client:
+            yield client
+
+
+def assert_same_model(model, reference, rtol=1e-6):
+    scale = np.max(np.abs(reference.coef_))
+    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=0, atol=rtol * scale)
+    np.testing.assert_allclose(model.intercept_, reference.intercept_, rtol=0, atol=rtol * scale)
+    np.testing.assert_array_equal(model.classes_, reference.classes_)
+
+
+def chunked(a, rows, columns=None):
+    chunks = (rows,) if a.ndim == 1 else (rows, columns or a.shape[1])
+    return da.from_array(a, chunks=chunks)
+
+
+# ---------------------------------------------------------------- same model as numpy
+def test_fit_matches_numpy(problem, scheduler):
+    X, y, C, reference = problem
+    model = xpvec.LogisticRegression(C=C, **TIGHT).fit(chunked(X, 300, 16), chunked(y, 500))
+    assert_same_model(model, reference)
+    proba = model.predict_proba(chunked(X, 300))
+    assert isinstance(proba, da.Array)  # lazy until asked for
+    np.testing.assert_allclose(proba.compute(), reference.predict_proba(X), atol=1e-6)
+    np.testing.assert_allclose(model.predict_log_proba(chunked(X, 300)).compute(), reference.predict_log_proba(X), atol=1e-5)
+    np.testing.assert_array_equal(model.predict(chunked(X, 300)).compute(), reference.predict(X))
+    assert model.score(chunked(X, 300), chunked(y, 300)) == pytest.approx(reference.score(X, y))
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        pytest.param(lambda n: n, id="one-chunk"),
+        pytest.param(lambda n: -(-n // 7), id="seven-chunks"),
+        pytest.param(lambda n: (1, 0, n // 3, n - 1 - n // 3), id="uneven-with-empty"),
+        pytest.param(lambda n: (0, n - 5, 5, 0), id="empty-at-both-ends"),
+    ],
+)
+def test_chunk_layout_does_not_change_the_model(problem, rows):
+    X, y, C, reference = problem
+    n = X.shape[0]
+    model = xpvec.LogisticRegression(C=C, **TIGHT).fit(chunked(X, rows(n)), chunked(y, 100))
+    assert_same_model(model, reference)
+
+
+def test_sample_weight_matches_numpy(scheduler):
+    X, y = standardized(load_breast_cancer)
+    weights = np.linspace(0.2, 3.0, X.shape[0])
+    reference = xpvec.LogisticRegression(backend="numpy", **TIGHT).fit(X, y, sample_weight=weights)
+    for w in (weights, chunked(weights, 97)):  # host weights, and weights chunked unlike X
+        model = xpvec.LogisticRegression(**TIGHT).fit(chunked(X, 150), chunked(y, 150), sample_weight=w)
+        assert_same_model(model, reference)
+
+
+def test_gd_runs_on_dask_and_sgd_is_refused():
+    X, y = standardized(load_breast_cancer)
+    with pytest.warns(ConvergenceWarning):  # 50 steps: enough to compare the paths taken
+        reference = xpvec.LogisticRegression(solver="gd", C=0.1, max_iter=50, backend="numpy").fit(X, y)
+    with pytest.warns(ConvergenceWarning):
+        model = xpvec.LogisticRegression(solver="gd", C=0.1, max_iter=50).fit(chunked(X, 200), chunked(y, 200))
+    assert_same_model(model, reference, rtol=1e-10)
+    with pytest.raises(ValueError, match="sgd.*dask.*round trip"):
+        xpvec.LogisticRegression(solver="sgd").fit(chunked(X, 200), chunked(y, 200))
+
+
+@pytest.mark.parametrize("n_outputs", [1, 4], ids=["binary", "multinomial"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_fused_kernel_sums_blocks_to_numpys_result(n_outputs, weighted):
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((90, 6))
+    Y = (rng.random(90) < 0.5) * 1.0 if n_outputs == 1 else np.eye(n_outputs)[rng.integers(0, n_outputs, 90)]
+    W = rng.standard_normal(6) if n_outputs == 1 else rng.standard_normal((6, n_outputs))
+    b = rng.standard_normal(1 if n_outputs == 1 else n_outputs)
+    weights = rng.random(90) if weighted else None
+    expected = NumpyBackend().logistic_loss_grad(X, Y, W, b, weights)
+    rows = (0, 40, 1, 0, 49)
+    backend = DaskBackend()
+    lazy = backend.logistic_loss_grad(
+        chunked(X, rows, 4), chunked(Y, rows), W, b, None if weights is None else chunked(weights, rows)
+    )
+    with dask.config.set(scheduler="threads"):
+        got = backend.fetch(*lazy)
+    for g, e in zip(got, expected, strict=True):
+        assert isinstance(g, np.ndarray | np.generic) and np.shape(g) == np.shape(e)
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------- data stays chunked
+def test_each_evaluation_reads_row_blocks_not_whole_x(monkeypatch):
+    X, y = standardized(load_breast_cancer)
+    seen_rows = []
+    kernel = NumpyBackend._logistic_loss_grad
+
+    def spy(self, xp, X_block, *args):
+        seen_rows.append(X_block.shape[0])
+        return kernel(self, xp, X_block, *args)
+
+    monkeypatch.setattr(NumpyBackend, "_logistic_loss_grad", spy)
+    fetched = []
+    fetch = DaskBackend.fetch
+
+    def spy_fetch(self, *results):
+        out = fetch(self, *results)
+        fetched.append([np.shape(r) for r in out])
+        return out
+
+    monkeypatch.setattr(DaskBackend, "fetch", spy_fetch)
+    with dask.config.set(scheduler="threads"):
+        model = xpvec.LogisticRegression(**TIGHT).fit(chunked(X, 100, 10), chunked(y, 100))
+    assert set(seen_rows) <= {100, X.shape[0] % 100}
+    d = X.shape[1]
+    # One fetch per evaluation (at least one per iteration), each of parameter-sized results.
+    assert len(fetched) >= model.n_iter_
+    assert all(shapes == [(), (d,), (1,)] for shapes in fetched)
+
+
+def test_validation_without_materializing(scheduler):
+    X, y = standardized(load_breast_cancer)
+    bad = X.copy()
+    bad[400, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        xpvec.LogisticRegression().fit(chunked(bad, 100), chunked(y, 100))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        xpvec.LogisticRegression().fit(chunked(X, 100), chunked(y[:-1], 100))
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        xpvec.LogisticRegression().fit(chunked(X, 100), chunked(y, 100), sample_weight=-chunked(np.ones(len(y)), 50))
+    with pytest.raises(ValueError, match="only one class"):
+        xpvec.LogisticRegression().fit(chunked(X, 100), chunked(np.zeros(len(y)), 100))
+    model = xpvec.LogisticRegression().fit(chunked(X, 100), chunked(y, 100))
+    with pytest.raises(ValueError, match="X has 4 features"):
+        model.predict(chunked(X[:, :4], 100))
+    lazy = model.predict(chunked(bad, 100))  # predictions stay lazy: the check runs when computed
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        lazy.compute()
+
+
+# ---------------------------------------------------------------- a worker lost mid-fit
+def test_a_worker_killed_mid_fit_is_survived(cluster, monkeypatch, caplog):
+    X, y = standardized(load_digits)
+    reference = xpvec.LogisticRegression(C=0.1, backend="numpy", **TIGHT).fit(X, y)
+    with distributed.Client(cluster, timeout="60s") as client:
+        client.wait_for_workers(2, timeout=60)
+        pids_before = client.run(os.getpid)
+        victim = max(pids_before.values())
+        evaluations = 0
+        fetch = DaskBackend.fetch
+
+        def kill_on_third_evaluation(self, *results):
+            # By the third evaluation every worker holds persisted chunks of X and Y:
+            # SIGKILL one, so Dask must recompute its chunks and retry its tasks.
+            nonlocal evaluations
+            evaluations += 1
+            if evaluations == 3:
+                os.kill(victim, signal.SIGKILL)
+            return fetch(self, *results)
+
+        monkeypatch.setattr(DaskBackend, "fetch", kill_on_third_evaluation)
+        model = xpvec.LogisticRegression(C=0.1, **TIGHT).fit(chunked(X, 200), chunked(y, 200))
+        assert evaluations > 3
+        client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker
+        assert victim not in client.run(os.getpid).values()
+    # The scheduler's own account: the dead worker's chunks were recomputed elsewhere.
+    assert "will be recomputed" in caplog.text
+    assert_same_model(model, reference)
+
+
+# ---------------------------------------------------------------- the op agreement suite on a cluster
+AGREEMENT_CASES = [
+    (agreement.test_elementwise, dict(op=op, dtype=np.float32, shape=(4, 3, 2), layout="F"))
+    for op in agreement.ELEMENTWISE
+] + [
+    (agreement.test_softmax, dict(log=log, dtype=np.float64, shape=(3, 5), axis=axis, layout="C"))
+    for log in (False, True)
+    for axis in (0, -1, None)
+] + [
+    (agreement.test_dot, dict(shapes=shapes, dtype=np.float64, layout="C"))
+    for shapes in [((7,), (7,)), ((3, 5), (5, 4)), ((3, 0), (0, 2))]
+] + [
+    (agreement.test_losses, dict(which=which, dtype=np.float32, shape=(3, 5), layout="C"))
+    for which in ("l1_loss", "l2_loss")
+] + [
+    (agreement.test_normalize_rows, dict(dtype=np.float64, shape=(3, 5), layout="strided")),
+    (agreement.test_image2vector, dict(dtype=np.uint8, shape=(4, 3, 2), layout="C")),
+]
+
+
+@pytest.mark.parametrize(
+    "case, params", AGREEMENT_CASES, ids=[f"{c.__name__[5:]}-{i}" for i, (c, _) in enumerate(AGREEMENT_CASES)]
+)
+def test_agreement_on_a_cluster(cluster, case, params):
+    with distributed.Client(cluster, timeout="60s"):
+        case(backend="dask", **params)

@@ -1,0 +1,133 @@
+"""Training data on Dask arrays: validated, encoded and kept chunked on the workers.
+
+Design requirements:
+- Nothing gathers X (or y) to one place: X keeps its row blocks (its columns
+  are joined into one block per row range, which moves no row between
+  workers), labels and sample weights are rechunked to X's row blocks.
+- X, y and the weights are persisted once, so every evaluation reads chunks
+  from worker memory instead of recomputing the graph that made them, and a
+  lost chunk is recomputed from that graph (Dask's own retry).
+- Every check that reads values (X finite, the classes, the weights) is one
+  lazy reduction; they are computed together, once, in a single round trip.
+- Predictions stay lazy: a non-finite X raises when they are computed.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils.validation import _check_sample_weight
+
+from ..backends._base import Backend
+from ._data import TrainingData, checked_layout, encode_labels, non_finite_error
+
+
+def dask_training_data(estimator, backend: Backend, X, y, sample_weight) -> TrainingData:
+    import dask
+    import dask.array as da
+
+    X = checked_layout(estimator, backend, X, reset=True)
+    if X.numblocks[1] > 1:
+        X = X.rechunk({1: -1})
+    if any(math.isnan(n) for n in X.chunks[0]):
+        raise ValueError(
+            "X has unknown chunk sizes (e.g. from a Dask DataFrame); call "
+            "X.compute_chunk_sizes() or use to_dask_array(lengths=True) first."
+        )
+    y = _beside_rows(X, _labels(y))
+    sample_weight = _weights_beside(X, sample_weight)
+    X, y, sample_weight = dask.persist(X, y, sample_weight)
+    checks = [da.isfinite(X).all(), da.unique(y)]
+    if sample_weight is not None:
+        checks += [da.isfinite(sample_weight).all(), sample_weight.min(), sample_weight.max()]
+    finite, classes, *weight_checks = dask.compute(*checks)
+    if not finite:
+        raise non_finite_error(estimator)
+    if sample_weight is not None:
+        _check_weight_values(*weight_checks)
+    classes, _ = encode_labels(classes)  # scikit-learn's target checks, on the distinct labels
+    n_classes = classes.shape[0]
+    if n_classes == 2:
+        Y = y.map_blocks(_encode, classes, X.dtype, dtype=X.dtype)
+    else:
+        Y = y.map_blocks(
+            _encode, classes, X.dtype, dtype=X.dtype, new_axis=1, chunks=(y.chunks[0], (n_classes,))
+        )
+    return TrainingData(backend, X, Y.persist(), sample_weight, classes)
+
+
+def lazily_checked(estimator, X):
+    """X that raises the usual error for non-finite values when (and if) it is computed."""
+    return X.map_blocks(_finite_block, non_finite_error(estimator), dtype=X.dtype)
+
+
+def _finite_block(block, error: Exception):
+    if not np.isfinite(block).all():
+        raise error
+    return block
+
+
+def _encode(labels, classes: np.ndarray, dtype):
+    codes = np.searchsorted(classes, labels)
+    if classes.shape[0] == 2:
+        return codes.astype(dtype)
+    return (codes[:, None] == np.arange(classes.shape[0])).astype(dtype)
+
+
+def _labels(y):
+    """y as a 1-D Dask array, with scikit-learn's treatment of a column vector."""
+    import dask.array as da
+
+    y = y if isinstance(y, da.Array) else da.from_array(np.asarray(y))
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected. Please change the "
+            "shape of y to (n_samples, ), for example using ravel().",
+            DataConversionWarning,
+            stacklevel=4,
+        )
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+    return y
+
+
+def _beside_rows(X, v):
+    """The n-sized Dask array v chunked like X's rows, after scikit-learn's length check."""
+    if v.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"Found input variables with inconsistent numbers of samples: [{X.shape[0]}, {v.shape[0]}]"
+        )
+    return v if v.chunks[0] == X.chunks[0] else v.rechunk({0: X.chunks[0]})
+
+
+def _weights_beside(X, sample_weight):
+    import dask.array as da
+
+    if sample_weight is None:
+        return None
+    if not isinstance(sample_weight, da.Array):
+        # Host weights: scikit-learn's own checks, then chunked like X's rows.
+        n_rows = np.empty((X.shape[0], 0))
+        weights = _check_sample_weight(sample_weight, n_rows, dtype=X.dtype, ensure_non_negative=True)
+        return da.from_array(weights, chunks=(X.chunks[0],))
+    if sample_weight.ndim != 1:
+        raise ValueError(f"Sample weights must be 1D array or scalar, got {sample_weight.ndim}D")
+    if sample_weight.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"sample_weight.shape == {sample_weight.shape}, expected ({X.shape[0]},)!"
+        )
+    return _beside_rows(X, sample_weight.astype(X.dtype))
+
+
+def _check_weight_values(finite: bool, lowest, highest) -> None:
+    # The messages of scikit-learn's _check_sample_weight.
+    if not finite:
+        raise ValueError("Input sample_weight contains NaN or infinity.")
+    if lowest < 0:
+        raise ValueError("Negative values in data passed to `sample_weight`.")
+    if highest == 0:
+        raise ValueError("Sample weights must contain at least one non-zero number.")
