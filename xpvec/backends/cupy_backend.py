@@ -20,7 +20,6 @@ Design requirements:
 from __future__ import annotations
 
 import importlib.util
-import math
 
 from .._arrays import CUPY
 from ._base import Backend
@@ -115,11 +114,13 @@ class CupyBackend(Backend):
         import cupy
         from numba import cuda
 
+        from xpvec.kernels.gpu.host import Launcher
+
         self._cp, self._cuda = cupy, cuda
         self._ns = _CupyNamespace(cupy)
         self._streams: dict[int, object] = {}
         sms = cupy.cuda.Device().attributes["MultiProcessorCount"]
-        self._max_blocks = sms * BLOCKS_PER_SM
+        self._gpu = Launcher(cupy, THREADS, sms * BLOCKS_PER_SM, self._kernel_arg, self._stream)
 
     # ----------------------------------------------------------- plumbing
     def namespace(self, x):
@@ -153,117 +154,51 @@ class CupyBackend(Backend):
 
     # ----------------------------------------------------------- launching
     def _stream(self):
-        """CuPy's current stream as a numba stream (kernels queue behind CuPy's work)."""
+        """CuPy's current stream as a numba stream: kernels queue behind CuPy's work."""
         ptr = self._cp.cuda.get_current_stream().ptr
         stream = self._streams.get(ptr)
         if stream is None:
             cuda = self._cuda
-            # 0 is the legacy default stream, CuPy's null stream.
+            # Handle 0 is the legacy default stream, CuPy's null stream.
             stream = cuda.legacy_default_stream() if ptr == 0 else cuda.external_stream(ptr)
             self._streams[ptr] = stream
         return stream
 
-    def _launch(self, kernel, blocks: int, *arrays, shared: int = 0, args: tuple = ()):
-        # sync=False: CuPy's arrays name their stream, and numba would otherwise
-        # synchronize it on every launch; the kernel runs on that stream anyway.
-        views = [self._cuda.as_cuda_array(a, sync=False) for a in arrays]
-        kernel[max(1, min(blocks, self._max_blocks)), THREADS, self._stream(), shared](*views, *args)
-
-    def _flat_blocks(self, size: int) -> int:
-        return -(-size // THREADS)
-
-    def _map(self, name: str, x):
-        from xpvec.kernels.gpu import elementwise
-
-        x = self._cp.ascontiguousarray(x)  # a copy only for strided input
-        out = self._cp.empty_like(x)
-        if x.size:
-            kernel = getattr(elementwise.kernels(x.dtype), name)
-            self._launch(kernel, self._flat_blocks(x.size), x.reshape(-1), out.reshape(-1))
-        return out
-
-    def _rows(self, name: str, x, axes: tuple[int, ...]):
-        """A row kernel over ``axes``: moved last and flattened to rows (a copy only if not already)."""
-        from xpvec.kernels.gpu import rows
-
-        cp = self._cp
-        order = [a for a in range(x.ndim) if a not in axes] + list(axes)
-        moved = cp.ascontiguousarray(cp.transpose(x, order))
-        length = math.prod(x.shape[a] for a in axes)
-        flat = moved.reshape(-1, length)
-        out = cp.empty_like(flat)
-        if flat.size:
-            self._launch(getattr(rows.kernels(x.dtype, THREADS), name), flat.shape[0], flat, out)
-        return cp.transpose(out.reshape(moved.shape), [order.index(a) for a in range(x.ndim)])
-
-    def _column_sums(self, partials):
-        from xpvec.kernels.gpu import reduce
-
-        out = self._cp.empty(partials.shape[1], dtype=partials.dtype)
-        self._launch(reduce.kernels(partials.dtype, THREADS).sum_columns, partials.shape[1], partials, out)
-        return out
+    def _kernel_arg(self, a):
+        # sync=False: a CuPy array names its stream, and numba would otherwise
+        # synchronize that stream at every launch; the kernel runs on it anyway.
+        return self._cuda.as_cuda_array(a, sync=False)
 
     # ----------------------------------------------------------- kernels
     def _sigmoid(self, xp, x):
-        return self._map("sigmoid", x)
+        return self._gpu.elementwise("sigmoid", x)
 
     def _sigmoid_grad(self, xp, x):
-        return self._map("sigmoid_grad", x)
+        return self._gpu.elementwise("sigmoid_grad", x)
 
     def _log_sigmoid(self, xp, x):
-        return self._map("log_sigmoid", x)
+        return self._gpu.elementwise("log_sigmoid", x)
 
     def _softmax(self, xp, x, axes):
-        return self._rows("softmax", x, axes)
+        return self._gpu.rows("softmax", x, axes)
 
     def _log_softmax(self, xp, x, axes):
-        return self._rows("log_softmax", x, axes)
+        return self._gpu.rows("log_softmax", x, axes)
 
     def _normalize_rows(self, xp, x):
-        return self._rows("normalize_rows", x, (1,))
+        return self._gpu.rows("normalize_rows", x, (1,))
 
     def _dot(self, xp, a, b):
-        return self._cp.dot(a, b)
-
-    def _loss_sum(self, name: str, yhat, y):
-        from xpvec.kernels.gpu import reduce
-
-        cp = self._cp
-        if yhat.size == 0:
-            return cp.zeros((), dtype=yhat.dtype)
-        a, b = (cp.ascontiguousarray(v).reshape(-1) for v in (yhat, y))
-        blocks = min(self._flat_blocks(a.size), self._max_blocks)
-        partials = cp.empty((blocks, 1), dtype=a.dtype)
-        self._launch(getattr(reduce.kernels(a.dtype, THREADS), name), blocks, a, b, partials.reshape(-1))
-        return self._column_sums(partials).reshape(())
+        return self._cp.dot(a, b)  # cuBLAS
 
     def _l1_loss(self, xp, yhat, y):
-        return self._loss_sum("l1_partials", yhat, y)
+        return self._gpu.loss_sum("l1_partials", yhat, y)
 
     def _l2_loss(self, xp, yhat, y):
-        return self._loss_sum("l2_partials", yhat, y)
+        return self._gpu.loss_sum("l2_partials", yhat, y)
 
     def _logistic_loss_grad(self, xp, X, Y, W, b, sample_weight):
-        from xpvec.kernels.gpu import logistic
-
-        n, d = X.shape
-        k = 1 if W.ndim == 1 else W.shape[1]
-        rows = logistic.rows_per_tile(d, k, X.itemsize, THREADS)
-        if not rows or not X.flags.c_contiguous:
-            # A very wide or Fortran-ordered X: two cuBLAS passes (the generic formulation).
+        fused = self._gpu.logistic_loss_grad(X, Y, W, b, sample_weight)
+        if fused is None:  # a very wide or Fortran-ordered X: two cuBLAS passes
             return super()._logistic_loss_grad(xp, X, Y, W, b, sample_weight)
-        cp = self._cp
-        n_grad = d * k + k
-        blocks = min(-(-n // rows), self._max_blocks)
-        partials = cp.empty((blocks, n_grad + 1), dtype=X.dtype)
-        weighted = sample_weight is not None
-        self._launch(
-            logistic.kernels(X.dtype, THREADS).loss_grad_partials, blocks,
-            X, cp.ascontiguousarray(Y).reshape(n, k), W.reshape(d, k), b,
-            sample_weight if weighted else b,  # never read unless weighted
-            partials,
-            shared=logistic.shared_bytes(rows, d, k, X.itemsize, THREADS), args=(weighted, rows),
-        )  # fmt: skip
-        total = self._column_sums(partials)
-        grad_W = total[: d * k].reshape(W.shape)
-        return total[n_grad], grad_W, total[d * k : n_grad]
+        return fused
