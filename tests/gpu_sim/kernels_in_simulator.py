@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numba import cuda
-
 from xpvec.kernels.gpu import logistic
 from xpvec.kernels.gpu.host import Launcher
 
