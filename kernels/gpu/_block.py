@@ -8,14 +8,14 @@ last read). ``threads`` must be a power of two.
 from __future__ import annotations
 
 import functools
-from types import SimpleNamespace
 
 import numpy as np
 from numba import cuda
 
 
 @functools.cache
-def reducers(dtype: np.dtype, threads: int) -> SimpleNamespace:
+def reducers(dtype: np.dtype, threads: int) -> tuple:
+    """``(block_sum, block_max)`` device functions for blocks of ``threads``."""
     @cuda.jit(device=True)
     def block_sum(scratch, value):
         tid = cuda.threadIdx.x
@@ -49,4 +49,4 @@ def reducers(dtype: np.dtype, threads: int) -> SimpleNamespace:
         cuda.syncthreads()
         return total
 
-    return SimpleNamespace(block_sum=block_sum, block_max=block_max)
+    return block_sum, block_max

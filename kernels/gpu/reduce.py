@@ -22,7 +22,9 @@ from ._block import reducers
 def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     zero = dtype.type(0)
     nbtype = numba.from_dtype(dtype)
-    block = reducers(dtype, threads)
+    # Device functions are bound to plain names: numba can call a closure's
+    # dispatcher, not an attribute of a Python object.
+    block_sum, _ = reducers(dtype, threads)
 
     @cuda.jit
     def l1_partials(a, b, partials):
@@ -31,7 +33,7 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
         acc = zero
         for i in range(cuda.grid(1), a.size, cuda.gridsize(1)):
             acc += abs(a[i] - b[i])
-        total = block.block_sum(scratch, acc)
+        total = block_sum(scratch, acc)
         if cuda.threadIdx.x == 0:
             partials[cuda.blockIdx.x] = total
 
@@ -43,7 +45,7 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
         for i in range(cuda.grid(1), a.size, cuda.gridsize(1)):
             d = a[i] - b[i]
             acc += d * d
-        total = block.block_sum(scratch, acc)
+        total = block_sum(scratch, acc)
         if cuda.threadIdx.x == 0:
             partials[cuda.blockIdx.x] = total
 
@@ -55,7 +57,7 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
             acc = zero
             for r in range(cuda.threadIdx.x, partials.shape[0], threads):
                 acc += partials[r, c]
-            total = block.block_sum(scratch, acc)
+            total = block_sum(scratch, acc)
             if cuda.threadIdx.x == 0:
                 out[c] = total
 

@@ -37,7 +37,9 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     zero, one = dtype.type(0), dtype.type(1)
     inf, nan = dtype.type(np.inf), dtype.type(np.nan)
     nbtype = numba.from_dtype(dtype)
-    block = reducers(dtype, threads)
+    # Device functions are bound to plain names: numba can call a closure's
+    # dispatcher, not an attribute of a Python object.
+    block_sum, block_max = reducers(dtype, threads)
 
     @cuda.jit(device=True)
     def push(m, s, v):
@@ -114,14 +116,14 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
                 a = abs(x[r, j])
                 if a > m or a != a:
                     m = a
-            m = block.block_max(scratch, m)
+            m = block_max(scratch, m)
             # A non-finite max scales by NaN: the row becomes NaN; an all-zero row stays zero.
             scale = (m if m > zero else one) if m < inf else nan
             acc = zero
             for j in range(tid, x.shape[1], threads):
                 y = x[r, j] / scale
                 acc += y * y
-            norm = math.sqrt(block.block_sum(scratch, acc))
+            norm = math.sqrt(block_sum(scratch, acc))
             if not norm > zero:
                 norm = one
             for j in range(tid, x.shape[1], threads):
