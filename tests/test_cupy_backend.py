@@ -100,6 +100,23 @@ def test_host_arrays_are_refused_not_copied(cp):
 
 
 @needs_device
+@pytest.mark.parametrize("op", ["sigmoid", "log_sigmoid", "softmax", "log_softmax", "normalize_rows"])
+def test_strided_device_inputs(cp, op):
+    # The agreement suite's layouts reach the device contiguous; these do not.
+    host = np.random.default_rng(0).standard_normal((6, 10)) * 8
+    x = cp.asarray(host)
+    fn = getattr(xpvec, op)
+    for device_view, host_view in [
+        (x[:, ::2], host[:, ::2]),
+        (x[::-1, ::-1], host[::-1, ::-1]),
+        (cp.asfortranarray(x), host),
+        (cp.broadcast_to(x[:1], x.shape), np.broadcast_to(host[:1], host.shape)),
+    ]:
+        expected = fn(np.ascontiguousarray(host_view), backend="numpy")
+        np.testing.assert_allclose(fn(device_view).get(), expected, rtol=1e-14, atol=1e-300)
+
+
+@needs_device
 def test_kernels_run_on_cupys_current_stream(cp):
     x = cp.linspace(-30, 30, 10_001)
     expected = xpvec.sigmoid(x).get()

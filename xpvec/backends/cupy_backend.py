@@ -58,9 +58,12 @@ def _numba_cuda_problem() -> str | None:
     if importlib.util.find_spec("numba_cuda") is None:
         return f"numba-cuda (the backend's kernel compiler) is not installed: {INSTALL}"
     from numba import cuda
+    from numba.cuda.cudadrv import nvvm
 
     if cuda.config.ENABLE_CUDASIM:
         return "NUMBA_ENABLE_CUDASIM=1 is set: numba-cuda is simulating and cannot launch on CuPy arrays"
+    if not nvvm.is_available():  # else the first op would fail compiling its kernel
+        return f"numba-cuda cannot find NVVM, the CUDA compiler library its kernels need: {INSTALL}"
     if not cuda.is_available():
         return "numba-cuda cannot use the CUDA driver: run numba -s for details"
     return None
