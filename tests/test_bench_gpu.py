@@ -21,7 +21,7 @@ from xpvec.cli import main
 def test_experiment_runs_end_to_end_on_the_host_stand_in(tmp_path, capsys):
     plan = gpu.Plan(
         ["sigmoid", "softmax", "l2_loss", "dot"], [300, 2000], loss_grad_shape=(2000, 8),
-        fits=((3000, 8, 2), (3000, 8, 3)), repeats=2, min_sample=0.001,
+        fits=((3000, 8, 2, "float32"), (3000, 8, 3, "float64")), repeats=2, min_sample=0.001,
     )  # fmt: skip
     steps: list[str] = []
     experiment = gpu.run(gpu.HostStandIn(), plan, steps.append)
