@@ -76,13 +76,22 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
         n_grad = d * k_out + k_out
         for e in range(tid, n_grad, threads):
             sh[o_g + e] = zero
+        # The tile load walks flat offsets e = tid, tid + threads, ... as (row t, column j)
+        # by stepping, not dividing: a 64-bit division per element would cost more than the load.
+        t0, j0 = tid // d, tid - (tid // d) * d
+        dt, dj = threads // d, threads - (threads // d) * d
         loss = zero
         for row0 in range(cuda.blockIdx.x * rows, n, cuda.gridDim.x * rows):
             here = min(rows, n - row0)
             cuda.syncthreads()  # the previous tile is consumed (and the accumulators zeroed)
-            for e in range(tid, here * d, threads):
-                t = e // d
-                sh[t * stride + e - t * d] = X[row0 + t, e - t * d]
+            t, j = t0, j0
+            for _ in range(tid, here * d, threads):
+                sh[t * stride + j] = X[row0 + t, j]
+                t += dt
+                j += dj
+                if j >= d:
+                    t += 1
+                    j -= d
             cuda.syncthreads()
             for e in range(tid, here * k_out, threads):
                 t = e // k_out

@@ -173,8 +173,9 @@ def _logistic_problem(n, d, k, dtype, weighted):
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("k", [1, 3], ids=["binary", "multinomial"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-def test_fused_logistic_loss_grad(k, weighted, dtype):
-    n, d = 37, 5
+@pytest.mark.parametrize("d", [5, 13], ids=["narrow", "wider-than-the-block"])
+def test_fused_logistic_loss_grad(k, weighted, d, dtype):
+    n = 37
     X, Y, W, b, sw = _logistic_problem(n, d, k, dtype, weighted)
     # Tiles of 8 rows: 37 rows are 5 tiles over 3 blocks, the last tile short.
     itemsize = np.dtype(dtype).itemsize
