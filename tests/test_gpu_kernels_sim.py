@@ -2,7 +2,11 @@
 
 NUMBA_ENABLE_CUDASIM has to be set before numba.cuda is first imported, and
 this process may already have imported it for real, so the checks
-(tests/gpu_sim/kernels_in_simulator.py) run in a pytest of their own.
+(tests/gpu_sim/kernels_in_simulator.py) run in a pytest of their own. It
+starts outside the checkout and appends the checkout to sys.path rather than
+prepending it, so ``xpvec`` is the installed package: the kernels exist as
+``xpvec.kernels`` only there (the wheel maps kernels/ into it), not in the
+source tree's xpvec/.
 """
 
 from __future__ import annotations
@@ -15,11 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_gpu_kernels_in_the_cuda_simulator():
+def test_gpu_kernels_in_the_cuda_simulator(tmp_path):
     checks = ROOT / "tests" / "gpu_sim" / "kernels_in_simulator.py"
     r = subprocess.run(
-        [sys.executable, "-m", "pytest", str(checks), "-q", "-p", "no:cacheprovider"],
-        cwd=ROOT,
+        [sys.executable, "-m", "pytest", str(checks), "-q", "-p", "no:cacheprovider", "--import-mode=append"],
+        cwd=tmp_path,
         env={**os.environ, "NUMBA_ENABLE_CUDASIM": "1"},
         capture_output=True,
         text=True,
