@@ -199,3 +199,55 @@ def test_fused_logistic_declines_what_it_cannot_tile():
     X, Y, W, b, _ = _logistic_problem(4, 3, 1, np.float64, False)
     assert Launcher(np, threads=8, max_blocks=3, shared_budget=64).logistic_loss_grad(X, Y, W, b, None) is None
     assert GPU.logistic_loss_grad(np.asfortranarray(X), Y, W, b, None) is None
+
+
+# ----------------------------------------------------------------- the backend's wiring
+def simulated_cupy_backend():
+    """The cupy backend with NumPy in CuPy's place and the simulator in the GPU's: its kernel
+    methods, the base class's validation and dtype policy, and the launcher; not CuPy itself."""
+    from xpvec.backends.cupy_backend import CupyBackend
+
+    backend = CupyBackend.__new__(CupyBackend)  # __init__ would import cupy
+    backend._cp = backend._ns = np
+    backend._gpu = Launcher(np, threads=8, max_blocks=3)
+    return backend
+
+
+def test_backend_methods_agree_with_numpy():
+    from xpvec._registry import get_instance
+
+    gpu, ref = simulated_cupy_backend(), get_instance("numpy")
+    x = (np.random.default_rng(7).standard_normal((4, 6)) * 5).astype(np.float32)
+    calls = [
+        ("sigmoid", (x,), {}), ("sigmoid_grad", (x.T,), {}), ("log_sigmoid", (x[:, ::2],), {}),
+        ("softmax", (x,), {"axis": 0}), ("softmax", (x,), {"axis": None}), ("log_softmax", (x,), {"axis": -1}),
+        ("normalize_rows", (x,), {}), ("l1_loss", (x, x[::-1]), {}), ("l2_loss", (x, x * 0.5), {}),
+        ("dot", (x, x.T), {}), ("sigmoid", (x.astype(np.float16),), {}), ("softmax", (np.arange(5),), {}),
+    ]  # fmt: skip
+    for name, args, kwargs in calls:
+        got, want = getattr(gpu, name)(*args, **kwargs), getattr(ref, name)(*args, **kwargs)
+        assert np.asarray(got).dtype == np.asarray(want).dtype and np.shape(got) == np.shape(want), name
+        np.testing.assert_allclose(got, want, rtol=2e-6 if got.dtype != np.float64 else 1e-13, err_msg=name)
+    with pytest.raises(ValueError, match="same shape"):
+        gpu.l1_loss(x, x[:2])
+
+
+@pytest.mark.parametrize("d", [4, 2000], ids=["fused", "too-wide-two-pass"])
+def test_backend_loss_grad_and_training(d):
+    from xpvec._registry import get_instance
+    from xpvec.models._lbfgs import lbfgs
+    from xpvec.models._monitor import Monitor
+    from xpvec.models._objective import LogisticObjective
+
+    gpu, ref = simulated_cupy_backend(), get_instance("numpy")
+    X, Y, W, b, sw = _logistic_problem(40, d, 3, np.float64, True)
+    for got, want in zip(gpu.logistic_loss_grad(X, Y, W, b, sw), ref.logistic_loss_grad(X, Y, W, b, sw), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    if d > 4:
+        return  # the two-pass path is the base class's, trained on by every other backend
+    thetas = []
+    for backend in (gpu, ref):
+        fun = LogisticObjective(backend, X, Y, sw, C=1.0, fit_intercept=True)
+        result = lbfgs(fun, fun.zeros(), max_iter=50, tol=1e-8, monitor=Monitor("lbfgs", 50, False, None))
+        thetas.append(result.theta)
+    np.testing.assert_allclose(thetas[0], thetas[1], rtol=1e-7, atol=1e-9)
