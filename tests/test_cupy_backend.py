@@ -157,14 +157,15 @@ def test_training_stays_on_the_device_and_matches_numpy(cp, monkeypatch, n_class
     from sklearn.datasets import make_classification
 
     X, y = make_classification(n_samples=3000, n_features=12, n_informative=6, n_classes=n_classes, random_state=0)
-    ref = xpvec.LogisticRegression(tol=1e-8, max_iter=1000).fit(X, y)
+    w = np.linspace(0.5, 1.5, len(y))
+    ref = xpvec.LogisticRegression(tol=1e-8, max_iter=1000).fit(X, y, sample_weight=w)
     moved = []
     real = cupy_backend.CupyBackend.to_numpy
     monkeypatch.setattr(cupy_backend.CupyBackend, "to_numpy", lambda self, a: moved.append(a.size) or real(self, a))
-    model = xpvec.LogisticRegression(tol=1e-8, max_iter=1000).fit(cp.asarray(X), cp.asarray(y))
-    # One n-sized read (the labels, encoded on the host once); the rest is coef_ and intercept_.
+    model = xpvec.LogisticRegression(tol=1e-8, max_iter=1000).fit(cp.asarray(X), cp.asarray(y), cp.asarray(w))
+    # Two n-sized reads (labels and weights, checked on the host once); the rest is coef_ and intercept_.
     n_params = 12 * (1 if n_classes == 2 else n_classes)
-    assert sorted(moved)[-1] == len(y) and all(s <= n_params for s in sorted(moved)[:-1])
+    assert sorted(moved)[-2:] == [len(y)] * 2 and all(s <= n_params for s in sorted(moved)[:-2])
     np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(model.predict(cp.asarray(X)), ref.predict(X))
 

@@ -26,8 +26,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from .._convert import to_numpy
 from ..backends._base import Backend
-from ._data import features, place_like, training_data
+from ._data import features, is_host, place_like, training_data
 from ._descent import gd, sgd
 from ._lbfgs import lbfgs
 from ._monitor import Monitor
@@ -113,6 +114,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if sample_weight is not None:
             # A zero-width stand-in carries X's sample count to scikit-learn's check.
             n_rows = np.empty((X.shape[0], 0))
+            if not is_host(sample_weight):  # a device array (CuPy) that NumPy will not convert itself
+                sample_weight = to_numpy(sample_weight)
             sample_weight = _check_sample_weight(sample_weight, n_rows, ensure_non_negative=True)
             sample_weight = place_like(backend, X, sample_weight)
         objective = LogisticObjective(backend, X, Y, sample_weight, C=self.C, fit_intercept=self.fit_intercept)
