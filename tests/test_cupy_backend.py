@@ -97,6 +97,8 @@ def test_host_arrays_are_refused_not_copied(cp):
         xpvec.dot(cp.ones(3), np.ones(3))
     with pytest.raises(TypeError, match="to_device"):
         xpvec.sigmoid(cp.ones(3), backend="numpy")
+    with pytest.raises(TypeError, match="to_device"):
+        get_instance("cupy").softmax(np.ones(3))
 
 
 @needs_device

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from .._arrays import CUPY
+from .._arrays import CUPY, describe
 from ._base import Backend
 
 INSTALL = "pip install 'xpvec[cuda12]' (CUDA 12 driver) or 'xpvec[cuda13]' (CUDA 13 driver)"
@@ -128,6 +128,16 @@ class CupyBackend(Backend):
     # ----------------------------------------------------------- plumbing
     def namespace(self, x):
         return self._ns
+
+    def asarray(self, x):
+        # The ops check this before they get here; a direct call on the backend must not
+        # hand host memory to a kernel either.
+        if not isinstance(x, self._cp.ndarray):
+            raise TypeError(
+                f"the cupy backend takes CuPy arrays, not {describe(x)}; move the data explicitly "
+                "with xpvec.to_device(x, 'cupy')"
+            )
+        return x
 
     def to_numpy(self, x):
         return x.get()
