@@ -230,6 +230,8 @@ def test_backend_methods_agree_with_numpy():
         np.testing.assert_allclose(got, want, rtol=2e-6 if got.dtype != np.float64 else 1e-13, err_msg=name)
     with pytest.raises(ValueError, match="same shape"):
         gpu.l1_loss(x, x[:2])
+    with pytest.raises(TypeError, match="to_device"):
+        gpu.sigmoid([1.0, 2.0])  # not the array type the backend computes on
 
 
 @pytest.mark.parametrize("d", [4, 2000], ids=["fused", "too-wide-two-pass"])
