@@ -9,7 +9,8 @@ On the device, in float32 and float64, at sizes from 1e3 to 1e8:
 - the logistic loss+gradient on 1e6 x 64 (binary and 10 classes), fused and
   as two cuBLAS passes, against one copy of X;
 - LogisticRegression fits on n x 64 on the device against scikit-learn's
-  lbfgs on the host CPU, same C and tol, with the objective each reaches.
+  lbfgs on the host CPU, same C and tol, with the objective each reaches
+  (``xpvec.bench.fit``).
 ``targets`` checks the issue's goals against the numbers.
 
 The code is written against a small device interface (put arrays, time
@@ -19,18 +20,15 @@ calls, copy), so the tests run the whole experiment on the host with NumPy
 
 from __future__ import annotations
 
-import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-import xpvec
-
 from .._registry import get_instance
 from ..backends._base import Backend
 from .cases import CASES
+from .fit import Fit, time_fits
 from .sweep import Result
 from .timing import median, time_calls
 
@@ -223,74 +221,6 @@ def _two_pass(backend: Backend) -> Callable:
     return lambda *a: Backend._logistic_loss_grad(backend, *a)
 
 
-@dataclass
-class Fit:
-    n: int
-    d: int
-    classes: int
-    dtype: str
-    xpvec_s: float
-    sklearn_s: float
-    xpvec_iter: int
-    sklearn_iter: int
-    objective_rel_diff: float  # (xpvec's - scikit-learn's) / scikit-learn's: negative is better
-
-    @property
-    def speedup(self) -> float:
-        return self.sklearn_s / self.xpvec_s
-
-    def to_json(self) -> dict:
-        return {**asdict(self), "speedup": self.speedup}
-
-
-def _classification(n: int, d: int, classes: int, dtype: str, rng) -> tuple[np.ndarray, np.ndarray]:
-    X = rng.standard_normal((n, d)).astype(dtype)
-    W = rng.standard_normal((d, classes)).astype(dtype) * 2 / np.sqrt(d)
-    Z = X @ W + rng.gumbel(size=(n, classes)).astype(dtype)  # a softmax model's sampled labels
-    return X, Z.argmax(axis=1)
-
-
-def _objective(model, X: np.ndarray, y: np.ndarray) -> float:
-    """scikit-learn's objective C sum_i loss_i + ||W||^2 / 2, in float64, in row chunks."""
-    coef, b = model.coef_.astype(np.float64), model.intercept_.astype(np.float64)
-    total = 0.0
-    for s in range(0, X.shape[0], 500_000):
-        Z = X[s : s + 500_000].astype(np.float64) @ coef.T + b
-        t = y[s : s + 500_000]
-        if Z.shape[1] == 1:
-            z, t = Z[:, 0], t == model.classes_[1]
-            total += np.sum(np.logaddexp(0.0, z) - t * z)
-        else:
-            m = Z.max(axis=1)
-            lse = m + np.log(np.exp(Z - m[:, None]).sum(axis=1))
-            total += np.sum(lse - Z[np.arange(len(t)), np.searchsorted(model.classes_, t)])
-    return model.C * total + 0.5 * float(np.sum(coef**2))
-
-
-def time_fits(device, plan: Plan, progress: Callable[[str], None]) -> list[Fit]:
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression as SkLogisticRegression
-
-    rng = np.random.default_rng(2)
-    fits = []
-    for n, d, classes, dtype in plan.fits:
-        X, y = _classification(n, d, classes, dtype, rng)
-        Xd, yd = device.put(X), device.put(y)
-        progress(f"fit {n:.0e}x{d} {classes} classes {dtype}")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            xpvec.LogisticRegression(max_iter=2).fit(Xd[:1000], yd[:1000])  # compile the kernels
-            t0 = time.perf_counter()
-            ours = xpvec.LogisticRegression().fit(Xd, yd)  # ends with coef_ on the host: synchronized
-            ours_s = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            ref = SkLogisticRegression().fit(X, y)
-            ref_s = time.perf_counter() - t0
-        f_ours, f_ref = _objective(ours, X, y), _objective(ref, X, y)
-        fits.append(Fit(n, d, classes, dtype, ours_s, ref_s, ours.n_iter_, int(np.max(ref.n_iter_)), float((f_ours - f_ref) / abs(f_ref))))
-    return fits
-
-
 def targets(results: list[Result], loss_grad: list[Result], fits: list[Fit], backend: str = "cupy") -> list[dict]:
     """The issue's goals, each with the measured value and whether it is met (None: not measured)."""
     goals = []
@@ -313,7 +243,7 @@ def targets(results: list[Result], loss_grad: list[Result], fits: list[Fit], bac
 def run(device, plan: Plan, progress: Callable[[str], None]) -> dict:
     results = time_ops(device, plan, progress)
     loss_grad = time_loss_grad(device, plan, progress)
-    fits = time_fits(device, plan, progress)
+    fits = time_fits(device, plan.fits, progress)
     return {"device": device.name, "results": results, "loss_grad": loss_grad, "fits": fits,
             "targets": targets(results, loss_grad, fits, device.backend)}  # fmt: skip
 
