@@ -5,7 +5,9 @@ NUMBA_ENABLE_CUDASIM=1 (it must be set before numba.cuda is imported); the
 name keeps the main run from collecting it. NumPy stands in for CuPy, and
 blocks of 8 threads with at most 3 blocks make every tree reduction several
 levels deep and every grid-stride loop go round more than once, at sizes the
-simulator (a Python thread per GPU thread) runs in seconds.
+simulator (a Python thread per GPU thread) runs in seconds. The last tests
+run the cupy backend's own methods the same way (NumPy in CuPy's place), so
+its validation, dtype policy and wiring to the launcher are checked too.
 
 What the simulator cannot prove: float32 transcendentals here are CPython's
 double-precision math rounded to float32, while a device runs libdevice's
