@@ -56,3 +56,17 @@ def test_bench_with_unusable_cupy_fails_before_timing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "backend 'cupy' is unavailable" in err and xpvec.backend_report()["cupy"] in err
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_glue_prints_and_writes_the_experiment(tmp_path, capsys, monkeypatch):
+    # The CLI's GPU branch with the host stand-in in the device's place (quick plan, one size).
+    import argparse
+
+    from xpvec import cli
+
+    monkeypatch.setattr(gpu, "CupyDevice", gpu.HostStandIn)
+    cli._bench_gpu(argparse.Namespace(quick=True, sizes=[500]), ["sigmoid", "l1_loss"], tmp_path)
+    out = capsys.readouterr().out
+    assert "sigmoid (float32)" in out and "sigmoid (float64)" in out and "vs scikit-learn" in out
+    assert {p.name for p in tmp_path.iterdir()} == {"gpu.json", "gpu-float32.png", "gpu-float64.png"}
+    assert json.loads((tmp_path / "gpu.json").read_text())["config"]["sizes"] == [500]
