@@ -79,3 +79,20 @@ def gamma(n: int, dtype) -> float:
     """Higham's gamma_n = n u / (1 - n u): the worst-case relative error of an n-term sum."""
     u = float(np.finfo(dtype).eps) / 2
     return n * u / (1 - n * u)
+
+
+def logistic_loss_grad(X, Y, W, b, sample_weight):
+    """``(loss, grad_W, grad_b)`` of the weighted logistic loss (binary for a 1-D W,
+    multinomial otherwise), textbook formulas in long double."""
+    X, Y, W, b = (_ld(a) for a in (X, Y, W, b))
+    w = np.ones(X.shape[0], LD) if sample_weight is None else _ld(sample_weight)
+    Z = X @ W + b
+    if W.ndim == 1:
+        losses = np.logaddexp(0, Z) - Y * Z
+        R = 1 / (1 + np.exp(-Z)) - Y
+    else:
+        lse = np.log(np.sum(np.exp(Z - Z.max(axis=1, keepdims=True)), axis=1)) + Z.max(axis=1)
+        losses = lse - np.sum(Y * Z, axis=1)
+        R = np.exp(Z - lse[:, None]) - Y
+    R = R * (w if W.ndim == 1 else w[:, None])
+    return np.sum(w * losses), X.T @ R, np.sum(R, axis=0, keepdims=W.ndim == 1)

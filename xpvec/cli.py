@@ -68,15 +68,30 @@ def _bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ._registry import available_backends
-    from .bench import report
     from .bench.cases import CASES
-    from .bench.classic import classic_dot, format_classic
-    from .bench.sweep import machine_info, run_sweep, validate
+    from .bench.sweep import validate
 
     ops = args.ops or list(CASES)
     backends = args.backends or [b for b in available_backends() if b != "array_api"]
     sizes = args.sizes or ([1_000, 100_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000, 10_000_000])
+    # Fails here, before any timing, when a backend (cupy without a GPU, say) cannot run.
     ops, backends, sizes = validate(ops, backends, sizes)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    host_backends = [b for b in backends if b != "cupy"]
+    if host_backends:
+        _bench_host(args, ops, host_backends, sizes, out)
+    if "cupy" in backends:
+        _bench_gpu(args, ops, out)
+    return 0
+
+
+def _bench_host(args: argparse.Namespace, ops: list[str], backends: list[str], sizes: list[int], out) -> None:
+    from .bench import report
+    from .bench.cases import CASES
+    from .bench.classic import classic_dot, format_classic
+    from .bench.sweep import machine_info, run_sweep
+
     peers = sum(len(CASES[op].peers) for op in ops) * (not args.no_peers)
     progress = _Progress(len(sizes) * (len(ops) * len(backends) + peers))
     timing = {"repeats": 3, "min_sample": 0.005} if args.quick else {"repeats": 7, "min_sample": 0.02}
@@ -86,13 +101,27 @@ def _bench(args: argparse.Namespace) -> int:
     machine = machine_info()
     print(format_classic(classic) + "\n")
     print(report.tables(results))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     config = {"ops": ops, "backends": backends, "sizes": sizes, "dtype": args.dtype, "quick": args.quick, **timing}
     report.write_json(out / "bench.json", results, machine, config, {"classic_dot": classic})
     why_not = report.write_plot(out / "bench.png", results, machine)
     print(f"\nwrote {out / 'bench.json'}" + (f"; {why_not}" if why_not else f" and {out / 'bench.png'}"))
-    return 0
+
+
+def _bench_gpu(args: argparse.Namespace, ops: list[str], out) -> None:
+    """The GPU experiment (``xpvec.bench.gpu``): both dtypes, sizes 1e3..1e8 unless --sizes."""
+    from .bench import gpu, report
+    from .bench.sweep import machine_info
+
+    plan = gpu.quick_plan(ops) if args.quick else gpu.Plan(ops)
+    if args.sizes:
+        plan.sizes = args.sizes
+    progress = _Progress(plan.steps)
+    experiment = gpu.run(gpu.CupyDevice(), plan, progress)
+    progress.close()
+    for dtype in plan.dtypes:
+        print(report.tables([r for r in experiment["results"] + experiment["loss_grad"] if r.dtype == dtype]) + "\n")
+    print(gpu.format_summary(experiment))
+    print("\nwrote " + ", ".join(gpu.write(out, experiment, machine_info(), plan)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,11 +135,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--size", type=int, default=1_000_000, help="elements per array for --ops (default 1e6)")
     demo.add_argument("--backends", help="comma-separated backend names (default: all usable)")
     demo.set_defaults(run=_demo)
-    bench = sub.add_parser("bench", help="time every op on every backend against peers and the copy floor")
+    bench = sub.add_parser(
+        "bench",
+        help="time every op on every backend against peers and the copy floor; with cupy, the GPU experiment too",
+    )
     bench.add_argument("--ops", type=_names, help="comma-separated ops (default: all)")
     bench.add_argument("--backends", type=_names, help="comma-separated backends (default: all usable)")
-    bench.add_argument("--sizes", type=_sizes, help="comma-separated element counts (default 1e3..1e7)")
-    bench.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    bench.add_argument("--sizes", type=_sizes, help="comma-separated element counts (default 1e3..1e7; 1e3..1e8 for the GPU experiment)")
+    bench.add_argument(
+        "--dtype", choices=["float32", "float64"], default="float64", help="host sweep (the GPU experiment runs both)"
+    )
     bench.add_argument("--quick", action="store_true", help="sizes 1e3 and 1e5, fewer repeats (under a minute)")
     bench.add_argument("--no-peers", action="store_true", help="skip scipy/numexpr/NumPy-expression peers")
     bench.add_argument("--out", default="xpvec-bench", help="folder for bench.json and bench.png")

@@ -86,12 +86,15 @@ def training_table(backends: tuple[str, ...] | None = None) -> str:
     return header + table + "".join(f"\n{line}" for line in untrained)
 
 
-def _median_time(fn: Callable[[], object], repeats: int) -> float:
+def _median_time(fn: Callable[[], object], repeats: int, sync: Callable[[], None]) -> float:
+    """Median seconds of ``fn``; ``sync`` waits for a device backend's queued work inside the timing."""
     fn()  # warm-up: JIT compilation, caches
+    sync()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -107,7 +110,8 @@ def ops_table(n: int = 1_000_000, backends: tuple[str, ...] | None = None, seed:
         loop_time = None
         for name in backends:
             args = tuple(to_device(a, name) for a in host_args)
-            seconds = _median_time(functools.partial(op, *args, backend=name), 1 if name == "python" else 5)
+            call = functools.partial(op, *args, backend=name)
+            seconds = _median_time(call, 1 if name == "python" else 5, get_instance(name).synchronize)
             if name == "python":
                 loop_time = seconds
             diff = float(np.max(np.abs(to_numpy(op(*args, backend=name)) - reference)))

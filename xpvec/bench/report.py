@@ -53,7 +53,9 @@ def write_json(path: Path, results: list[Result], machine: dict, config: dict, e
     path.write_text(json.dumps(doc, indent=2))
 
 
-def write_plot(path: Path, results: list[Result], machine: dict) -> str | None:
+def write_plot(
+    path: Path, results: list[Result], machine: dict, floor_label: str = "copy floor (np.copyto)"
+) -> str | None:
     """GB/s against size, one line per backend and peer, the copy floor dashed. None if written,
     else why not (matplotlib missing)."""
     try:
@@ -75,7 +77,7 @@ def write_plot(path: Path, results: list[Result], machine: dict) -> str | None:
                 kind = next(r.kind for r in rows if r.runner == runner)
                 ax.plot(*zip(*pts), marker="o", linestyle="-" if kind == "backend" else ":", label=runner)
         floor = sorted({(r.size, r.bytes_moved / r.copy_floor_s / 1e9) for r in rows})
-        ax.plot(*zip(*floor), color="black", linestyle="--", label="copy floor (np.copyto)")
+        ax.plot(*zip(*floor), color="black", linestyle="--", label=floor_label)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(f"{op} ({rows[0].dtype})")

@@ -142,6 +142,8 @@ def training_data(estimator, X, y, sample_weight) -> TrainingData:
     if sample_weight is not None:
         # A zero-width stand-in carries X's sample count to scikit-learn's check.
         n_rows = np.empty((X.shape[0], 0))
+        if not is_host(sample_weight):  # a device array (CuPy) that NumPy will not convert itself
+            sample_weight = to_numpy(sample_weight)
         sample_weight = _check_sample_weight(sample_weight, n_rows, ensure_non_negative=True)
         sample_weight = place_like(backend, X, sample_weight)
     # Labels and weights are n-sized: checked on the host, placed beside X once.

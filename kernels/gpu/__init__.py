@@ -1,0 +1,19 @@
+"""GPU kernels written with numba-cuda; the cupy backend launches them on CuPy arrays.
+
+Design requirements:
+- One module per kind of kernel: ``elementwise`` (sigmoid, sigmoid_grad,
+  log_sigmoid), ``rows`` (softmax, log_softmax, normalize_rows: one block per
+  row), ``reduce`` (the losses' block partials, and column sums that finish
+  any per-block partials), ``logistic`` (the fused loss and gradient);
+  ``_block`` holds the shared-memory block reductions they use.
+- Kernels are built per dtype (and, where they use shared memory, per block
+  size) by cached factories: the dtype's constants are closure constants, so
+  float32 kernels stay in float32 (numba types ``1 + float32`` as float64), and
+  static shared arrays are sized by the block size at compile time.
+- No fastmath anywhere: it flushes subnormals to zero and lets the compiler
+  assume no NaN or inf, and both must survive every kernel.
+- Reductions use shared memory only (no warp shuffles), so the very same code
+  runs in numba-cuda's simulator (NUMBA_ENABLE_CUDASIM=1) on NumPy arrays:
+  that is how CI, which has no GPU, tests every kernel.
+- Every kernel takes C-contiguous arrays; the backend makes them so.
+"""

@@ -1,0 +1,111 @@
+"""The host side of the GPU kernels: shapes arrays for them, launches them, finishes partials.
+
+Written against an array module rather than CuPy itself: on a device ``xp`` is
+cupy and ``as_kernel_arg`` wraps CuPy memory for numba-cuda; under numba-cuda's
+simulator ``xp`` is numpy and the kernels take NumPy arrays as they are. So
+the CI tests run this very code, with small blocks and grids, on the simulator.
+
+Every launch is asynchronous on ``stream()``; nothing here reads a result
+back to the host.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import elementwise, logistic, reduce, rows
+
+
+def _as_is(a):
+    return a
+
+
+def _no_stream():
+    return 0
+
+
+def _c_order(xp, a):
+    """``a`` C-contiguous: a copy only if it is not (``ascontiguousarray`` would make 0-d 1-d)."""
+    return a if a.flags.c_contiguous else xp.ascontiguousarray(a)
+
+
+@dataclass
+class Launcher:
+    xp: Any  # cupy on a device, numpy under the simulator
+    threads: int  # per block, a power of two
+    max_blocks: int  # grid-stride kernels launch at most this many blocks
+    as_kernel_arg: Callable[[Any], Any] = _as_is
+    stream: Callable[[], Any] = _no_stream
+    shared_budget: int = logistic.SHARED_BYTES  # per block, for the fused logistic kernel's tiles
+
+    def launch(self, kernel, blocks: int, *arrays, shared: int = 0, args: tuple = ()) -> None:
+        grid = max(1, min(blocks, self.max_blocks))
+        kernel[grid, self.threads, self.stream(), shared](*map(self.as_kernel_arg, arrays), *args)
+
+    def blocks_for(self, size: int) -> int:
+        return -(-size // self.threads)
+
+    def elementwise(self, name: str, x):
+        """One launch of an elementwise kernel over x (copied to C order only if strided)."""
+        x = _c_order(self.xp, x)
+        out = self.xp.empty_like(x)
+        if x.size:
+            kernel = getattr(elementwise.kernels(x.dtype), name)
+            self.launch(kernel, self.blocks_for(x.size), x.reshape(-1), out.reshape(-1))
+        return out
+
+    def rows(self, name: str, x, axes: tuple[int, ...]):
+        """A row kernel reducing over ``axes``: they are moved last and flattened into rows
+        (a copy only when they are not already the trailing axes of a C-ordered x)."""
+        xp = self.xp
+        order = [a for a in range(x.ndim) if a not in axes] + list(axes)
+        moved = _c_order(xp, xp.transpose(x, order))
+        flat = moved.reshape(-1, math.prod(x.shape[a] for a in axes))
+        out = xp.empty_like(flat)
+        if flat.size:
+            self.launch(getattr(rows.kernels(x.dtype, self.threads), name), flat.shape[0], flat, out)
+        return xp.transpose(out.reshape(moved.shape), [order.index(a) for a in range(x.ndim)])
+
+    def column_sums(self, partials):
+        """The sums of the columns of a (blocks, m) array of per-block partials, (m,)."""
+        out = self.xp.empty(partials.shape[1], dtype=partials.dtype)
+        kernel = reduce.kernels(partials.dtype, self.threads).sum_columns
+        self.launch(kernel, partials.shape[1], partials, out)
+        return out
+
+    def loss_sum(self, name: str, yhat, y):
+        """A loss (``l1_partials`` or ``l2_partials``) as a 0-d array: partials, then their sum."""
+        xp = self.xp
+        if yhat.size == 0:
+            return xp.zeros((), dtype=yhat.dtype)
+        a, b = (_c_order(xp, v).reshape(-1) for v in (yhat, y))
+        blocks = min(self.blocks_for(a.size), self.max_blocks)
+        partials = xp.empty((blocks, 1), dtype=a.dtype)
+        self.launch(getattr(reduce.kernels(a.dtype, self.threads), name), blocks, a, b, partials.reshape(-1))
+        return self.column_sums(partials).reshape(())
+
+    def logistic_loss_grad(self, X, Y, W, b, sample_weight):
+        """``(loss, grad_W, grad_b)`` from the fused kernel, or None where it does not apply
+        (X not C-ordered, or too wide for a tile of ``logistic.MIN_ROWS`` rows)."""
+        n, d = X.shape
+        k = 1 if W.ndim == 1 else W.shape[1]
+        tile = logistic.rows_per_tile(d, k, X.itemsize, self.threads, self.shared_budget)
+        if not tile or not X.flags.c_contiguous:
+            return None
+        xp = self.xp
+        n_grad = d * k + k
+        blocks = min(-(-n // tile), self.max_blocks)
+        partials = xp.empty((blocks, n_grad + 1), dtype=X.dtype)
+        weighted = sample_weight is not None
+        self.launch(
+            logistic.kernels(X.dtype, self.threads).loss_grad_partials, blocks,
+            X, _c_order(xp, Y).reshape(n, k), W.reshape(d, k), b,
+            sample_weight if weighted else b,  # a stand-in of the right dtype, never read
+            partials,
+            shared=logistic.shared_bytes(tile, d, k, X.itemsize, self.threads), args=(weighted, tile),
+        )  # fmt: skip
+        total = self.column_sums(partials)
+        return total[n_grad], total[: d * k].reshape(W.shape), total[d * k : n_grad]

@@ -1,0 +1,154 @@
+"""The fused logistic loss and gradient: X is read from DRAM once per evaluation.
+
+For each row i (logits z_i = x_i W + b, K = 1 for binary, K classes for multinomial):
+    binary:       loss_i = log1p(exp(-|z|)) + max(z, 0) - y z,  r_i = sigmoid(z) - y
+    multinomial:  loss_i = log(sum_k exp(z_k - m)) - sum_k y_k (z_k - m),  m = max_k z_k,
+                  r_ik = exp(z_k - m) / sum - y_ik
+    loss = sum_i w_i loss_i,  grad_W = sum_i x_i^T (w_i r_i),  grad_b = sum_i w_i r_i.
+
+Each block walks tiles of ``rows`` consecutive rows. A tile is copied once
+from DRAM into shared memory (coalesced: the tile is contiguous in X), its
+logits and residuals are computed there, and the thread that owns gradient
+entry (j, k) adds sum_t tile[t, j] r[t, k] to its shared accumulator. So X
+costs n * d * itemsize bytes per evaluation, one pass; W, b, Y and the
+weights add (K + 1) * n * itemsize, small beside X for d >> K. Each block
+writes its partial [grad_W.ravel(), grad_b, loss] to a row of ``partials``,
+and ``reduce.sum_columns`` adds the rows (no atomics: deterministic).
+
+Shared memory (dynamic, one buffer, in elements): tile rows * stride (the
+stride is d rounded up to odd, so threads reading one column of consecutive
+rows hit distinct banks), logits/residuals rows * K, gradient d * K + K,
+reduction scratch ``threads``. ``rows_per_tile`` picks the tile height from a
+shared-memory budget; a problem whose tile would be too short (a very wide X)
+gets 0 and the backend uses two cuBLAS passes instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from types import SimpleNamespace
+
+import numba
+import numpy as np
+from numba import cuda
+
+SHARED_BYTES = 32 * 1024  # per block; leaves room for several resident blocks per SM
+MIN_ROWS = 8  # below this a tile keeps too few threads busy: two cuBLAS passes do better
+
+
+def row_stride(d: int) -> int:
+    return d | 1
+
+
+def rows_per_tile(d: int, k: int, itemsize: int, threads: int, budget: int = SHARED_BYTES) -> int:
+    """Tile height that fits ``budget`` bytes of shared memory, or 0 if under ``MIN_ROWS``."""
+    free = budget // itemsize - (d * k + k + threads)
+    rows = max(free, 0) // (row_stride(d) + k)
+    return rows if rows >= MIN_ROWS else 0
+
+
+def shared_bytes(rows: int, d: int, k: int, itemsize: int, threads: int) -> int:
+    return (rows * (row_stride(d) + k) + d * k + k + threads) * itemsize
+
+
+@functools.cache
+def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
+    zero, one = dtype.type(0), dtype.type(1)
+    nbtype = numba.from_dtype(dtype)
+
+    @cuda.jit
+    def loss_grad_partials(X, Y, W, b, sample_weight, partials, weighted, rows):
+        """One block's [grad_W.ravel(), grad_b, loss] into partials[block]; reads its rows of X once.
+
+        X (n, d), Y (n, K) (K = 1: 0/1 labels; else one-hot), W (d, K), b (K,),
+        sample_weight (n,), read only when ``weighted``. Launch with
+        ``shared_bytes(rows, d, K, itemsize, threads)`` of dynamic shared memory.
+        """
+        sh = cuda.shared.array(0, dtype=nbtype)
+        tid = cuda.threadIdx.x
+        n, d = X.shape
+        k_out = W.shape[1]
+        stride = d | 1
+        o_z = rows * stride  # logits, then residuals, of the tile: rows * K
+        o_g = o_z + rows * k_out  # gradient accumulators: d * K for W, then K for b
+        o_red = o_g + d * k_out + k_out  # scratch for the loss reduction: threads
+        n_grad = d * k_out + k_out
+        for e in range(tid, n_grad, threads):
+            sh[o_g + e] = zero
+        # The tile load walks flat offsets e = tid, tid + threads, ... as (row t, column j)
+        # by stepping, not dividing: a 64-bit division per element would cost more than the load.
+        t0, j0 = tid // d, tid - (tid // d) * d
+        dt, dj = threads // d, threads - (threads // d) * d
+        loss = zero
+        for row0 in range(cuda.blockIdx.x * rows, n, cuda.gridDim.x * rows):
+            here = min(rows, n - row0)
+            cuda.syncthreads()  # the previous tile is consumed (and the accumulators zeroed)
+            t, j = t0, j0
+            for _ in range(tid, here * d, threads):
+                sh[t * stride + j] = X[row0 + t, j]
+                t += dt
+                j += dj
+                if j >= d:
+                    t += 1
+                    j -= d
+            cuda.syncthreads()
+            for e in range(tid, here * k_out, threads):
+                t = e // k_out
+                k = e - t * k_out
+                z = b[k]
+                for j in range(d):
+                    z += sh[t * stride + j] * W[j, k]
+                sh[o_z + e] = z
+            cuda.syncthreads()
+            for t in range(tid, here, threads):
+                w = sample_weight[row0 + t] if weighted else one
+                base = o_z + t * k_out
+                if k_out == 1:
+                    z = sh[base]
+                    y = Y[row0 + t, 0]
+                    e_z = math.exp(-abs(z))
+                    num = one if z >= zero else e_z
+                    loss += w * (math.log1p(e_z) + max(z, zero) - y * z)
+                    sh[base] = w * (num / (one + e_z) - y)
+                else:
+                    m = sh[base]
+                    for k in range(1, k_out):
+                        m = max(m, sh[base + k])
+                    s = zero
+                    zy = zero
+                    for k in range(k_out):
+                        s += math.exp(sh[base + k] - m)
+                        zy += Y[row0 + t, k] * (sh[base + k] - m)
+                    loss += w * (math.log(s) - zy)
+                    for k in range(k_out):
+                        sh[base + k] = w * (math.exp(sh[base + k] - m) / s - Y[row0 + t, k])
+            cuda.syncthreads()
+            # Entry e is owned by thread e % threads in every tile: no two threads add to one.
+            for e in range(tid, d * k_out, threads):
+                j = e // k_out
+                k = e - j * k_out
+                acc = zero
+                for t in range(here):
+                    acc += sh[t * stride + j] * sh[o_z + t * k_out + k]
+                sh[o_g + e] += acc
+            for k in range(tid, k_out, threads):
+                acc = zero
+                for t in range(here):
+                    acc += sh[o_z + t * k_out + k]
+                sh[o_g + d * k_out + k] += acc
+        cuda.syncthreads()
+        for e in range(tid, n_grad, threads):
+            partials[cuda.blockIdx.x, e] = sh[o_g + e]
+        sh[o_red + tid] = loss
+        cuda.syncthreads()
+        step = threads // 2
+        while step > 0:
+            if tid < step:
+                sh[o_red + tid] += sh[o_red + tid + step]
+            cuda.syncthreads()
+            step //= 2
+        if tid == 0:
+            partials[cuda.blockIdx.x, n_grad] = sh[o_red]
+
+    return SimpleNamespace(loss_grad_partials=loss_grad_partials)

@@ -1,0 +1,257 @@
+"""Every GPU kernel, through the host side the cupy backend uses, in numba-cuda's simulator.
+
+Run by tests/test_gpu_kernels_sim.py in a pytest of its own with
+NUMBA_ENABLE_CUDASIM=1 (it must be set before numba.cuda is imported); the
+name keeps the main run from collecting it. NumPy stands in for CuPy, and
+blocks of 8 threads with at most 3 blocks make every tree reduction several
+levels deep and every grid-stride loop go round more than once, at sizes the
+simulator (a Python thread per GPU thread) runs in seconds. The last tests
+run the cupy backend's own methods the same way (NumPy in CuPy's place), so
+its validation, dtype policy and wiring to the launcher are checked too.
+
+What the simulator cannot prove: float32 transcendentals here are CPython's
+double-precision math rounded to float32, while a device runs libdevice's
+single-precision expf/log1pf (a few ULP), so the agreement suite on a real GPU
+has the last word on float32 error bounds. Every formulation, branch, index
+and reduction is the device's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numba import cuda
+from xpvec.kernels.gpu import logistic
+from xpvec.kernels.gpu.host import Launcher
+
+from .. import oracle
+
+if not cuda.config.ENABLE_CUDASIM:
+    pytest.skip("run with NUMBA_ENABLE_CUDASIM=1 (tests/test_gpu_kernels_sim.py does)", allow_module_level=True)
+
+DTYPES = [np.float32, np.float64]
+GPU = Launcher(np, threads=8, max_blocks=3)
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    # The simulator evaluates kernels with NumPy scalars, which warn where a GPU
+    # silently gives inf/NaN (inf - inf in a NaN row, exp underflow).
+    with np.errstate(all="ignore"):
+        yield
+
+
+def special_values(dtype) -> np.ndarray:
+    f = np.finfo(dtype)
+    tiny = f.smallest_subnormal
+    big = 740.0 if dtype == np.float64 else 100.0  # sigmoid(-big) is subnormal
+    v = [0.0, -0.0, 1.0, -1.0, 0.5, 20.0, -20.0, 37.0, -37.0, big, -big, 1e4, -1e4,
+         float(f.max), -float(f.max), tiny, -tiny, float(f.tiny), np.inf, -np.inf, np.nan]  # fmt: skip
+    rng = np.random.default_rng(0)
+    return np.concatenate([np.array(v), rng.standard_normal(19) * 30]).astype(dtype)
+
+
+ELEMENTWISE = {"sigmoid": oracle.sigmoid, "sigmoid_grad": oracle.sigmoid_grad, "log_sigmoid": oracle.log_sigmoid}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("op", list(ELEMENTWISE))
+def test_elementwise(op, dtype):
+    x = special_values(dtype)
+    for v in (x, x.reshape(5, 8), x[::3], x[::-1], np.asarray(x[4]), x[:0]):
+        r = GPU.elementwise(op, v)
+        assert r.dtype == dtype and r.shape == v.shape
+        ulps = oracle.ulp_distance(r, ELEMENTWISE[op](v), dtype)
+        assert ulps.size == 0 or ulps.max() <= 4, f"{op}: max error {ulps.max()} ULP"
+    if op == "sigmoid":  # the subnormal result survives (no flush to zero)
+        assert 0 < GPU.elementwise(op, x[10:11])[0] < np.finfo(dtype).tiny
+
+
+def rows_with_special_values(dtype) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((9, 21)) * 5).astype(dtype)
+    x[1, 3] = np.nan
+    x[2, 7] = np.inf
+    x[3, :] = -np.inf
+    x[4, :] = -np.inf
+    x[4, 17] = 2.0  # one finite among -inf: one-hot
+    x[5, ::2] = -np.inf  # -inf beside finite: zeros there
+    x[6] *= 1e30 if dtype == np.float32 else 1e300
+    x[7, :] = np.finfo(dtype).smallest_subnormal * np.arange(21)
+    x[8, :] = 0.0
+    return x
+
+
+def _check_softmax(r, x, axes, dtype, log):
+    ref = (oracle.log_softmax if log else oracle.softmax)(x, axes)
+    eps = float(np.finfo(dtype).eps)
+    xl = np.asarray(x, np.float64)
+    with np.errstate(all="ignore"):
+        shift = np.abs(xl - np.max(xl, axis=axes, keepdims=True))
+    n = int(np.prod([x.shape[a] for a in axes]))
+    rel = 4 * eps + eps * (shift + 4) + oracle.gamma(n, dtype)
+    scale = (shift + np.abs(np.asarray(ref, np.float64)) + 1) if log else np.abs(np.asarray(ref, np.float64))
+    bound = rel * scale + np.finfo(dtype).smallest_subnormal
+    err = np.abs(r.astype(np.longdouble) - ref)
+    same_nan = np.isnan(r) == np.isnan(np.asarray(ref, np.float64))
+    same_inf = np.where(np.isinf(r), r == ref, True)
+    assert same_nan.all() and same_inf.all()
+    finite = np.isfinite(r)
+    # err == 0 passes outright: an exact 0 or -inf beside a -inf input has an infinite bound times 0.
+    good = (err == 0) | (err <= bound)
+    assert np.all(good[finite]), f"max excess {np.max(err[finite] / bound[finite])}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
+def test_softmax_rows(log, dtype):
+    x = rows_with_special_values(dtype)
+    name = "log_softmax" if log else "softmax"
+    r = GPU.rows(name, x, (1,))
+    assert r.dtype == dtype and r.shape == x.shape
+    _check_softmax(r, x, (1,), dtype, log)
+    assert np.isnan(r[1:4]).all() and not np.isnan(r[4:]).any()
+    if not log:
+        np.testing.assert_array_equal(r[4], np.eye(21)[17])
+        assert (r[5, ::2] == 0).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("shape,axes", [((6, 4), (0,)), ((3, 5), (0, 1)), ((2, 3, 4), (0, 2)), ((), ()), ((0, 3), (1,))])
+def test_softmax_over_any_axes(shape, axes, dtype):
+    x = (np.random.default_rng(2).standard_normal(shape) * 4).astype(dtype)
+    for log in (False, True):
+        r = GPU.rows("log_softmax" if log else "softmax", x, axes)
+        assert r.shape == x.shape
+        _check_softmax(r, x, axes, dtype, log)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_normalize_rows(dtype):
+    x = rows_with_special_values(dtype)
+    x[3:5] = (np.random.default_rng(3).standard_normal((2, 21)) * 1e-3).astype(dtype)
+    x[6] = x[6] if dtype == np.float64 else np.float32(3e38) * np.sign(x[6])  # sum of squares would overflow
+    r = GPU.rows("normalize_rows", x, (1,))
+    assert np.isnan(r[[1, 2, 5]]).all()  # NaN, inf, -inf in the row
+    ok = [0, 3, 4, 6, 7, 8]
+    ref = oracle.normalize_rows(x[ok])
+    eps = float(np.finfo(dtype).eps)
+    bound = (8 + x.shape[1]) * eps * np.abs(ref).max(axis=1, keepdims=True) + eps * np.abs(ref)
+    assert np.all(np.abs(r[ok].astype(np.longdouble) - ref) <= bound)
+    assert (r[8] == 0).all()
+    np.testing.assert_allclose(np.linalg.norm(r[ok][:-1].astype(np.float64), axis=1), 1, rtol=30 * eps)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("which", ["l1", "l2"])
+@pytest.mark.parametrize("n", [0, 1, 7, 100])
+def test_losses(which, n, dtype):
+    rng = np.random.default_rng(4)
+    a, b = (rng.standard_normal(n).astype(dtype) for _ in range(2))
+    r = GPU.loss_sum(f"{which}_partials", a, b)
+    assert r.shape == () and r.dtype == dtype
+    d = a.astype(np.longdouble) - b.astype(np.longdouble)
+    terms = np.abs(d) if which == "l1" else d * d
+    ref = np.sum(terms)
+    assert abs(r.astype(np.longdouble) - ref) <= oracle.gamma(n + 2, dtype) * ref
+
+
+def test_column_sums_of_many_partials():
+    p = np.random.default_rng(5).standard_normal((50, 4))
+    np.testing.assert_allclose(GPU.column_sums(p), p.sum(axis=0), rtol=1e-13)
+
+
+def _logistic_problem(n, d, k, dtype, weighted):
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    labels = rng.integers(0, max(k, 2), n)
+    Y = (labels if k == 1 else labels[:, None] == np.arange(k)).astype(dtype)
+    W = (rng.standard_normal(d if k == 1 else (d, k)) * 2).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    sw = rng.random(n).astype(dtype) * 2 if weighted else None
+    return X, Y, W, b, sw
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("k", [1, 3], ids=["binary", "multinomial"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("d", [5, 13], ids=["narrow", "wider-than-the-block"])
+def test_fused_logistic_loss_grad(k, weighted, d, dtype):
+    n = 37
+    X, Y, W, b, sw = _logistic_problem(n, d, k, dtype, weighted)
+    # Tiles of 8 rows: 37 rows are 5 tiles over 3 blocks, the last tile short.
+    itemsize = np.dtype(dtype).itemsize
+    gpu = Launcher(np, threads=8, max_blocks=3, shared_budget=logistic.shared_bytes(8, d, k, itemsize, 8))
+    loss, gW, gb = gpu.logistic_loss_grad(X, Y, W, b, sw)
+    assert loss.shape == () and gW.shape == W.shape and gb.shape == (k,)
+    assert loss.dtype == gW.dtype == gb.dtype == dtype
+    ref_loss, ref_gW, ref_gb = oracle.logistic_loss_grad(X, Y, W, b, sw)
+    # Each term carries the rounding of its logit (d products) and of its softmax,
+    # then n terms are summed: a generous gamma_(n + d + 10) times the sum of |terms|.
+    g = oracle.gamma(n + d + 10, dtype)
+    w = np.ones(n) if sw is None else sw.astype(np.float64)
+    z_scale = np.abs(X.astype(np.float64)) @ np.abs(W.astype(np.float64)).reshape(d, k) + np.abs(b) + 1
+    assert abs(loss - ref_loss) <= g * np.sum(w[:, None] * z_scale)
+    row_scale = w[:, None] * z_scale
+    assert np.all(np.abs(gW.reshape(d, k) - ref_gW.reshape(d, k)) <= g * np.abs(X.T.astype(np.float64)) @ row_scale)
+    assert np.all(np.abs(gb - ref_gb) <= g * row_scale.sum(axis=0))
+
+
+def test_fused_logistic_declines_what_it_cannot_tile():
+    X, Y, W, b, _ = _logistic_problem(4, 3, 1, np.float64, False)
+    assert Launcher(np, threads=8, max_blocks=3, shared_budget=64).logistic_loss_grad(X, Y, W, b, None) is None
+    assert GPU.logistic_loss_grad(np.asfortranarray(X), Y, W, b, None) is None
+
+
+# ----------------------------------------------------------------- the backend's wiring
+def simulated_cupy_backend():
+    """The cupy backend with NumPy in CuPy's place and the simulator in the GPU's: its kernel
+    methods, the base class's validation and dtype policy, and the launcher; not CuPy itself."""
+    from xpvec.backends.cupy_backend import CupyBackend
+
+    backend = CupyBackend.__new__(CupyBackend)  # __init__ would import cupy
+    backend._cp = backend._ns = np
+    backend._gpu = Launcher(np, threads=8, max_blocks=3)
+    return backend
+
+
+def test_backend_methods_agree_with_numpy():
+    from xpvec._registry import get_instance
+
+    gpu, ref = simulated_cupy_backend(), get_instance("numpy")
+    x = (np.random.default_rng(7).standard_normal((4, 6)) * 5).astype(np.float32)
+    calls = [
+        ("sigmoid", (x,), {}), ("sigmoid_grad", (x.T,), {}), ("log_sigmoid", (x[:, ::2],), {}),
+        ("softmax", (x,), {"axis": 0}), ("softmax", (x,), {"axis": None}), ("log_softmax", (x,), {"axis": -1}),
+        ("normalize_rows", (x,), {}), ("l1_loss", (x, x[::-1]), {}), ("l2_loss", (x, x * 0.5), {}),
+        ("dot", (x, x.T), {}), ("sigmoid", (x.astype(np.float16),), {}), ("softmax", (np.arange(5),), {}),
+    ]  # fmt: skip
+    for name, args, kwargs in calls:
+        got, want = getattr(gpu, name)(*args, **kwargs), getattr(ref, name)(*args, **kwargs)
+        assert np.asarray(got).dtype == np.asarray(want).dtype and np.shape(got) == np.shape(want), name
+        np.testing.assert_allclose(got, want, rtol=2e-6 if got.dtype != np.float64 else 1e-13, err_msg=name)
+    with pytest.raises(ValueError, match="same shape"):
+        gpu.l1_loss(x, x[:2])
+    with pytest.raises(TypeError, match="to_device"):
+        gpu.sigmoid([1.0, 2.0])  # not the array type the backend computes on
+
+
+@pytest.mark.parametrize("d", [4, 2000], ids=["fused", "too-wide-two-pass"])
+def test_backend_loss_grad_and_training(d):
+    from xpvec._registry import get_instance
+    from xpvec.models._lbfgs import lbfgs
+    from xpvec.models._monitor import Monitor
+    from xpvec.models._objective import LogisticObjective
+
+    gpu, ref = simulated_cupy_backend(), get_instance("numpy")
+    X, Y, W, b, sw = _logistic_problem(40, d, 3, np.float64, True)
+    for got, want in zip(gpu.logistic_loss_grad(X, Y, W, b, sw), ref.logistic_loss_grad(X, Y, W, b, sw), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    if d > 4:
+        return  # the two-pass path is the base class's, trained on by every other backend
+    thetas = []
+    for backend in (gpu, ref):
+        fun = LogisticObjective(backend, X, Y, sw, C=1.0, fit_intercept=True)
+        result = lbfgs(fun, fun.zeros(), max_iter=50, tol=1e-8, monitor=Monitor("lbfgs", 50, False, None))
+        thetas.append(result.theta)
+    np.testing.assert_allclose(thetas[0], thetas[1], rtol=1e-7, atol=1e-9)

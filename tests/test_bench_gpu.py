@@ -1,0 +1,72 @@
+"""The GPU experiment of ``xpvec bench`` as a tool: it runs end to end and writes JSON and plots.
+
+Without a GPU it runs on the host stand-in (NumPy in the device's place), which
+exercises every step but the CUDA-event timer; with cupy unusable, asking for
+it fails before any timing with the probe's reason. This checks the tool, not
+any timing.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import xpvec
+from xpvec.bench import gpu
+from xpvec.bench.sweep import machine_info
+from xpvec.cli import main
+
+
+def test_experiment_runs_end_to_end_on_the_host_stand_in(tmp_path, capsys):
+    plan = gpu.Plan(
+        ["sigmoid", "softmax", "l2_loss", "dot"], [300, 2000], loss_grad_shape=(2000, 8),
+        fits=((3000, 8, 2, "float32"), (3000, 8, 3, "float64")), repeats=2, min_sample=0.001,
+    )  # fmt: skip
+    steps: list[str] = []
+    experiment = gpu.run(gpu.HostStandIn(), plan, steps.append)
+    assert len(steps) == plan.steps
+
+    results = experiment["results"]
+    assert {r.op for r in results} == set(plan.ops)
+    assert {r.dtype for r in results} == {"float32", "float64"}
+    assert {"numpy", "numpy expression"} == {r.runner for r in results}
+    assert all(r.median_s > 0 and r.copy_floor_s > 0 for r in results + experiment["loss_grad"])
+    assert {r.runner for r in experiment["loss_grad"]} == {"numpy", "two BLAS passes"}
+    for fit in experiment["fits"]:
+        assert fit.speedup > 0 and abs(fit.objective_rel_diff) < 1e-3
+    goals = {g["goal"]: g for g in experiment["targets"]}
+    assert goals["sigmoid 1e8 float32 >= 80% of copy bandwidth"]["met"] is None  # not measured at 1e8
+    assert sum("within 1.3x" in g for g in goals) == 4 and sum("scikit-learn" in g for g in goals) == 2
+
+    print(gpu.format_summary(experiment))
+    assert "objective rel diff" in capsys.readouterr().out
+    written = gpu.write(tmp_path, experiment, machine_info(), plan)
+    assert written == [str(tmp_path / n) for n in ("gpu.json", "gpu-float32.png", "gpu-float64.png")]
+    doc = json.loads((tmp_path / "gpu.json").read_text())
+    assert doc["device"] == "host stand-in (NumPy)" and len(doc["fits"]) == 2 and doc["targets"]
+    assert doc["config"]["sizes"] == [300, 2000]
+    assert (tmp_path / "gpu-float32.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.skipif(xpvec.backend_report()["cupy"] == "ok", reason="cupy is usable here")
+def test_bench_with_unusable_cupy_fails_before_timing(tmp_path, capsys):
+    code = main(["bench", "--quick", "--backends", "numpy,cupy", "--out", str(tmp_path / "out")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "backend 'cupy' is unavailable" in err and xpvec.backend_report()["cupy"] in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_glue_prints_and_writes_the_experiment(tmp_path, capsys, monkeypatch):
+    # The CLI's GPU branch with the host stand-in in the device's place (quick plan, one size).
+    import argparse
+
+    from xpvec import cli
+
+    monkeypatch.setattr(gpu, "CupyDevice", gpu.HostStandIn)
+    cli._bench_gpu(argparse.Namespace(quick=True, sizes=[500]), ["sigmoid", "l1_loss"], tmp_path)
+    out = capsys.readouterr().out
+    assert "sigmoid (float32)" in out and "sigmoid (float64)" in out and "vs scikit-learn" in out
+    assert {p.name for p in tmp_path.iterdir()} == {"gpu.json", "gpu-float32.png", "gpu-float64.png"}
+    assert json.loads((tmp_path / "gpu.json").read_text())["config"]["sizes"] == [500]

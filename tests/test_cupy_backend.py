@@ -1,0 +1,180 @@
+"""The cupy backend: why it is unusable (everywhere), and what only a real device proves.
+
+The probe tests run everywhere on fakes of the CUDA runtime. The device
+tests skip, with the probe's reason, where cupy cannot run; on a GPU they
+check array types, the refusal of host arrays, the fused loss+gradient
+against the two-pass formulation, and training that stays on the device.
+The shared agreement suite covers the ops' numerics on cupy by itself.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import xpvec
+from xpvec._registry import get_instance
+from xpvec.backends import cupy_backend
+from xpvec.backends._base import Backend
+
+REASON = xpvec.backend_report()["cupy"]
+needs_device = pytest.mark.skipif(REASON != "ok", reason=f"cupy: {REASON}")
+
+
+class _RuntimeError(RuntimeError):
+    pass
+
+
+def fake_cupy(driver=12090, devices=1, error=None):
+    def device_count():
+        if error:
+            raise _RuntimeError(error)
+        return devices
+
+    runtime = SimpleNamespace(
+        CUDARuntimeError=_RuntimeError,
+        driverGetVersion=lambda: driver,
+        getDeviceCount=device_count,
+        runtimeGetVersion=lambda: 12090,
+    )
+    return SimpleNamespace(cuda=SimpleNamespace(runtime=runtime))
+
+
+@pytest.mark.parametrize(
+    "fake,message",
+    [
+        (fake_cupy(driver=0), "no NVIDIA driver was found"),
+        (fake_cupy(error="cudaErrorInsufficientDriver: CUDA driver version is insufficient"), "driver is too old"),
+        (fake_cupy(error="cudaErrorNoDevice: no CUDA-capable device is detected"), "no CUDA device is visible"),
+        (fake_cupy(devices=0), "no CUDA device is visible"),
+    ],
+    ids=["no-driver", "old-driver", "no-device-error", "zero-devices"],
+)
+def test_probe_says_why_cuda_cannot_start(fake, message):
+    assert message in cupy_backend._cuda_problem(fake)
+
+
+def test_probe_without_cupy_says_what_to_install(monkeypatch):
+    real = cupy_backend.importlib.util.find_spec
+    monkeypatch.setattr(cupy_backend.importlib.util, "find_spec", lambda n: None if n == "cupy" else real(n))
+    reason = cupy_backend.CupyBackend.probe()
+    assert reason.startswith("cupy is not installed") and "xpvec[cuda12]" in reason and "xpvec[cuda13]" in reason
+
+
+@pytest.mark.skipif(REASON == "ok", reason="cupy is usable here")
+def test_unusable_cupy_raises_with_the_reason():
+    with pytest.raises(xpvec.BackendUnavailableError, match="'cupy' is unavailable") as info:
+        xpvec.sigmoid(np.ones(3), backend="cupy")
+    assert REASON in str(info.value)
+
+
+# ----------------------------------------------------------------- on a device
+@pytest.fixture(scope="module")
+def cp():
+    import cupy
+
+    return cupy
+
+
+@needs_device
+def test_ops_take_and_return_device_arrays(cp):
+    x = cp.linspace(-5, 5, 12, dtype=cp.float32).reshape(3, 4)
+    assert xpvec._selection.resolve(None, x).name == "cupy"
+    for op in (xpvec.sigmoid, xpvec.sigmoid_grad, xpvec.log_sigmoid, xpvec.softmax, xpvec.normalize_rows):
+        r = op(x)
+        assert isinstance(r, cp.ndarray) and r.dtype == cp.float32 and r.shape == x.shape
+    assert isinstance(xpvec.l2_loss(x, x), cp.ndarray)
+    assert isinstance(xpvec.dot(x, x.T), cp.ndarray)
+
+
+@needs_device
+def test_host_arrays_are_refused_not_copied(cp):
+    with pytest.raises(TypeError, match="to_device"):
+        xpvec.sigmoid(np.ones(3), backend="cupy")
+    with pytest.raises(TypeError, match="to_device"):
+        xpvec.dot(cp.ones(3), np.ones(3))
+    with pytest.raises(TypeError, match="to_device"):
+        xpvec.sigmoid(cp.ones(3), backend="numpy")
+    with pytest.raises(TypeError, match="to_device"):
+        get_instance("cupy").softmax(np.ones(3))
+
+
+@needs_device
+@pytest.mark.parametrize("op", ["sigmoid", "log_sigmoid", "softmax", "log_softmax", "normalize_rows"])
+def test_strided_device_inputs(cp, op):
+    # The agreement suite's layouts reach the device contiguous; these do not.
+    host = np.random.default_rng(0).standard_normal((6, 10)) * 8
+    x = cp.asarray(host)
+    fn = getattr(xpvec, op)
+    for device_view, host_view in [
+        (x[:, ::2], host[:, ::2]),
+        (x[::-1, ::-1], host[::-1, ::-1]),
+        (cp.asfortranarray(x), host),
+        (cp.broadcast_to(x[:1], x.shape), np.broadcast_to(host[:1], host.shape)),
+    ]:
+        expected = fn(np.ascontiguousarray(host_view), backend="numpy")
+        np.testing.assert_allclose(fn(device_view).get(), expected, rtol=1e-13, atol=1e-13)
+
+
+@needs_device
+def test_kernels_run_on_cupys_current_stream(cp):
+    x = cp.linspace(-30, 30, 10_001)
+    expected = xpvec.sigmoid(x).get()
+    with cp.cuda.Stream(non_blocking=True) as stream:
+        y = xpvec.sigmoid(x)
+        s = xpvec.softmax(x)
+        stream.synchronize()
+    np.testing.assert_array_equal(y.get(), expected)
+    assert abs(float(s.sum()) - 1) < 1e-12
+
+
+@needs_device
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("k", [1, 10], ids=["binary", "multinomial"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("d", [64, 3000], ids=["fused", "too-wide-two-pass"])
+def test_loss_grad_matches_the_two_pass_formulation(cp, dtype, k, weighted, d):
+    rng = np.random.default_rng(0)
+    n = 20_000
+    X = cp.asarray(rng.standard_normal((n, d)).astype(dtype))
+    labels = rng.integers(0, max(k, 2), n)
+    Y = cp.asarray((labels if k == 1 else labels[:, None] == np.arange(k)).astype(dtype))
+    W = cp.asarray((rng.standard_normal(d if k == 1 else (d, k)) / np.sqrt(d)).astype(dtype))
+    b = cp.asarray(rng.standard_normal(k).astype(dtype))
+    sw = cp.asarray(rng.random(n).astype(dtype)) if weighted else None
+    backend = get_instance("cupy")
+    got = backend.logistic_loss_grad(X, Y, W, b, sw)
+    want = Backend._logistic_loss_grad(backend, backend.namespace(X), X, Y, W, b, sw)
+    rtol = 1e-3 if dtype == "float32" else 1e-10
+    for g, w in zip(got, want, strict=True):
+        assert isinstance(g, cp.ndarray) and g.shape == w.shape and g.dtype == X.dtype
+        np.testing.assert_allclose(g.get(), w.get(), rtol=rtol, atol=rtol * float(cp.abs(w).max()))
+
+
+@needs_device
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_training_stays_on_the_device_and_matches_numpy(cp, monkeypatch, n_classes):
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=3000, n_features=12, n_informative=6, n_classes=n_classes, random_state=0)
+    w = np.linspace(0.5, 1.5, len(y))
+    ref = xpvec.LogisticRegression(tol=1e-8, max_iter=1000).fit(X, y, sample_weight=w)
+    moved = []
+    real = cupy_backend.CupyBackend.to_numpy
+    monkeypatch.setattr(cupy_backend.CupyBackend, "to_numpy", lambda self, a: moved.append(a.size) or real(self, a))
+    model = xpvec.LogisticRegression(tol=1e-8, max_iter=1000).fit(cp.asarray(X), cp.asarray(y), cp.asarray(w))
+    # Two n-sized reads (labels and weights, checked on the host once); the rest is coef_ and intercept_.
+    n_params = 12 * (1 if n_classes == 2 else n_classes)
+    assert sorted(moved)[-2:] == [len(y)] * 2 and all(s <= n_params for s in sorted(moved)[:-2])
+    np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(model.predict(cp.asarray(X)), ref.predict(X))
+
+
+@needs_device
+def test_warmup_and_synchronize(cp):
+    backend = get_instance("cupy")
+    xpvec.warmup("cupy")
+    backend.synchronize()
+    assert "sigmoid" in backend.native_ops() and "logistic_loss_grad" in backend.native_ops()
