@@ -1,0 +1,56 @@
+"""Jit-time helpers that let one kernel source serve float32 and float64.
+
+``like(value, x)`` is ``value`` in the float type of ``x``: a Python float
+literal would promote float32 arithmetic to float64 (numba types it as
+float64), doubling the SIMD work and rounding twice. ``pow2(k, x)`` builds
+2**k in the float type of ``x`` by writing the exponent bits directly, so a
+loop that scales by 2**k stays in vector registers (``math.ldexp`` is a
+scalar libm call and blocks vectorization).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic, overload
+
+
+def like(value, x):
+    """``value`` converted to the float type of ``x`` (usable in jitted code only)."""
+    raise NotImplementedError("xpvec.kernels.cpu._typed.like runs inside numba-jitted code only")
+
+
+@overload(like, inline="always")
+def _like(value, x):
+    if isinstance(x, types.Float):
+        cast = np.float32 if x.bitwidth == 32 else np.float64
+        return lambda value, x: cast(value)
+    return None
+
+
+@intrinsic
+def pow2(typingctx, k, x):
+    """2.0**k in the float type of ``x``, for integer k in the normal range.
+
+    The biased exponent ``k + bias`` shifted into the exponent field is
+    reinterpreted as a float: exact, branch-free, vectorizable. Valid for
+    -1022 <= k <= 1023 (float64) and -126 <= k <= 127 (float32).
+    """
+    if not isinstance(k, types.Integer) or not isinstance(x, types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):
+        bits = x.bitwidth
+        ity = ir.IntType(bits)
+        mantissa, bias = (52, 1023) if bits == 64 else (23, 127)
+        kv = args[0]
+        if k.bitwidth > bits:
+            kv = builder.trunc(kv, ity)
+        elif k.bitwidth < bits:
+            kv = builder.sext(kv, ity) if k.signed else builder.zext(kv, ity)
+        biased = builder.add(kv, ir.Constant(ity, bias))
+        field = builder.shl(biased, ir.Constant(ity, mantissa))
+        return builder.bitcast(field, context.get_value_type(x))
+
+    return x(k, x), codegen
