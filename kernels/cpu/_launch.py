@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from ._config import PARALLEL_LOCK, PARALLEL_MIN_SIZE
 
@@ -21,3 +22,8 @@ class SizedKernel(NamedTuple):
             return self.parallel(*args)
         with PARALLEL_LOCK:
             return self.parallel(*args)
+
+    def compile_for(self, *args: Any) -> None:
+        """Compile (or load from the disk cache) both variants for these argument types."""
+        self.serial(*args)
+        self(PARALLEL_MIN_SIZE, *args)

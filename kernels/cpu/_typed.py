@@ -17,12 +17,14 @@ from numba.extending import intrinsic, overload
 
 
 def like(value, x):
-    """``value`` converted to the float type of ``x`` (usable in jitted code only)."""
+    """``value`` converted to the float type of ``x``, a float scalar or a float array (jitted code only)."""
     raise NotImplementedError("xpvec.kernels.cpu._typed.like runs inside numba-jitted code only")
 
 
 @overload(like, inline="always")
 def _like(value, x):
+    if isinstance(x, types.Array):
+        x = x.dtype
     if isinstance(x, types.Float):
         cast = np.float32 if x.bitwidth == 32 else np.float64
         return lambda value, x: cast(value)

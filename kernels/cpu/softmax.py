@@ -1,0 +1,105 @@
+"""softmax and log_softmax over the rows of a 2-D C-contiguous array.
+
+Per row, two passes over memory (two reads, one write per element, 3 *
+itemsize bytes moved; the block scratch stays in L1):
+
+1. online max-and-sum: for each block of ``BLOCK`` elements, the block max
+   bm, then exp(x - bm) into a scratch buffer and its (vectorized) sum bs;
+   the running (m, s) absorbs (bm, bs) by rescaling the smaller-max side
+   with exp(difference), so the row is read once whatever its length;
+2. emit: softmax = exp(x - m) * (1/s), log_softmax = (x - m) - log(s).
+
+A row holding +inf or NaN, or only -inf, has no finite max and gives NaN
+(m is set to NaN, which the emit pass spreads); -inf beside finite values
+gives exp(-inf) = 0. Rows are independent: the ``_parallel`` kernel hands
+chunks of rows to threads, each with its own scratch buffer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ._launch import SizedKernel
+from ._sums import chunk_bounds, prefix_sum, row_chunks
+from ._typed import like
+from .exp import exp
+
+BLOCK = 2048
+
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
+
+
+@njit(error_model="numpy", fastmath={"contract"})
+def _has_nan(row, lo, hi):
+    for j in range(lo, hi):
+        if row[j] != row[j]:
+            return True
+    return False
+
+
+@njit(error_model="numpy", fastmath={"contract"})
+def _max_and_sum(row, buf):
+    """(m, s) with m the row's max and s = sum(exp(row - m)); m is NaN for a NaN row."""
+    nan = like(math.nan, buf)
+    m = like(-math.inf, buf)
+    s = like(0.0, buf)
+    for lo in range(0, row.size, BLOCK):
+        hi = min(lo + BLOCK, row.size)
+        bm = like(-math.inf, buf)
+        for j in range(lo, hi):
+            bm = row[j] if row[j] > bm else bm
+        if bm == math.inf:
+            return nan, s
+        if bm == -math.inf:  # all -inf (or NaN, which > skips): contributes 0 unless NaN
+            if _has_nan(row, lo, hi):
+                return nan, s
+            continue
+        for j in range(lo, hi):
+            buf[j - lo] = exp(row[j] - bm)
+        bs = prefix_sum(buf, hi - lo)
+        if bs != bs:  # a NaN in the block
+            return nan, s
+        if bm > m:
+            s = s * exp(m - bm) + bs
+            m = bm
+        else:
+            s += bs * exp(bm - m)
+    if m == -math.inf:
+        return nan, s
+    return m, s
+
+
+@njit(error_model="numpy", fastmath={"contract"})
+def _rows(x, out, lo, hi, buf, log):
+    for r in range(lo, hi):
+        row, dst = x[r], out[r]
+        m, s = _max_and_sum(row, buf)
+        if log:
+            lse = like(math.log(s), m)
+            for j in range(row.size):
+                dst[j] = (row[j] - m) - lse
+        else:
+            inv = like(1.0, m) / s
+            for j in range(row.size):
+                dst[j] = exp(row[j] - m) * inv
+
+
+@njit(**_JIT)
+def softmax_rows_serial(x, out, log):
+    _rows(x, out, 0, x.shape[0], np.empty(BLOCK, x.dtype), log)
+
+
+@njit(parallel=True, **_JIT)
+def softmax_rows_parallel(x, out, log):
+    n_chunks = row_chunks(x.shape[0])
+    for c in prange(n_chunks):
+        lo, hi = chunk_bounds(c, n_chunks, x.shape[0])
+        _rows(x, out, lo, hi, np.empty(BLOCK, x.dtype), log)
+
+
+softmax_rows = SizedKernel(softmax_rows_serial, softmax_rows_parallel)
+
+__all__ = ["softmax_rows"]
