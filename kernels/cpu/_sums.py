@@ -63,9 +63,9 @@ def chunk_bounds(c, n_chunks, n):
 
 @njit(nogil=True)
 def row_chunks(n_rows):
-    """How many row chunks to hand out: enough for a few per thread on common core counts.
+    """How many row chunks to hand out: many per thread, taken dynamically (``SizedKernel``).
 
     A constant, not a function of ``numba.get_num_threads()``, which would make
     the kernel uncacheable (it reads a runtime global).
     """
-    return min(n_rows, 64)
+    return min(n_rows, 256)

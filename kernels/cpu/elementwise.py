@@ -88,7 +88,9 @@ def log_sigmoid_parallel(x, out):
         out[i] = _log_sigmoid(x[i])
 
 
-sigmoid = SizedKernel(sigmoid_serial, sigmoid_parallel)
-sigmoid_grad = SizedKernel(sigmoid_grad_serial, sigmoid_grad_parallel)
-log_sigmoid = SizedKernel(log_sigmoid_serial, log_sigmoid_parallel)
+# Threads take 32k elements (256 KiB of float64) at a time.
+_GRAB = 1 << 15
+sigmoid = SizedKernel(sigmoid_serial, sigmoid_parallel, _GRAB)
+sigmoid_grad = SizedKernel(sigmoid_grad_serial, sigmoid_grad_parallel, _GRAB)
+log_sigmoid = SizedKernel(log_sigmoid_serial, log_sigmoid_parallel, _GRAB)
 
