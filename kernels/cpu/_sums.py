@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from ._typed import like
+from ._typed import like, wide_vectors
 
 _REDUCE = {"nogil": True, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
 
@@ -22,6 +22,7 @@ DOT, L1, L2 = 0, 1, 2
 @njit(**_REDUCE)
 def prefix_sum(buf, n):
     """buf[0] + ... + buf[n-1]."""
+    wide_vectors()
     s = like(0.0, buf)
     for i in range(n):
         s += buf[i]
@@ -31,6 +32,7 @@ def prefix_sum(buf, n):
 @njit(**_REDUCE)
 def pair_sum(a, b, lo, hi, kind):
     """Sum over i in [lo, hi) of a[i]*b[i] (DOT), |a[i]-b[i]| (L1) or (a[i]-b[i])**2 (L2)."""
+    wide_vectors()
     s = like(0.0, a)
     if kind == DOT:
         for i in range(lo, hi):
@@ -48,6 +50,7 @@ def pair_sum(a, b, lo, hi, kind):
 @njit(**_REDUCE)
 def scaled_square_sum(row, m):
     """Sum of (row[i] / m)**2: the squared L2 norm of the row scaled by m."""
+    wide_vectors()
     s = like(0.0, m)
     for i in range(row.size):
         y = row[i] / m

@@ -5,7 +5,8 @@ literal would promote float32 arithmetic to float64 (numba types it as
 float64), doubling the SIMD work and rounding twice. ``pow2(k, x)`` builds
 2**k in the float type of ``x`` by writing the exponent bits directly, so a
 loop that scales by 2**k stays in vector registers (``math.ldexp`` is a
-scalar libm call and blocks vectorization).
+scalar libm call and blocks vectorization). ``wide_vectors()`` lets LLVM use
+full-width (512-bit) vectors in the function that calls it.
 """
 
 from __future__ import annotations
@@ -56,3 +57,25 @@ def pow2(typingctx, k, x):
         return builder.bitcast(field, context.get_value_type(x))
 
     return x(k, x), codegen
+
+
+@intrinsic
+def wide_vectors(typingctx):
+    """Vectorize the calling function with 512-bit registers where the CPU has them.
+
+    LLVM tunes AVX-512 Intel CPUs to prefer 256-bit vectors (a hedge against
+    the clock drop of the first AVX-512 generations). These kernels are dense
+    arithmetic, and full width measured 1.6x faster (serial float64 sigmoid,
+    1e7 elements, 2-core Xeon). The hint is a function attribute: no
+    instruction is emitted, and CPUs without AVX-512 ignore it. A parallel
+    kernel must call it inside its ``prange`` body, which numba outlines into
+    a function of its own.
+    """
+
+    def codegen(context, builder, signature, args):
+        # llvmlite validates attribute names against a fixed list that lacks
+        # LLVM's string attributes; the set itself renders any entry verbatim.
+        set.add(builder.function.attributes, '"prefer-vector-width"="512"')
+        return context.get_dummy_value()
+
+    return types.none(), codegen

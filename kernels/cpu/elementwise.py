@@ -23,7 +23,7 @@ from __future__ import annotations
 from numba import njit, prange
 
 from ._launch import SizedKernel
-from ._typed import like
+from ._typed import like, wide_vectors
 from .exp import exp
 from .log1p import log1p_unit
 
@@ -55,36 +55,42 @@ def _log_sigmoid(v):
 @njit(**_JIT)
 def sigmoid_serial(x, out):
     for i in range(x.size):
+        wide_vectors()
         out[i] = _sigmoid(x[i])
 
 
 @njit(parallel=True, **_JIT)
 def sigmoid_parallel(x, out):
     for i in prange(x.size):
+        wide_vectors()
         out[i] = _sigmoid(x[i])
 
 
 @njit(**_JIT)
 def sigmoid_grad_serial(x, out):
     for i in range(x.size):
+        wide_vectors()
         out[i] = _sigmoid_grad(x[i])
 
 
 @njit(parallel=True, **_JIT)
 def sigmoid_grad_parallel(x, out):
     for i in prange(x.size):
+        wide_vectors()
         out[i] = _sigmoid_grad(x[i])
 
 
 @njit(**_JIT)
 def log_sigmoid_serial(x, out):
     for i in range(x.size):
+        wide_vectors()
         out[i] = _log_sigmoid(x[i])
 
 
 @njit(parallel=True, **_JIT)
 def log_sigmoid_parallel(x, out):
     for i in prange(x.size):
+        wide_vectors()
         out[i] = _log_sigmoid(x[i])
 
 

@@ -16,13 +16,14 @@ from numba import njit, prange
 
 from ._launch import SizedKernel
 from ._sums import chunk_bounds, row_chunks, scaled_square_sum
-from ._typed import like
+from ._typed import like, wide_vectors
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
 
 
 @njit(error_model="numpy", fastmath={"contract"})
 def _rows(x, out, lo, hi):
+    wide_vectors()
     for r in range(lo, hi):
         row, dst = x[r], out[r]
         zero = like(0.0, dst)

@@ -24,7 +24,7 @@ from numba import njit, prange
 
 from ._launch import SizedKernel
 from ._sums import chunk_bounds, prefix_sum, row_chunks
-from ._typed import like
+from ._typed import like, wide_vectors
 from .exp import exp
 
 BLOCK = 2048
@@ -43,6 +43,7 @@ def _has_nan(row, lo, hi):
 @njit(error_model="numpy", fastmath={"contract"})
 def _max_and_sum(row, buf):
     """(m, s) with m the row's max and s = sum(exp(row - m)); m is NaN for a NaN row."""
+    wide_vectors()
     nan = like(math.nan, buf)
     m = like(-math.inf, buf)
     s = like(0.0, buf)
@@ -74,6 +75,7 @@ def _max_and_sum(row, buf):
 
 @njit(error_model="numpy", fastmath={"contract"})
 def _rows(x, out, lo, hi, buf, log):
+    wide_vectors()
     for r in range(lo, hi):
         row, dst = x[r], out[r]
         m, s = _max_and_sum(row, buf)
