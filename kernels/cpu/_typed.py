@@ -79,3 +79,23 @@ def wide_vectors(typingctx):
         return context.get_dummy_value()
 
     return types.none(), codegen
+
+
+@intrinsic
+def nan_max(typingctx, a, b):
+    """The larger of a and b, NaN when either is NaN (LLVM's ``llvm.maximum``).
+
+    A compare-and-select max drops a NaN or not depending on argument order,
+    and LLVM will not vectorize a max reduction written that way without
+    fastmath's no-NaN promise; a reduction over ``llvm.maximum`` vectorizes
+    and keeps NaN sticky, which is what row maxima need.
+    """
+    if not isinstance(a, types.Float) or a != b:
+        return None
+
+    def codegen(context, builder, signature, args):
+        t = args[0].type
+        fn = builder.module.declare_intrinsic("llvm.maximum", [t], ir.FunctionType(t, [t, t]))
+        return builder.call(fn, args)
+
+    return a(a, b), codegen

@@ -16,7 +16,7 @@ from numba import njit, prange
 
 from ._launch import SizedKernel
 from ._sums import chunk_bounds, row_chunks, scaled_square_sum
-from ._typed import like, wide_vectors
+from ._typed import like, nan_max, wide_vectors
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
 
@@ -29,8 +29,7 @@ def _rows(x, out, lo, hi):
         zero = like(0.0, dst)
         m = zero
         for j in range(row.size):
-            a = abs(row[j])
-            m = a if (a > m or a != a) else m  # sticky NaN
+            m = nan_max(m, abs(row[j]))
         if not m < math.inf:
             dst[:] = like(math.nan, m)
         elif m == zero:

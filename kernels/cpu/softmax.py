@@ -24,20 +24,12 @@ from numba import njit, prange
 
 from ._launch import SizedKernel
 from ._sums import chunk_bounds, prefix_sum, row_chunks
-from ._typed import like, wide_vectors
+from ._typed import like, nan_max, wide_vectors
 from .exp import exp
 
 BLOCK = 2048
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
-
-
-@njit(error_model="numpy", fastmath={"contract"})
-def _has_nan(row, lo, hi):
-    for j in range(lo, hi):
-        if row[j] != row[j]:
-            return True
-    return False
 
 
 @njit(error_model="numpy", fastmath={"contract"})
@@ -51,18 +43,14 @@ def _max_and_sum(row, buf):
         hi = min(lo + BLOCK, row.size)
         bm = like(-math.inf, buf)
         for j in range(lo, hi):
-            bm = row[j] if row[j] > bm else bm
-        if bm == math.inf:
+            bm = nan_max(bm, row[j])
+        if not bm < math.inf:  # +inf or NaN in the block
             return nan, s
-        if bm == -math.inf:  # all -inf (or NaN, which > skips): contributes 0 unless NaN
-            if _has_nan(row, lo, hi):
-                return nan, s
+        if bm == -math.inf:  # all -inf: contributes 0
             continue
         for j in range(lo, hi):
             buf[j - lo] = exp(row[j] - bm)
         bs = prefix_sum(buf, hi - lo)
-        if bs != bs:  # a NaN in the block
-            return nan, s
         if bm > m:
             s = s * exp(m - bm) + bs
             m = bm
