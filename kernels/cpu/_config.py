@@ -26,8 +26,11 @@ from pathlib import Path
 
 import numba
 
-# Measured on 2 cores: a parallel launch costs ~10-20 us, the serial fused
-# sigmoid ~1 ns per float64 element, so threads pay from ~50k elements on.
+# Measured on 2 idle cores: a parallel call costs ~3 us more than a serial one
+# and the serial fused sigmoid runs ~1.1 ns per float64 element, so threads pay
+# from ~2**13 elements. But when another process holds a core, waking a worker
+# can cost a scheduler time slice (milliseconds); 2**16 elements (~70 us of
+# serial work) keeps small calls clear of that.
 PARALLEL_MIN_SIZE = 1 << 16
 
 # Layers numba documents as safe for concurrent launches from several threads.
