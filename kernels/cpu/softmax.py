@@ -1,7 +1,13 @@
 """softmax and log_softmax over the rows of a 2-D C-contiguous array.
 
-Per row, two passes over memory (two reads, one write per element, 3 *
-itemsize bytes moved; the block scratch stays in L1):
+A row of at most ``BLOCK`` elements (16 KiB of float64) stays in L1 while it
+is worked on, so it is read from memory once and written once (2 * itemsize
+bytes moved per element): its max, then exp(x - max) written to the output
+and summed, then the output scaled by 1/sum in place (or, for log_softmax,
+overwritten with (x - max) - log(sum)). One exp per element.
+
+A longer row takes two passes over memory (two reads, one write, 3 *
+itemsize bytes per element; the block scratch stays in L1):
 
 1. online max-and-sum: for each block of ``BLOCK`` elements, the block max
    bm, then exp(x - bm) into a scratch buffer and its (vectorized) sum bs;
@@ -62,10 +68,36 @@ def _max_and_sum(row, buf):
 
 
 @njit(error_model="numpy", fastmath={"contract"})
+def _short_row(row, dst, log):
+    """softmax of a row of at most BLOCK elements, using ``dst`` as the scratch."""
+    wide_vectors()
+    m = like(-math.inf, row)
+    for j in range(row.size):
+        m = nan_max(m, row[j])
+    if not (-math.inf < m < math.inf):  # +inf or NaN present, or all -inf
+        dst[:] = like(math.nan, row)
+        return
+    for j in range(row.size):
+        dst[j] = exp(row[j] - m)
+    s = prefix_sum(dst, row.size)
+    if log:
+        lse = like(math.log(s), m)
+        for j in range(row.size):
+            dst[j] = (row[j] - m) - lse
+    else:
+        inv = like(1.0, m) / s
+        for j in range(row.size):
+            dst[j] *= inv
+
+
+@njit(error_model="numpy", fastmath={"contract"})
 def _rows(x, out, lo, hi, buf, log):
     wide_vectors()
     for r in range(lo, hi):
         row, dst = x[r], out[r]
+        if row.size <= BLOCK:
+            _short_row(row, dst, log)
+            continue
         m, s = _max_and_sum(row, buf)
         if log:
             lse = like(math.log(s), m)
