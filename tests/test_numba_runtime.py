@@ -345,3 +345,22 @@ def test_zero_d_and_empty_inputs():
     assert xpvec.sigmoid(np.empty((0, 3)), backend="numba").shape == (0, 3)
     assert xpvec.l1_loss(np.empty(0), np.empty(0), backend="numba") == 0.0
     assert xpvec.normalize_rows(np.empty((2, 0)), backend="numba").shape == (2, 0)
+
+
+@pytest.mark.parametrize("n", [softmax.BLOCK, softmax.BLOCK + 1, 3 * softmax.BLOCK + 5])
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_rows_longer_than_a_block(op, n):
+    """Rows past one block take the online max-and-sum path; specials behave as in short rows."""
+    x = np.random.default_rng(3).standard_normal((6, n)) * 20
+    x[0, n // 2 :] = -np.inf  # whole blocks of -inf beside finite values
+    x[1, -1] = 700.0  # the max arrives in the last block: earlier sums are rescaled
+    x[2, 3] = np.nan
+    x[3, -2] = np.inf
+    x[4, :] = -np.inf
+    got = getattr(xpvec, op)(x, backend="numba")
+    want = getattr(xpvec, op)(x, backend="numpy")
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-12, atol=1e-12)
+    assert np.isnan(got[2:5]).all() and not np.isnan(got[[0, 1, 5]]).any()
