@@ -16,6 +16,7 @@ Run: pytest benchmarks/test_numba_speed.py (a few minutes on 2 cores).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -179,7 +180,8 @@ print(json.dumps(out))
 
 
 def _latency(cache_dir, warmup: bool) -> dict[str, float]:
-    env = {"NUMBA_CACHE_DIR": str(cache_dir), "PATH": ""}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    env["NUMBA_CACHE_DIR"] = str(cache_dir)
     code = textwrap.dedent(_LATENCY).replace("WARMUP", str(warmup))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout)

@@ -1,8 +1,8 @@
 """The ``numba`` backend: fused, parallel CPU kernels from ``xpvec.kernels.cpu``.
 
 Design requirements:
-- numba is imported when this backend is instantiated, never by ``import
-  xpvec`` or by ``probe``'s caller until it asks for backends.
+- numba is imported only when this backend is probed (``available_backends``,
+  ``backend_report``) or instantiated, never by ``import xpvec``.
 - Kernels take flat (1-D) or row-major (2-D) contiguous arrays. Elementwise
   ops read C- or Fortran-ordered input in place and write an output of the
   same order; any other layout (strided, negative strides, broadcast) is
