@@ -46,17 +46,17 @@ def _max_and_sum(row, buf):
     m = like(-math.inf, buf)
     s = like(0.0, buf)
     for lo in range(0, row.size, BLOCK):
-        hi = min(lo + BLOCK, row.size)
+        block = row[lo : lo + BLOCK]  # loops from 0: no wraparound checks (see _sums.pair_sum)
         bm = like(-math.inf, buf)
-        for j in range(lo, hi):
-            bm = nan_max(bm, row[j])
+        for j in range(block.size):
+            bm = nan_max(bm, block[j])
         if not bm < math.inf:  # +inf or NaN in the block
             return nan, s
         if bm == -math.inf:  # all -inf: contributes 0
             continue
-        for j in range(lo, hi):
-            buf[j - lo] = exp(row[j] - bm)
-        bs = prefix_sum(buf, hi - lo)
+        for j in range(block.size):
+            buf[j] = exp(block[j] - bm)
+        bs = prefix_sum(buf, block.size)
         if bm > m:
             s = s * exp(m - bm) + bs
             m = bm
