@@ -32,21 +32,21 @@ from .log1p import log1p_unit
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", fastmath={"contract"})
 def _sigmoid(v):
     e = exp(-abs(v))
     one = like(1.0, v)
     return (one if v >= like(0.0, v) else e) / (one + e)
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", fastmath={"contract"})
 def _sigmoid_grad(v):
     e = exp(-abs(v))
     d = like(1.0, v) + e
     return e / d / d
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", fastmath={"contract"})
 def _log_sigmoid(v):
     zero = like(0.0, v)
     return (v if v < zero else zero) - log1p_unit(exp(-abs(v)))

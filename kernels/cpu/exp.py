@@ -84,7 +84,7 @@ def _make_exp(c: _ExpConstants):
     return impl
 
 
-@overload(exp)
+@overload(exp, jit_options={"error_model": "numpy", "fastmath": {"contract"}})
 def _exp(x):
     if x == types.float64:
         return _make_exp(_F64)

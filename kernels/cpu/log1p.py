@@ -63,7 +63,7 @@ def _make_log1p_unit(ftype, coeffs, ln2_hi, ln2_lo):
     return impl
 
 
-@overload(log1p_unit)
+@overload(log1p_unit, jit_options={"error_model": "numpy", "fastmath": {"contract"}})
 def _log1p_unit(e):
     if e == types.float64:
         return _make_log1p_unit(np.float64, _LG, _LN2_HI, _LN2_LO)
