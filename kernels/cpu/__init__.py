@@ -5,6 +5,12 @@ Modules: ``exp``/``log1p`` (vectorizable scalar math), ``elementwise``
 ``normalize`` (rows by L2 norm), ``_sums`` (reassociated sums). Importing this
 package configures numba first (``_config``: threading layer, cache
 location), then defines the kernels.
+
+Compiled kernels are cached on disk (``cache=True``). numba invalidates a
+cached kernel only when its own source file changes, not when a helper it
+inlines does: after editing ``exp.py``, ``log1p.py``, ``_typed.py`` or
+``_sums.py``, delete this package's ``__pycache__`` (installed releases are
+unaffected: an install rewrites every file).
 """
 
 from . import _config
