@@ -10,7 +10,7 @@ write at minimum; GB/s is that over the median.
 The public ops allocate their output; the ``kernel, out preallocated`` entries
 time the fused kernel alone, the fair comparison with the copyto floor.
 
-Run: pytest benchmarks/test_numba_speed.py (a few minutes on 2 cores).
+Run: pytest benchmarks/test_numba_speed.py (about a minute on 2 cores).
 """
 
 from __future__ import annotations
