@@ -162,11 +162,12 @@ def test_serial_and_parallel_variants_agree_exactly(dtype):
         kernel.parallel(x, b)
         np.testing.assert_array_equal(a, b)
     rows = _readonly((rng.standard_normal((301, 257)) * 10).astype(dtype))
-    for log in (False, True):
-        a, b = np.empty_like(rows), np.empty_like(rows)
-        softmax.softmax_rows.serial(rows, a, log)
-        softmax.softmax_rows.parallel(rows, b, log)
-        np.testing.assert_array_equal(a, b)
+    for kernel in (softmax.softmax_rows, softmax.softmax_columns):
+        for log in (False, True):
+            a, b = np.empty_like(rows), np.empty_like(rows)
+            kernel.serial(rows, a, log)
+            kernel.parallel(rows, b, log)
+            np.testing.assert_array_equal(a, b)
     a, b = np.empty_like(rows), np.empty_like(rows)
     normalize.normalize_rows.serial(rows, a)
     normalize.normalize_rows.parallel(rows, b)
@@ -364,3 +365,23 @@ def test_softmax_rows_longer_than_a_block(op, n):
     finite = np.isfinite(want)
     np.testing.assert_allclose(got[finite], want[finite], rtol=1e-12, atol=1e-12)
     assert np.isnan(got[2:5]).all() and not np.isnan(got[[0, 1, 5]]).any()
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape, axis", [((9, 700), 0), ((5, 4, 300), (0, 1)), ((6, 3, 2), 0)])
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_over_leading_axes_reads_columns_in_place(op, shape, axis, dtype):
+    x = (np.random.default_rng(4).standard_normal(shape) * 20).astype(dtype)
+    flat = x.reshape(x.shape[0] if axis == 0 else x.shape[0] * x.shape[1], -1)
+    flat[3, 0] = np.nan  # NaN column
+    flat[:, 1] = -np.inf  # all -inf column
+    flat[2, 2] = -np.inf  # -inf beside finite values
+    flat[0, 3] = np.inf  # +inf column
+    got = getattr(xpvec, op)(x, axis=axis, backend="numba")
+    want = getattr(xpvec, op)(x, axis=axis, backend="python")
+    assert got.dtype == dtype and got.flags.c_contiguous
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    finite = np.isfinite(want)
+    tol = 1e-5 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(got[finite], want[finite], rtol=tol, atol=tol)

@@ -7,9 +7,10 @@ Design requirements:
   ops read C- or Fortran-ordered input in place and write an output of the
   same order; any other layout (strided, negative strides, broadcast) is
   copied once to contiguous first.
-- softmax/log_softmax on any axes: the reduced axes are laid out as rows
-  (``to_rows``); when they are not the trailing axes that is a transposed
-  copy, and the result is handed back as a view in the input's shape.
+- softmax/log_softmax on any axes: trailing reduced axes of a C-ordered
+  array are rows, leading ones columns (both read in place). Other axes are
+  laid out as rows by ``to_rows``, which makes a transposed copy; the result
+  is then handed back as a view in the input's shape.
 - Inputs reach the kernels as read-only views: inputs are never modified,
   and numba compiles one specialization per dtype, not one more per
   writeable flag (warmup then covers every call).
@@ -18,6 +19,8 @@ Design requirements:
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -61,6 +64,7 @@ class NumbaBackend(HostBackend):
             for op in (k.elementwise.sigmoid, k.elementwise.sigmoid_grad, k.elementwise.log_sigmoid):
                 op.compile_for(flat, out)
             k.softmax.softmax_rows.compile_for(rows, out_rows, False)
+            k.softmax.softmax_columns.compile_for(rows, out_rows, False)
             k.normalize.normalize_rows.compile_for(rows, out_rows)
             k.reductions.pair_reduce.compile_for(flat, flat, k.reductions.DOT)
 
@@ -80,6 +84,13 @@ class NumbaBackend(HostBackend):
         return self._map(self._k.elementwise.log_sigmoid, x)
 
     def _softmax_rows(self, x: np.ndarray, axes: tuple[int, ...], log: bool) -> np.ndarray:
+        n_lead = len(axes)
+        if 0 < n_lead < x.ndim and axes == tuple(range(n_lead)) and x.flags.c_contiguous:
+            out = np.empty(x.shape, x.dtype)
+            n_reduced = math.prod(x.shape[:n_lead])
+            cols = _readonly(x.reshape(n_reduced, -1))
+            self._k.softmax.softmax_columns(x.size, cols, out.reshape(n_reduced, -1), log)
+            return out
         rows, restore = to_rows(x, axes)
         rows = np.ascontiguousarray(rows)
         out = np.empty(rows.shape, rows.dtype)
