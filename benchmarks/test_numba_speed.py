@@ -119,23 +119,24 @@ def test_elementwise(benchmark, recorder, op, dtype, n, who):
 @pytest.mark.parametrize(
     "who", ["xpvec numba", "kernel, out preallocated", "xpvec numpy", "scipy.special", "np.copyto floor"]
 )
+@pytest.mark.parametrize("axis", [1, 0])
 @pytest.mark.parametrize("op", ["softmax", "log_softmax"])
-def test_softmax_rows(benchmark, recorder, op, who):
+def test_softmax_rows(benchmark, recorder, op, axis, who):
     x = np.random.default_rng(0).standard_normal(ROWS)
-    group = f"{op} float64 {ROWS[0]}x{ROWS[1]} axis=1"
+    group = f"{op} float64 {ROWS[0]}x{ROWS[1]} axis={axis}"
     nbytes = 2 * x.nbytes
     fn = getattr(xpvec, op)
     if who == "xpvec numba":
-        recorder.run(benchmark, lambda: fn(x, axis=1, backend="numba"), group=group, name=who, nbytes=nbytes, reference=True)
+        recorder.run(benchmark, lambda: fn(x, axis=axis, backend="numba"), group=group, name=who, nbytes=nbytes, reference=True)
     elif who == "kernel, out preallocated":
-        xr, out = _readonly(x), np.empty_like(x)
-        log = op == "log_softmax"
-        recorder.run(benchmark, lambda: softmax.softmax_rows(x.size, xr, out, log), group=group, name=who, nbytes=nbytes)
+        kernel = softmax.softmax_rows if axis == 1 else softmax.softmax_columns
+        xr, out, log = _readonly(x), np.empty_like(x), op == "log_softmax"
+        recorder.run(benchmark, lambda: kernel(x.size, xr, out, log), group=group, name=who, nbytes=nbytes)
     elif who == "xpvec numpy":
-        recorder.run(benchmark, lambda: fn(x, axis=1, backend="numpy"), group=group, name=who, nbytes=nbytes)
+        recorder.run(benchmark, lambda: fn(x, axis=axis, backend="numpy"), group=group, name=who, nbytes=nbytes)
     elif who == "scipy.special":
         peer = getattr(scipy_special, op)
-        recorder.run(benchmark, lambda: peer(x, axis=1), group=group, name=f"scipy.special.{op}", nbytes=nbytes)
+        recorder.run(benchmark, lambda: peer(x, axis=axis), group=group, name=f"scipy.special.{op}", nbytes=nbytes)
     else:
         out = np.empty_like(x)
         recorder.run(benchmark, lambda: np.copyto(out, x), group=group, name=who, nbytes=nbytes)
