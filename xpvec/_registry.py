@@ -32,6 +32,7 @@ SPECS: dict[str, BackendSpec] = {
     for s in (
         BackendSpec("numpy", "numpy_backend", "NumpyBackend", "vectorized NumPy"),
         BackendSpec("python", "python_backend", "PythonBackend", "plain Python loops (baseline)"),
+        BackendSpec("numba", "numba_backend", "NumbaBackend", "fused numba CPU kernels"),
         BackendSpec("cupy", "cupy_backend", "CupyBackend", "fused CuPy GPU kernels"),
         BackendSpec("dask", "dask_backend", "DaskBackend", "Dask arrays, chunk kernels per block"),
         BackendSpec("array_api", "array_api_backend", "ArrayApiBackend", "any array-API namespace"),

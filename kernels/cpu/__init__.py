@@ -1,0 +1,21 @@
+"""numba CPU kernels: fused, vectorized, parallel above a size threshold.
+
+Modules: ``exp``/``log1p`` (vectorizable scalar math), ``elementwise``
+(sigmoid family), ``softmax`` (rows), ``reductions`` (dot, l1/l2 losses),
+``normalize`` (rows by L2 norm), ``_sums`` (reassociated sums). Importing this
+package configures numba first (``_config``: threading layer, cache
+location), then defines the kernels.
+
+Compiled kernels are cached on disk (``cache=True``). numba invalidates a
+cached kernel only when its own source file changes, not when a helper it
+inlines does: after editing ``exp.py``, ``log1p.py``, ``_typed.py`` or
+``_sums.py``, delete this package's ``__pycache__`` (installed releases are
+unaffected: an install rewrites every file).
+"""
+
+from . import _config
+
+with _config.kernel_cache_location():
+    from . import elementwise, normalize, reductions, softmax
+
+__all__ = ["elementwise", "normalize", "reductions", "softmax"]

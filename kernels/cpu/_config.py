@@ -1,0 +1,105 @@
+"""Process-wide numba settings for the CPU kernels, applied before any of them compiles.
+
+- Threading layer: numba's ``workqueue`` layer aborts the process when two
+  Python threads launch parallel kernels at once. Unless the user chose a
+  layer (``NUMBA_THREADING_LAYER``), pick a thread-safe one (``tbb`` or
+  ``omp``) when it loads here; when none does, parallel kernel calls are
+  serialized by a lock (``PARALLEL_LOCK``) instead.
+- Cache location: ``cache=True`` writes compiled kernels next to their
+  source. In a read-only install that is impossible, so unless the user set
+  ``NUMBA_CACHE_DIR``, the kernels are compiled with numba's cache directory
+  pointed at a per-user one (``$XDG_CACHE_HOME/xpvec/numba``, by default
+  ``~/.cache/xpvec/numba``) while they are defined (``kernel_cache_location``).
+- ``PARALLEL_MIN_SIZE``: below this many elements a kernel runs serially,
+  because starting the threads costs more than the work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numba
+
+# Measured on 2 idle cores: a parallel call costs ~3 us more than a serial one
+# and the serial fused sigmoid runs ~1.1 ns per float64 element, so threads pay
+# from ~2**13 elements. But when another process holds a core, waking a worker
+# can cost a scheduler time slice (milliseconds); 2**16 elements (~70 us of
+# serial work) keeps small calls clear of that.
+PARALLEL_MIN_SIZE = 1 << 16
+
+# Layers numba documents as safe for concurrent launches from several threads.
+_THREAD_SAFE = frozenset({"tbb", "omp", "safe", "threadsafe"})
+_POOLS = {"tbb": "numba.np.ufunc.tbbpool", "omp": "numba.np.ufunc.omppool"}
+
+
+def _loadable(layer: str) -> bool:
+    try:
+        importlib.import_module(_POOLS[layer])
+    except ImportError:  # the layer's runtime library (libtbb, libgomp) is missing
+        return False
+    return True
+
+
+def _choose_threading_layer() -> str:
+    """Set numba's threading layer if still open, and return the one in force (or requested)."""
+    try:
+        return numba.threading_layer()  # threads already launched: the layer is fixed
+    except ValueError:
+        pass
+    requested = numba.config.THREADING_LAYER
+    if requested != "default":
+        return requested
+    if _loadable("tbb") or _loadable("omp"):
+        numba.config.THREADING_LAYER = "threadsafe"
+        return "threadsafe"
+    numba.config.THREADING_LAYER = "workqueue"
+    return "workqueue"
+
+
+THREADING_LAYER = _choose_threading_layer()
+#: Held around every parallel kernel call when the threading layer is not thread-safe.
+PARALLEL_LOCK: threading.Lock | None = None if THREADING_LAYER in _THREAD_SAFE else threading.Lock()
+
+
+def _writable(directory: Path) -> bool:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError:
+        return False
+    return True
+
+
+def user_cache_dir() -> Path:
+    """The per-user directory for compiled kernels when the install is read-only."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "xpvec" / "numba"
+
+
+@contextlib.contextmanager
+def kernel_cache_location() -> Iterator[None]:
+    """Within: kernels decorated with ``cache=True`` cache somewhere writable.
+
+    numba picks a function's cache directory when it is decorated, so only the
+    kernels defined inside see the per-user directory; other numba users in
+    the process keep their own setting.
+    """
+    here = Path(__file__).parent
+    if numba.config.CACHE_DIR or _writable(here / "__pycache__"):
+        yield
+        return
+    fallback = user_cache_dir()
+    if not _writable(fallback):
+        fallback = Path(tempfile.gettempdir()) / f"xpvec-numba-{os.getuid()}"
+    numba.config.CACHE_DIR = str(fallback)
+    try:
+        yield
+    finally:
+        numba.config.CACHE_DIR = ""

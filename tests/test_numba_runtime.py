@@ -1,0 +1,387 @@
+"""The numba backend's runtime guarantees that the shared agreement suite cannot see.
+
+- the vectorizable exp/log1p stay within 4 ulp of a long double oracle over
+  the whole range (subnormal results, overflow, +-inf, NaN included), and so
+  do the sigmoid family built on them;
+- float32 kernels compute in float32 and every elementwise kernel vectorizes;
+- serial and parallel variants (chosen by size) agree exactly;
+- parallel kernels called from several Python threads at once give the
+  right answer (and, with the thread-unsafe workqueue layer, do not abort);
+- a read-only install caches compiled kernels in a per-user directory;
+- odd layouts and read-only inputs work and are never modified.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+numba = pytest.importorskip("numba")
+
+from xpvec.kernels.cpu import _config, elementwise, normalize, reductions, softmax  # noqa: E402
+from xpvec.kernels.cpu.exp import exp  # noqa: E402
+from xpvec.kernels.cpu.log1p import log1p_unit  # noqa: E402
+
+import xpvec  # noqa: E402
+
+FLOATS = [np.float32, np.float64]
+_UINT = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+
+
+@numba.njit(error_model="numpy")
+def _exp_map(x, out):
+    for i in range(x.size):
+        out[i] = exp(x[i])
+
+
+@numba.njit(error_model="numpy")
+def _log1p_map(x, out):
+    for i in range(x.size):
+        out[i] = log1p_unit(x[i])
+
+
+def _ulp_distance(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Units in the last place between same-signed floats (their bit patterns are ordered)."""
+    it = _UINT[got.dtype]
+    return np.abs(got.view(it).astype(np.int64) - want.view(it).astype(np.int64))
+
+
+def _assert_within_ulp(got, want, x, ulps: int) -> None:
+    assert got.dtype == want.dtype
+    nan = np.isnan(want)
+    np.testing.assert_array_equal(np.isnan(got), nan)
+    d = _ulp_distance(got[~nan], want[~nan])
+    worst = int(np.argmax(d)) if d.size else 0
+    assert d.size == 0 or d[worst] <= ulps, (
+        f"{d[worst]} ulp at x={x[~nan][worst]!r}: got {got[~nan][worst]!r}, want {want[~nan][worst]!r}"
+    )
+
+
+def _sweep(dtype) -> np.ndarray:
+    """Every region of exp's domain: overflow, normal, subnormal results, underflow, specials."""
+    f = np.finfo(dtype)
+    top = float(np.log(f.max)) + 2
+    sub = float(np.log(f.smallest_normal))
+    parts = [
+        np.linspace(-top * 1.1, top, 400_001),
+        np.linspace(sub - 30, sub + 1, 100_001),  # results in the subnormal range
+        np.linspace(-1, 1, 100_001),
+        [np.nan, np.inf, -np.inf, 0.0, -0.0, f.max, -f.max, f.tiny, -f.tiny],
+    ]
+    return np.concatenate(parts).astype(dtype)
+
+
+def _oracle(fn, x: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return fn(x.astype(np.longdouble)).astype(x.dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_exp_within_4_ulp_over_whole_range(dtype):
+    x = _sweep(dtype)
+    got = np.empty_like(x)
+    _exp_map(x, got)
+    _assert_within_ulp(got, _oracle(np.exp, x), x, 4)
+    assert got[np.isneginf(x)].tolist() == [0.0] and got[np.isposinf(x)].tolist() == [np.inf]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_log1p_within_4_ulp_on_unit_interval(dtype):
+    tiny = np.finfo(dtype).smallest_subnormal
+    x = np.concatenate([np.linspace(0, 1, 200_001), np.geomspace(tiny, 1, 20_001), [np.nan]]).astype(dtype)
+    got = np.empty_like(x)
+    _log1p_map(x, got)
+    _assert_within_ulp(got, _oracle(np.log1p, x), x, 4)
+
+
+def _sigmoid_ld(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _sigmoid_grad_ld(x):
+    e = np.exp(-np.abs(x))
+    return e / (1 + e) ** 2
+
+
+def _log_sigmoid_ld(x):
+    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize(
+    "op, oracle",
+    [("sigmoid", _sigmoid_ld), ("sigmoid_grad", _sigmoid_grad_ld), ("log_sigmoid", _log_sigmoid_ld)],
+)
+def test_sigmoid_family_within_4_ulp(op, oracle, dtype):
+    x = _sweep(dtype)
+    got = getattr(xpvec, op)(x, backend="numba")
+    _assert_within_ulp(got, _oracle(oracle, x), x, 4)
+
+
+_ELEMENTWISE = [elementwise.sigmoid, elementwise.sigmoid_grad, elementwise.log_sigmoid]
+
+
+@pytest.mark.parametrize("kernel", [k.serial for k in _ELEMENTWISE], ids=lambda k: k.__name__)
+def test_elementwise_kernels_vectorize_and_float32_stays_float32(kernel):
+    # Code loaded from the disk cache cannot be inspected: compile a fresh copy.
+    options = {k: v for k, v in kernel.targetoptions.items() if k not in ("cache", "nopython")}
+    kernel = numba.njit(**options)(kernel.py_func)
+    for dtype in FLOATS:
+        kernel(np.zeros(8, dtype), np.empty(8, dtype))
+    for sig in kernel.signatures:
+        ir = kernel.inspect_llvm(sig)
+        width = "float" if sig[0].dtype == numba.float32 else "double"
+        assert f"x {width}>" in ir, "the loop did not vectorize"
+        if width == "float":
+            assert not any(
+                op in line and " double" in line for line in ir.splitlines() for op in ("fadd", "fmul", "fdiv")
+            ), "float32 kernel computes in float64"
+
+
+def _readonly(x):
+    x = x.view()
+    x.flags.writeable = False
+    return x
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_serial_and_parallel_variants_agree_exactly(dtype):
+    rng = np.random.default_rng(0)
+    x = _readonly((rng.standard_normal(50_001) * 30).astype(dtype))
+    for kernel in _ELEMENTWISE:
+        a, b = np.empty_like(x), np.empty_like(x)
+        kernel.serial(x, a)
+        kernel.parallel(x, b)
+        np.testing.assert_array_equal(a, b)
+    rows = _readonly((rng.standard_normal((301, 257)) * 10).astype(dtype))
+    for kernel in (softmax.softmax_rows, softmax.softmax_columns):
+        for log in (False, True):
+            a, b = np.empty_like(rows), np.empty_like(rows)
+            kernel.serial(rows, a, log)
+            kernel.parallel(rows, b, log)
+            np.testing.assert_array_equal(a, b)
+    a, b = np.empty_like(rows), np.empty_like(rows)
+    normalize.normalize_rows.serial(rows, a)
+    normalize.normalize_rows.parallel(rows, b)
+    np.testing.assert_array_equal(a, b)
+    for kind in (reductions.DOT, reductions.L1, reductions.L2):
+        assert reductions.pair_reduce.serial(x, x, kind) == reductions.pair_reduce.parallel(x, x, kind)
+
+
+def test_size_threshold_picks_the_variant():
+    calls = []
+    kernel = elementwise.sigmoid._replace(
+        serial=lambda *a: calls.append("serial"), parallel=lambda *a: calls.append("parallel")
+    )
+    kernel(_config.PARALLEL_MIN_SIZE - 1)
+    kernel(_config.PARALLEL_MIN_SIZE)
+    assert calls == ["serial", "parallel"]
+
+
+def _hammer(n_threads: int = 4, rounds: int = 6) -> None:
+    """Python threads run parallel kernels at once; every result must match NumPy."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(2 * _config.PARALLEL_MIN_SIZE)
+    rows = rng.standard_normal((256, 512))
+    want_sig = 1 / (1 + np.exp(-x))
+    e = np.exp(rows - rows.max(axis=1, keepdims=True))
+    want_soft = e / e.sum(axis=1, keepdims=True)
+    want_dot = float(np.dot(x, x))
+    errors: list[str] = []
+    start = threading.Barrier(n_threads)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(rounds):
+            if not np.allclose(xpvec.sigmoid(x, backend="numba"), want_sig, rtol=1e-13, atol=0):
+                errors.append("sigmoid")
+            if not np.allclose(xpvec.softmax(rows, backend="numba"), want_soft, rtol=1e-12, atol=0):
+                errors.append("softmax")
+            if not np.isclose(xpvec.dot(x, x, backend="numba"), want_dot, rtol=1e-12):
+                errors.append("dot")
+
+    threads = [threading.Thread(target=work) for _ in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+def test_parallel_kernels_from_many_python_threads():
+    _hammer()
+
+
+def _run_python(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_workqueue_layer_is_serialized_not_aborted():
+    # workqueue aborts the process on concurrent launches; the kernels must lock instead.
+    result = _run_python(
+        f"""
+        import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from xpvec.kernels.cpu import _config
+        assert _config.PARALLEL_LOCK is not None, _config.THREADING_LAYER
+        import test_numba_runtime as t
+        t._hammer()
+        import numba
+        assert numba.threading_layer() == "workqueue", numba.threading_layer()
+        """,
+        cwd=Path(__file__).parent,
+        NUMBA_THREADING_LAYER="workqueue",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def _copy_package(site: Path) -> None:
+    """Lay out xpvec (with xpvec.kernels) under ``site`` as an installed, non-editable package."""
+    import xpvec.kernels
+
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(Path(xpvec.__file__).parent, site / "xpvec", ignore=skip)
+    if not (site / "xpvec" / "kernels").exists():  # a source checkout keeps kernels/ at the top
+        shutil.copytree(Path(xpvec.kernels.__file__).parent, site / "xpvec" / "kernels", ignore=skip)
+
+
+def _make_read_only(root: Path) -> None:
+    for d in [p for p in root.rglob("*") if p.is_dir()] + [root]:
+        # Permission bits do not stop root, so the __pycache__ slot is also taken by a plain file.
+        (d / "__pycache__").write_text("")
+    for p in list(root.rglob("*")) + [root]:
+        p.chmod(0o555 if p.is_dir() else 0o444)
+
+
+def test_read_only_install_caches_in_user_dir(tmp_path):
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    _copy_package(site)
+    _make_read_only(site)
+    try:
+        result = _run_python(
+            """
+            import numpy as np, xpvec
+            y = xpvec.sigmoid(np.array([-1.0, 0.0, 1.0]), backend="numba")
+            assert abs(y[1] - 0.5) < 1e-15, y
+            print(xpvec.__file__)
+            """,
+            cwd=tmp_path,
+            PYTHONPATH=str(site),
+            XDG_CACHE_HOME=str(cache),
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stdout.strip().startswith(str(site))
+        cached = list((cache / "xpvec" / "numba").rglob("*.nbi"))
+        assert cached, f"no numba cache index under {cache}"
+    finally:
+        for p in list(site.rglob("*")) + [site]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+
+
+def test_import_xpvec_does_not_import_numba():
+    result = _run_python(
+        """
+        import sys, xpvec
+        assert "numba" not in sys.modules
+        assert "numba" in xpvec.available_backends()
+        """,
+        cwd=Path(__file__).parent,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def _layouts(a: np.ndarray):
+    yield "C", a
+    yield "F", np.asfortranarray(a)
+    yield "strided", a[..., ::2]
+    yield "negative-stride", a[..., ::-1]
+    yield "broadcast", np.broadcast_to(a[..., :1], a.shape)
+    yield "read-only", _readonly(a)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_layouts_match_numpy_backend_and_inputs_stay_untouched(dtype):
+    a = (np.random.default_rng(2).standard_normal((6, 5)) * 10).astype(dtype)
+    a[0, 0], a[1, 1], a[2, 2] = np.nan, np.inf, -np.inf
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for name, x in _layouts(a):
+        before = x.copy()
+        for op, kwargs in [
+            ("sigmoid", {}),
+            ("sigmoid_grad", {}),
+            ("log_sigmoid", {}),
+            ("softmax", {"axis": 0}),
+            ("log_softmax", {"axis": (0, 1)}),
+            ("normalize_rows", {}),
+        ]:
+            got = getattr(xpvec, op)(x, backend="numba", **kwargs)
+            want = getattr(xpvec, op)(x, backend="numpy", **kwargs)
+            assert got.dtype == want.dtype == dtype, (op, name)
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=0, err_msg=f"{op} {name}")
+        got = xpvec.l2_loss(x, np.zeros_like(x), backend="numba")
+        assert type(got) is np.dtype(dtype).type
+        np.testing.assert_array_equal(x, before)
+
+
+def test_zero_d_and_empty_inputs():
+    assert xpvec.sigmoid(np.float64(0.0), backend="numba").shape == ()
+    assert float(xpvec.sigmoid(np.array(0.0), backend="numba")) == 0.5
+    assert xpvec.softmax(np.array(3.0), axis=None, backend="numba") == 1.0
+    assert xpvec.sigmoid(np.empty((0, 3)), backend="numba").shape == (0, 3)
+    assert xpvec.l1_loss(np.empty(0), np.empty(0), backend="numba") == 0.0
+    assert xpvec.normalize_rows(np.empty((2, 0)), backend="numba").shape == (2, 0)
+
+
+@pytest.mark.parametrize("n", [softmax.BLOCK, softmax.BLOCK + 1, 3 * softmax.BLOCK + 5])
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_rows_longer_than_a_block(op, n):
+    """Rows past one block take the online max-and-sum path; specials behave as in short rows."""
+    x = np.random.default_rng(3).standard_normal((6, n)) * 20
+    x[0, n // 2 :] = -np.inf  # whole blocks of -inf beside finite values
+    x[1, -1] = 700.0  # the max arrives in the last block: earlier sums are rescaled
+    x[2, 3] = np.nan
+    x[3, -2] = np.inf
+    x[4, :] = -np.inf
+    got = getattr(xpvec, op)(x, backend="numba")
+    want = getattr(xpvec, op)(x, backend="numpy")
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-12, atol=1e-12)
+    assert np.isnan(got[2:5]).all() and not np.isnan(got[[0, 1, 5]]).any()
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape, axis", [((9, 700), 0), ((5, 4, 300), (0, 1)), ((6, 3, 2), 0)])
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_over_leading_axes_reads_columns_in_place(op, shape, axis, dtype):
+    x = (np.random.default_rng(4).standard_normal(shape) * 20).astype(dtype)
+    flat = x.reshape(x.shape[0] if axis == 0 else x.shape[0] * x.shape[1], -1)
+    flat[3, 0] = np.nan  # NaN column
+    flat[:, 1] = -np.inf  # all -inf column
+    flat[2, 2] = -np.inf  # -inf beside finite values
+    flat[0, 3] = np.inf  # +inf column
+    got = getattr(xpvec, op)(x, axis=axis, backend="numba")
+    want = getattr(xpvec, op)(x, axis=axis, backend="python")
+    assert got.dtype == dtype and got.flags.c_contiguous
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    finite = np.isfinite(want)
+    tol = 1e-5 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(got[finite], want[finite], rtol=tol, atol=tol)

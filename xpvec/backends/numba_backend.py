@@ -1,0 +1,125 @@
+"""The ``numba`` backend: fused, parallel CPU kernels from ``xpvec.kernels.cpu``.
+
+Design requirements:
+- numba is imported only when this backend is probed (``available_backends``,
+  ``backend_report``) or instantiated, never by ``import xpvec``.
+- Kernels take flat (1-D) or row-major (2-D) contiguous arrays. Elementwise
+  ops read C- or Fortran-ordered input in place and write an output of the
+  same order; any other layout (strided, negative strides, broadcast) is
+  copied once to contiguous first.
+- softmax/log_softmax on any axes: trailing reduced axes of a C-ordered
+  array are rows, leading ones columns (both read in place). Other axes are
+  laid out as rows by ``to_rows``, which makes a transposed copy; the result
+  is then handed back as a view in the input's shape.
+- Inputs reach the kernels as read-only views: inputs are never modified,
+  and numba compiles one specialization per dtype, not one more per
+  writeable flag (warmup then covers every call).
+- dot of two vectors is a numba reduction; products involving a matrix call
+  BLAS through ``np.dot``, which no hand-written kernel beats.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._axes import to_rows
+from ._host import HostBackend
+
+
+def _readonly(x: np.ndarray) -> np.ndarray:
+    view = x.view()
+    view.flags.writeable = False
+    return view
+
+
+def _memory_order(*arrays: np.ndarray) -> str:
+    """'F' when every array is Fortran-contiguous (and not C), so raveling is free; else 'C'."""
+    return "F" if all(a.flags.f_contiguous and not a.flags.c_contiguous for a in arrays) else "C"
+
+
+class NumbaBackend(HostBackend):
+    name = "numba"
+
+    @classmethod
+    def probe(cls) -> str | None:
+        try:
+            import numba  # noqa: F401
+        except ImportError as exc:
+            return f"numba is not importable ({exc}): pip install numba"
+        return None
+
+    def __init__(self) -> None:
+        from ..kernels import cpu
+
+        self._k = cpu
+
+    def warmup(self) -> None:
+        """Compile (or load from the disk cache) every kernel for float32 and float64."""
+        k = self._k
+        for dtype in (np.float32, np.float64):
+            flat, out = _readonly(np.zeros(4, dtype)), np.empty(4, dtype)
+            rows, out_rows = _readonly(np.zeros((2, 2), dtype)), np.empty((2, 2), dtype)
+            for op in (k.elementwise.sigmoid, k.elementwise.sigmoid_grad, k.elementwise.log_sigmoid):
+                op.compile_for(flat, out)
+            k.softmax.softmax_rows.compile_for(rows, out_rows, False)
+            k.softmax.softmax_columns.compile_for(rows, out_rows, False)
+            k.normalize.normalize_rows.compile_for(rows, out_rows)
+            k.reductions.pair_reduce.compile_for(flat, flat, k.reductions.DOT)
+
+    def _map(self, kernel, x: np.ndarray) -> np.ndarray:
+        order = _memory_order(x)
+        out = np.empty(x.shape, x.dtype, order=order)
+        kernel(x.size, _readonly(np.ravel(x, order)), np.ravel(out, order))
+        return out
+
+    def _sigmoid(self, xp, x):
+        return self._map(self._k.elementwise.sigmoid, x)
+
+    def _sigmoid_grad(self, xp, x):
+        return self._map(self._k.elementwise.sigmoid_grad, x)
+
+    def _log_sigmoid(self, xp, x):
+        return self._map(self._k.elementwise.log_sigmoid, x)
+
+    def _softmax_rows(self, x: np.ndarray, axes: tuple[int, ...], log: bool) -> np.ndarray:
+        n_lead = len(axes)
+        if 0 < n_lead < x.ndim and axes == tuple(range(n_lead)) and x.flags.c_contiguous:
+            out = np.empty(x.shape, x.dtype)
+            n_reduced = math.prod(x.shape[:n_lead])
+            cols = _readonly(x.reshape(n_reduced, -1))
+            self._k.softmax.softmax_columns(x.size, cols, out.reshape(n_reduced, -1), log)
+            return out
+        rows, restore = to_rows(x, axes)
+        rows = np.ascontiguousarray(rows)
+        out = np.empty(rows.shape, rows.dtype)
+        self._k.softmax.softmax_rows(rows.size, _readonly(rows), out, log)
+        return restore(out)
+
+    def _softmax(self, xp, x, axes):
+        return self._softmax_rows(x, axes, False)
+
+    def _log_softmax(self, xp, x, axes):
+        return self._softmax_rows(x, axes, True)
+
+    def _normalize_rows(self, xp, x):
+        out = np.empty(x.shape, x.dtype)
+        self._k.normalize.normalize_rows(x.size, _readonly(np.ascontiguousarray(x)), out)
+        return out
+
+    def _pair_reduce(self, a: np.ndarray, b: np.ndarray, kind: int):
+        order = _memory_order(a, b)
+        a, b = _readonly(np.ravel(a, order)), _readonly(np.ravel(b, order))
+        return self._k.reductions.pair_reduce(a.size, a, b, kind)
+
+    def _dot(self, xp, a, b):
+        if a.ndim == 1 and b.ndim == 1:
+            return self._pair_reduce(a, b, self._k.reductions.DOT)
+        return np.dot(a, b)
+
+    def _l1_loss(self, xp, yhat, y):
+        return self._pair_reduce(yhat, y, self._k.reductions.L1)
+
+    def _l2_loss(self, xp, yhat, y):
+        return self._pair_reduce(yhat, y, self._k.reductions.L2)
