@@ -9,12 +9,21 @@ from xpvec.cli import main
 
 
 def test_info_prints_the_backend_table(capsys):
+    import xpvec
+
     assert main(["info"]) == 0
-    out = capsys.readouterr().out
-    header, rule, *rows = out.strip().splitlines()
+    backends_part, *rest = capsys.readouterr().out.strip().split("\n\n")
+    header, rule, *rows = backends_part.splitlines()
     assert header.split()[:2] == ["backend", "status"]
-    names = {row.split()[0]: row.split()[1] for row in rows}
-    assert names["numpy"] == "ok" and names["python"] == "ok"
+    status = {row.split()[0]: row.split()[1] for row in rows}
+    report = xpvec.backend_report()
+    assert status == {name: "ok" if s == "ok" else "unavailable" for name, s in report.items()}
+    for name, reason in report.items():  # each unusable backend's reason is printed
+        assert reason == "ok" or f"{name}: {reason}" in rest
+    grid = rest[-1].splitlines()
+    assert grid[1].split() == ["op", *xpvec.available_backends()]
+    sigmoid = next(line.split() for line in grid if line.startswith("sigmoid "))
+    assert sigmoid[1 + xpvec.available_backends().index("python")] == "x"
 
 
 def test_python_dash_m_works():

@@ -12,12 +12,19 @@ from ._table import format_table
 
 def _info(args: argparse.Namespace) -> int:
     from ._registry import _load_class
+    from .backends._base import KERNEL_OPS
 
-    rows = []
-    for name, status in backend_report().items():
-        native = ", ".join(_load_class(SPECS[name]).native_ops()) if status == "ok" else "-"
-        rows.append((name, status, SPECS[name].summary, native))
-    print(format_table(["backend", "status", "what runs", "native kernels"], rows))
+    report = backend_report()
+    rows = [(name, "ok" if status == "ok" else "unavailable", SPECS[name].summary) for name, status in report.items()]
+    print(format_table(["backend", "status", "what runs"], rows))
+    for name, status in report.items():
+        if status != "ok":
+            print(f"\n{name}: {status}")
+    usable = [name for name, status in report.items() if status == "ok"]
+    native = {name: set(_load_class(SPECS[name]).native_ops()) for name in usable}
+    grid = [(op, *("x" if op in native[name] else "." for name in usable)) for op in KERNEL_OPS]
+    print("\nkernels (x: the backend's own; .: the generic array-API one)")
+    print(format_table(["op", *usable], grid))
     return 0
 
 

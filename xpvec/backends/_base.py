@@ -47,10 +47,11 @@ OPS = (
     "check_grad",
 )
 
-# The kernel method(s) behind each op; an op is native to a backend when the
-# backend's class (not Backend) defines its kernel.
-_KERNELS = {op: f"_{op}" for op in OPS if op != "check_grad"}
-_KERNELS["logistic_loss_grad"] = "_logistic_loss_grad"
+# The ops that run through a kernel method (``_<op>``), the models' fused
+# primitive included; an op is native to a backend when the backend's class
+# (not Backend) defines its kernel.
+KERNEL_OPS = tuple(op for op in OPS if op != "check_grad") + ("logistic_loss_grad",)
+_KERNELS = {op: f"_{op}" for op in KERNEL_OPS}
 
 
 def _shape(x) -> tuple[int, ...]:
