@@ -188,7 +188,10 @@ def _latency(cache_dir, warmup: bool) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
     env["NUMBA_CACHE_DIR"] = str(cache_dir)
     code = textwrap.dedent(_LATENCY).replace("WARMUP", str(warmup))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    # Run outside the checkout so the installed package (with its kernels) is imported.
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=cache_dir
+    )
     return json.loads(done.stdout)
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 
 import numpy as np
@@ -23,10 +24,12 @@ def _restore_default():
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    """``python -c code`` in a fresh process, outside the checkout (the installed xpvec)."""
     environ = {k: v for k, v in os.environ.items() if k != "XPVEC_BACKEND"}
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={**environ, **env}, timeout=120
-    )
+    with tempfile.TemporaryDirectory() as cwd:
+        return subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env={**environ, **env}, timeout=120, cwd=cwd
+        )
 
 
 def test_default_is_numpy_and_inferred_from_array_type():
