@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._launch import SizedKernel
-from ._sums import chunk_bounds, prefix_sum, row_chunks
+from ._sums import DOT, chunk_bounds, pair_sum, prefix_sum, row_chunks
 from ._typed import like, nan_max, wide_vectors
 from .exp import exp
 from .log1p import log1p_unit
@@ -48,39 +48,62 @@ _MATH = {"nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
 _REDUCE = {"nogil": True, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
 
 
+# Four rows at a time: each load of W (logits) or of the gradient (accumulate)
+# serves four rows, and the four sums are independent chains.
 @njit(**_REDUCE)
 def _logits(Xb, Wt, b, Z):
-    """Z[r, k] = Xb[r] . Wt[k] + b[k] for every row r of the block."""
+    """Z[k, r] = Xb[r] . Wt[k] + b[k] for every row r of the block."""
     wide_vectors()
-    for r in range(Xb.shape[0]):
+    m, d = Xb.shape
+    quads = m - m % 4
+    for r in range(0, quads, 4):
+        x0, x1, x2, x3 = Xb[r], Xb[r + 1], Xb[r + 2], Xb[r + 3]
         for k in range(Wt.shape[0]):
-            s = like(0.0, Xb)
-            for j in range(Xb.shape[1]):
-                s += Xb[r, j] * Wt[k, j]
-            Z[r, k] = s + b[k]
-
-
-@njit(**_MATH)
-def _accumulate(Xb, R, G):
-    """G[k, :d] += sum_r R[r, k] Xb[r] and G[k, d] += sum_r R[r, k]: the block's gradient."""
-    wide_vectors()
-    d = Xb.shape[1]
-    for r in range(Xb.shape[0]):
-        for k in range(R.shape[1]):
-            c = R[r, k]
+            w = Wt[k]
+            s0 = s1 = s2 = s3 = like(0.0, Xb)
             for j in range(d):
-                G[k, j] += c * Xb[r, j]
-            G[k, d] += c
+                s0 += x0[j] * w[j]
+                s1 += x1[j] * w[j]
+                s2 += x2[j] * w[j]
+                s3 += x3[j] * w[j]
+            Z[k, r], Z[k, r + 1], Z[k, r + 2], Z[k, r + 3] = s0 + b[k], s1 + b[k], s2 + b[k], s3 + b[k]
+    for r in range(quads, m):
+        for k in range(Wt.shape[0]):
+            Z[k, r] = pair_sum(Xb[r], Wt[k], 0, d, DOT) + b[k]
 
 
 @njit(**_MATH)
-def _binary_terms(Z, y, sw, losses):
-    """Per row of the block: losses[r] = s_r loss_r; Z[r, 0] becomes the residual s_r r_r."""
+def _accumulate(Xb, Z, G):
+    """G[k, :d] += sum_r Z[k, r] Xb[r] and G[k, d] += sum_r Z[k, r]: the block's gradient."""
+    wide_vectors()
+    m, d = Xb.shape
+    quads = m - m % 4
+    for r in range(0, quads, 4):
+        x0, x1, x2, x3 = Xb[r], Xb[r + 1], Xb[r + 2], Xb[r + 3]
+        for k in range(Z.shape[0]):
+            g = G[k]
+            c0, c1, c2, c3 = Z[k, r], Z[k, r + 1], Z[k, r + 2], Z[k, r + 3]
+            for j in range(d):
+                g[j] += (c0 * x0[j] + c1 * x1[j]) + (c2 * x2[j] + c3 * x3[j])
+            g[d] += (c0 + c1) + (c2 + c3)
+    for r in range(quads, m):
+        for k in range(Z.shape[0]):
+            g, c = G[k], Z[k, r]
+            for j in range(d):
+                g[j] += c * Xb[r, j]
+            g[d] += c
+
+
+# The terms run across the rows of a block (the logits are stored class-major,
+# Z[k, r]), so each loop is over contiguous rows and vectorizes, exp included.
+@njit(**_MATH)
+def _binary_terms(z, y, sw, m, losses):
+    """For r < m: losses[r] = s_r loss_r, and z[r] becomes the residual s_r r_r."""
     wide_vectors()
     weighted = sw.size > 0
-    zero, one = like(0.0, Z), like(1.0, Z)
-    for r in range(y.size):
-        v = Z[r, 0]
+    zero, one = like(0.0, z), like(1.0, z)
+    for r in range(m):
+        v = z[r]
         e = exp(-abs(v))
         loss = (v if v > zero else zero) + log1p_unit(e) - y[r] * v
         res = (one if v >= zero else e) / (one + e) - y[r]
@@ -88,52 +111,60 @@ def _binary_terms(Z, y, sw, losses):
             loss *= sw[r]
             res *= sw[r]
         losses[r] = loss
-        Z[r, 0] = res
+        z[r] = res
 
 
 @njit(**_MATH)
-def _softmax_terms(Z, Y, sw, losses):
-    """Per row of the block: losses[r] = s_r loss_r; Z[r] becomes the residuals s_r r_r."""
+def _softmax_terms(Z, Y, sw, m, losses, peak, total):
+    """For r < m: losses[r] = s_r loss_r, and Z[:, r] becomes the residuals s_r r_r."""
+    wide_vectors()
+    K = Z.shape[0]
     weighted = sw.size > 0
-    zero = like(0.0, Z)
-    for r in range(Y.shape[0]):
-        z = Z[r]
-        m = z[0]
-        for k in range(1, z.size):
-            m = nan_max(m, z[k])
-        total, zy = zero, zero
-        for k in range(z.size):
-            zy += z[k] * Y[r, k]
-            e = exp(z[k] - m)
-            z[k] = e
-            total += e
-        loss = m + math.log(total) - zy
-        scale = sw[r] if weighted else like(1.0, Z)
-        for k in range(z.size):
-            z[k] = scale * (z[k] / total - Y[r, k])
-        losses[r] = scale * loss
+    for r in range(m):
+        peak[r] = Z[0, r]
+        total[r] = like(0.0, Z)
+        losses[r] = like(0.0, Z)
+    for k in range(1, K):
+        for r in range(m):
+            peak[r] = nan_max(peak[r], Z[k, r])
+    for k in range(K):
+        for r in range(m):
+            losses[r] -= Z[k, r] * Y[r, k]
+            e = exp(Z[k, r] - peak[r])
+            Z[k, r] = e
+            total[r] += e
+    for r in range(m):
+        losses[r] += peak[r] + math.log(total[r])  # scalar libm log: once per row, not per logit
+    for k in range(K):
+        for r in range(m):
+            Z[k, r] = Z[k, r] / total[r] - Y[r, k]
+    if weighted:
+        for r in range(m):
+            losses[r] *= sw[r]
+            for k in range(K):
+                Z[k, r] *= sw[r]
 
 
 @njit(**_MATH)
 def _chunk(X, Y, Wt, b, sw, lo, hi, G):
     """Loss of rows [lo, hi); their gradient is added to G (K, d + 1), the last column b's."""
     K = Wt.shape[0]
-    Z = np.empty((BLOCK, K), X.dtype)
-    losses = np.empty(BLOCK, X.dtype)
+    Z = np.empty((K, BLOCK), X.dtype)
+    losses, peak, total = np.empty(BLOCK, X.dtype), np.empty(BLOCK, X.dtype), np.empty(BLOCK, X.dtype)
     loss = like(0.0, X)
     weighted = sw.size > 0
     for start in range(lo, hi, BLOCK):
         stop = min(start + BLOCK, hi)
         m = stop - start
-        Xb, Zb = X[start:stop], Z[:m]
+        Xb = X[start:stop]
         swb = sw[start:stop] if weighted else sw
-        _logits(Xb, Wt, b, Zb)
+        _logits(Xb, Wt, b, Z)
         if Y.ndim == 1:
-            _binary_terms(Zb, Y[start:stop], swb, losses)
+            _binary_terms(Z[0], Y[start:stop], swb, m, losses)
         else:
-            _softmax_terms(Zb, Y[start:stop], swb, losses)
+            _softmax_terms(Z, Y[start:stop], swb, m, losses, peak, total)
         loss += prefix_sum(losses, m)
-        _accumulate(Xb, Zb, G)
+        _accumulate(Xb, Z, G)
     return loss
 
 
