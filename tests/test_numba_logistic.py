@@ -17,9 +17,10 @@ import pytest
 
 pytest.importorskip("numba")
 
+from xpvec.kernels.cpu import _config, logistic  # noqa: E402
+
 import xpvec  # noqa: E402
 from xpvec._registry import get_instance  # noqa: E402
-from xpvec.kernels.cpu import _config, logistic  # noqa: E402
 
 # Rows on each side of the threshold at d = 8 (the kernel runs serially below it).
 SERIAL_ROWS, PARALLEL_ROWS = 300, 2 * _config.PARALLEL_MIN_SIZE // 8 + 77
