@@ -142,6 +142,9 @@ def round_robin(calls: dict, rounds: int) -> dict:
     samples = {name: [] for name in calls}
     for _ in range(rounds):
         for name, call in calls.items():
+            # OpenBLAS's worker threads spin for a while after a BLAS call; the
+            # pause lets them sleep, so they do not take the cores of the next call.
+            time.sleep(0.25)
             t0 = time.perf_counter()
             call()
             samples[name].append(time.perf_counter() - t0)
