@@ -6,11 +6,11 @@ chunks (``_sums.row_chunks``), threads take chunks dynamically, and each
 chunk returns its partial loss and writes its partial gradient to a slot of
 its own (no shared accumulator, no race); the partials are summed after the
 ``prange``. The serial variant walks the same chunks, so both give the same
-bits. Within a chunk, rows go in blocks of ``BLOCK`` (64 KiB of float64 at
-d = 64, well inside L2): the logits of the block are computed, then its
-residuals, then the block's residual-weighted rows are added to the gradient
-while they are still in cache, which keeps the second use of each row off
-the memory bus.
+bits. Within a chunk, rows go in blocks of ``BLOCK`` (32 KiB of float64 at
+d = 64, within L1; 64 rows measured ~5% faster than 128): the logits of the
+block are computed, then its residuals, then the block's residual-weighted
+rows are added to the gradient while they are still in cache, which keeps
+the second use of each row off the memory bus.
 
 Formulation, with z = x_i . w + b and per-row weight s_i (1 when unweighted):
 
@@ -40,7 +40,7 @@ from ._typed import like, nan_max, wide_vectors
 from .exp import exp
 from .log1p import log1p_unit
 
-BLOCK = 128
+BLOCK = 64
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
 _MATH = {"nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
