@@ -2,7 +2,8 @@
 
 Modules: ``exp``/``log1p`` (vectorizable scalar math), ``elementwise``
 (sigmoid family), ``softmax`` (rows), ``reductions`` (dot, l1/l2 losses),
-``normalize`` (rows by L2 norm), ``_sums`` (reassociated sums). Importing this
+``normalize`` (rows by L2 norm), ``logistic`` (fused loss and gradient),
+``_sums`` (reassociated sums). Importing this
 package configures numba first (``_config``: threading layer, cache
 location), then defines the kernels.
 
@@ -16,6 +17,6 @@ unaffected: an install rewrites every file).
 from . import _config
 
 with _config.kernel_cache_location():
-    from . import elementwise, normalize, reductions, softmax
+    from . import elementwise, logistic, normalize, reductions, softmax
 
-__all__ = ["elementwise", "normalize", "reductions", "softmax"]
+__all__ = ["elementwise", "logistic", "normalize", "reductions", "softmax"]

@@ -16,6 +16,9 @@ Design requirements:
   writeable flag (warmup then covers every call).
 - dot of two vectors is a numba reduction; products involving a matrix call
   BLAS through ``np.dot``, which no hand-written kernel beats.
+- ``logistic_loss_grad`` is one fused pass over X (``kernels.cpu.logistic``),
+  which reads X in C order: other layouts are copied to C order once per
+  evaluation (the estimator already hands it C-ordered data).
 """
 
 from __future__ import annotations
@@ -67,6 +70,11 @@ class NumbaBackend(HostBackend):
             k.softmax.softmax_columns.compile_for(rows, out_rows, False)
             k.normalize.normalize_rows.compile_for(rows, out_rows)
             k.reductions.pair_reduce.compile_for(flat, flat, k.reductions.DOT)
+            pair = _readonly(np.zeros(2, dtype))
+            for weights in (pair, pair[:0]):  # weighted, unweighted
+                # binary: Y (n,), W^T (1, d); multinomial: Y (n, K), W^T (K, d)
+                k.logistic.loss_grad.compile_for(rows, pair, rows[:1], pair[:1], weights)
+                k.logistic.loss_grad.compile_for(rows, rows, rows, pair, weights)
 
     def _map(self, kernel, x: np.ndarray) -> np.ndarray:
         order = _memory_order(x)
@@ -123,3 +131,18 @@ class NumbaBackend(HostBackend):
 
     def _l2_loss(self, xp, yhat, y):
         return self._pair_reduce(yhat, y, self._k.reductions.L2)
+
+    def _logistic_loss_grad(self, xp, X, Y, W, b, sample_weight):
+        dtype = X.dtype
+        weights = np.empty(0, dtype) if sample_weight is None else np.ascontiguousarray(sample_weight)
+        Wt = np.ascontiguousarray(W.reshape(W.shape[0], -1).T)
+        loss, G = self._k.logistic.loss_grad(
+            X.size,
+            _readonly(np.ascontiguousarray(X)),
+            _readonly(np.ascontiguousarray(Y)),
+            _readonly(Wt),
+            _readonly(np.ascontiguousarray(b)),
+            _readonly(weights),
+        )
+        grad_W = G[0, :-1].copy() if W.ndim == 1 else np.ascontiguousarray(G[:, :-1].T)
+        return np.asarray(loss, dtype), grad_W, G[:, -1].copy()

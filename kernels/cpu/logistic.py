@@ -1,0 +1,213 @@
+"""Fused logistic loss and gradient, binary and multinomial, in one pass over X.
+
+Bytes moved per evaluation: one read of X (n * d * itemsize), plus Y (and the
+sample weights) once; nothing X-sized is written. The rows are cut into
+chunks (``_sums.row_chunks``), threads take chunks dynamically, and each
+chunk returns its partial loss and writes its partial gradient to a slot of
+its own (no shared accumulator, no race); the partials are summed after the
+``prange``. The serial variant walks the same chunks, so both give the same
+bits. Within a chunk, rows go in blocks of ``BLOCK`` (32 KiB of float64 at
+d = 64, within L1; 64 rows measured ~5% faster than 128): the logits of the
+block are computed, then its residuals, then the block's residual-weighted
+rows are added to the gradient while they are still in cache, which keeps
+the second use of each row off the memory bus.
+
+Formulation, with z = x_i . w + b and per-row weight s_i (1 when unweighted):
+
+- binary: loss_i = log1pexp(z) - y_i z, log1pexp(z) = max(z, 0) + log1p(exp(-|z|));
+  r_i = sigmoid(z) - y_i (sigmoid by the sign of z, as ``elementwise``);
+- multinomial, K logits z_k = x_i . W[:, k] + b_k: with m = max_k z_k,
+  loss_i = m + log(sum_k exp(z_k - m)) - z . y_i and r_ik = softmax(z)_k - y_ik;
+
+loss = sum_i s_i loss_i, grad_W = sum_i s_i r_i x_i (outer product in the
+multinomial case), grad_b = sum_i s_i r_i. exp(-|z|) lies in (0, 1] and
+never overflows; NaN and inf propagate as in the NumPy formulation (no
+fastmath beyond FMA contraction where exp is evaluated; the dot products and
+row sums are reassociated sums, ``_sums``). float32 input is computed and
+accumulated in float32, as BLAS sgemv does.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ._launch import SizedKernel
+from ._sums import DOT, chunk_bounds, pair_sum, prefix_sum, row_chunks
+from ._typed import like, nan_max, wide_vectors
+from .exp import exp
+from .log1p import log1p_unit
+
+BLOCK = 64
+
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
+_MATH = {"nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
+# Sums only, no exp: reassociation lets LLVM keep lanes of partial sums (see _sums).
+_REDUCE = {"nogil": True, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
+
+
+# Four rows at a time: each load of W (logits) or of the gradient (accumulate)
+# serves four rows, and the four sums are independent chains.
+@njit(**_REDUCE)
+def _logits(Xb, Wt, b, Z):
+    """Z[k, r] = Xb[r] . Wt[k] + b[k] for every row r of the block."""
+    wide_vectors()
+    m, d = Xb.shape
+    quads = m - m % 4
+    for r in range(0, quads, 4):
+        x0, x1, x2, x3 = Xb[r], Xb[r + 1], Xb[r + 2], Xb[r + 3]
+        for k in range(Wt.shape[0]):
+            w = Wt[k]
+            s0 = s1 = s2 = s3 = like(0.0, Xb)
+            for j in range(d):
+                s0 += x0[j] * w[j]
+                s1 += x1[j] * w[j]
+                s2 += x2[j] * w[j]
+                s3 += x3[j] * w[j]
+            Z[k, r], Z[k, r + 1], Z[k, r + 2], Z[k, r + 3] = s0 + b[k], s1 + b[k], s2 + b[k], s3 + b[k]
+    for r in range(quads, m):
+        for k in range(Wt.shape[0]):
+            Z[k, r] = pair_sum(Xb[r], Wt[k], 0, d, DOT) + b[k]
+
+
+@njit(**_MATH)
+def _accumulate(Xb, Z, G):
+    """G[k, :d] += sum_r Z[k, r] Xb[r] and G[k, d] += sum_r Z[k, r]: the block's gradient."""
+    wide_vectors()
+    m, d = Xb.shape
+    quads = m - m % 4
+    for r in range(0, quads, 4):
+        x0, x1, x2, x3 = Xb[r], Xb[r + 1], Xb[r + 2], Xb[r + 3]
+        for k in range(Z.shape[0]):
+            g = G[k]
+            c0, c1, c2, c3 = Z[k, r], Z[k, r + 1], Z[k, r + 2], Z[k, r + 3]
+            for j in range(d):
+                g[j] += (c0 * x0[j] + c1 * x1[j]) + (c2 * x2[j] + c3 * x3[j])
+            g[d] += (c0 + c1) + (c2 + c3)
+    for r in range(quads, m):
+        for k in range(Z.shape[0]):
+            g, c = G[k], Z[k, r]
+            for j in range(d):
+                g[j] += c * Xb[r, j]
+            g[d] += c
+
+
+# The terms run across the rows of a block (the logits are stored class-major,
+# Z[k, r]), so each loop is over contiguous rows and vectorizes, exp included.
+@njit(**_MATH)
+def _binary_terms(z, y, sw, m, losses):
+    """For r < m: losses[r] = s_r loss_r, and z[r] becomes the residual s_r r_r."""
+    wide_vectors()
+    weighted = sw.size > 0
+    zero, one = like(0.0, z), like(1.0, z)
+    for r in range(m):
+        v = z[r]
+        e = exp(-abs(v))
+        loss = (v if v > zero else zero) + log1p_unit(e) - y[r] * v
+        res = (one if v >= zero else e) / (one + e) - y[r]
+        if weighted:
+            loss *= sw[r]
+            res *= sw[r]
+        losses[r] = loss
+        z[r] = res
+
+
+@njit(**_MATH)
+def _softmax_terms(Z, Y, sw, m, losses, peak, total):
+    """For r < m: losses[r] = s_r loss_r, and Z[:, r] becomes the residuals s_r r_r."""
+    wide_vectors()
+    K = Z.shape[0]
+    weighted = sw.size > 0
+    for r in range(m):
+        peak[r] = Z[0, r]
+        total[r] = like(0.0, Z)
+        losses[r] = like(0.0, Z)
+    for k in range(1, K):
+        for r in range(m):
+            peak[r] = nan_max(peak[r], Z[k, r])
+    for k in range(K):
+        for r in range(m):
+            losses[r] -= Z[k, r] * Y[r, k]
+            e = exp(Z[k, r] - peak[r])
+            Z[k, r] = e
+            total[r] += e
+    for r in range(m):
+        losses[r] += peak[r] + math.log(total[r])  # scalar libm log: once per row, not per logit
+    for k in range(K):
+        for r in range(m):
+            Z[k, r] = Z[k, r] / total[r] - Y[r, k]
+    if weighted:
+        for r in range(m):
+            losses[r] *= sw[r]
+            for k in range(K):
+                Z[k, r] *= sw[r]
+
+
+@njit(**_MATH)
+def _chunk(X, Y, Wt, b, sw, lo, hi, G):
+    """Loss of rows [lo, hi); their gradient is added to G (K, d + 1), the last column b's."""
+    K = Wt.shape[0]
+    Z = np.empty((K, BLOCK), X.dtype)
+    losses, peak, total = np.empty(BLOCK, X.dtype), np.empty(BLOCK, X.dtype), np.empty(BLOCK, X.dtype)
+    loss = like(0.0, X)
+    weighted = sw.size > 0
+    for start in range(lo, hi, BLOCK):
+        stop = min(start + BLOCK, hi)
+        m = stop - start
+        Xb = X[start:stop]
+        swb = sw[start:stop] if weighted else sw
+        _logits(Xb, Wt, b, Z)
+        if Y.ndim == 1:
+            _binary_terms(Z[0], Y[start:stop], swb, m, losses)
+        else:
+            _softmax_terms(Z, Y[start:stop], swb, m, losses, peak, total)
+        loss += prefix_sum(losses, m)
+        _accumulate(Xb, Z, G)
+    return loss
+
+
+@njit(**_MATH)
+def _total(losses, parts):
+    """The sum of the chunks' partial losses and partial gradients, in chunk order."""
+    G = np.zeros(parts.shape[1:], parts.dtype)
+    for c in range(parts.shape[0]):
+        G += parts[c]
+    return prefix_sum(losses, losses.size), G
+
+
+@njit(**_JIT)
+def loss_grad_serial(X, Y, Wt, b, sw):
+    """``(loss, G)`` with G (K, d + 1) = [grad_W^T, grad_b]; X (n, d) C-ordered, Wt = W^T (K, d).
+
+    Y is (n,) (binary, K = 1) or (n, K) one-hot; ``sw`` the sample weights or
+    an empty array for none.
+    """
+    n = X.shape[0]
+    n_chunks = row_chunks(n)
+    parts = np.zeros((n_chunks, Wt.shape[0], X.shape[1] + 1), X.dtype)
+    losses = np.empty(n_chunks, X.dtype)
+    for c in range(n_chunks):
+        lo, hi = chunk_bounds(c, n_chunks, n)
+        losses[c] = _chunk(X, Y, Wt, b, sw, lo, hi, parts[c])
+    return _total(losses, parts)
+
+
+@njit(parallel=True, **_JIT)
+def loss_grad_parallel(X, Y, Wt, b, sw):
+    """``loss_grad_serial`` with the chunks spread over threads."""
+    n = X.shape[0]
+    n_chunks = row_chunks(n)
+    parts = np.zeros((n_chunks, Wt.shape[0], X.shape[1] + 1), X.dtype)
+    losses = np.empty(n_chunks, X.dtype)
+    for c in prange(n_chunks):
+        lo, hi = chunk_bounds(c, n_chunks, n)
+        losses[c] = _chunk(X, Y, Wt, b, sw, lo, hi, parts[c])
+    return _total(losses, parts)
+
+
+# Threads take 8 chunks (~30k rows at n = 1e6) at a time: still dynamic, so a
+# core busy with another process slows the call by its share only, but with
+# an eighth of the hand-outs (one chunk at a time measured ~15% slower).
+loss_grad = SizedKernel(loss_grad_serial, loss_grad_parallel, 8)

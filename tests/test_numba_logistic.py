@@ -1,0 +1,125 @@
+"""The numba backend's fused logistic loss and gradient against the NumPy two-pass version.
+
+- loss and gradients agree (float64 to ~1e-12 relative, float32 to its
+  precision) for binary and multinomial, weighted or not, with saturated
+  logits, on both sides of the parallel size threshold;
+- the serial and parallel variants give the same bits (same chunks, same order);
+- any layout of X is accepted (copied to C order), inputs are never modified;
+- NaN and inf in X propagate to the loss and gradient, as in NumPy;
+- ``check_grad`` of the fused gradient (the shared LR suite also runs it,
+  at saturated points, over every training backend).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+from xpvec.kernels.cpu import _config, logistic  # noqa: E402
+
+import xpvec  # noqa: E402
+from xpvec._registry import get_instance  # noqa: E402
+
+# Rows on each side of the threshold at d = 8 (the kernel runs serially below it).
+SERIAL_ROWS, PARALLEL_ROWS = 300, 2 * _config.PARALLEL_MIN_SIZE // 8 + 77
+RTOL = {np.float64: 1e-12, np.float32: 2e-5}
+
+
+def problem(n, n_outputs, dtype, weighted, seed=0, d=8):
+    """Random data where a fifth of the rows have logits |z| >= 30 (saturated)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    X[rng.random(n) < 0.2] *= 40.0
+    if n_outputs == 1:
+        W, b = rng.standard_normal(d), rng.standard_normal(1)
+        Y = rng.integers(0, 2, n).astype(float)
+    else:
+        W, b = rng.standard_normal((d, n_outputs)), rng.standard_normal(n_outputs)
+        Y = np.eye(n_outputs)[rng.integers(0, n_outputs, n)]
+    sw = rng.uniform(0.5, 2.0, n) if weighted else None
+    cast = lambda a: None if a is None else a.astype(dtype)  # noqa: E731
+    return cast(X), cast(Y), cast(W), cast(b), cast(sw)
+
+
+def assert_agrees(got, want, rtol):
+    """Each result close to NumPy's relative to its largest entry (gradients sum signed terms)."""
+    for g, w in zip(got, want, strict=True):
+        assert type(g) is np.ndarray and g.shape == w.shape and g.dtype == w.dtype
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * np.max(np.abs(w)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("n_outputs", [1, 4], ids=["binary", "multinomial"])
+@pytest.mark.parametrize("n", [SERIAL_ROWS, PARALLEL_ROWS], ids=["serial", "parallel"])
+def test_agrees_with_numpy(n, n_outputs, weighted, dtype):
+    X, Y, W, b, sw = problem(n, n_outputs, dtype, weighted)
+    want = get_instance("numpy").logistic_loss_grad(X, Y, W, b, sw)
+    got = get_instance("numba").logistic_loss_grad(X, Y, W, b, sw)
+    assert_agrees(got, want, RTOL[dtype])
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3], ids=["binary", "multinomial"])
+def test_serial_and_parallel_give_the_same_bits(n_outputs):
+    X, Y, W, b, sw = problem(PARALLEL_ROWS, n_outputs, np.float64, True)
+    Wt = np.ascontiguousarray(W.reshape(len(W), -1).T)
+    serial = logistic.loss_grad_serial(X, Y, Wt, b, sw)
+    parallel = logistic.loss_grad_parallel(X, Y, Wt, b, sw)
+    for s, p in zip(serial, parallel, strict=True):
+        np.testing.assert_array_equal(s, p)
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided", "reversed"])
+def test_any_layout_of_x_and_inputs_untouched(layout):
+    X, Y, W, b, sw = problem(SERIAL_ROWS, 3, np.float64, True)
+    odd = {
+        "fortran": np.asfortranarray(X),
+        "strided": np.repeat(X, 2, axis=1)[:, ::2],
+        "reversed": X[::-1].copy()[::-1],
+    }[layout]
+    before = [a.copy() for a in (odd, Y, W, b, sw)]
+    want = get_instance("numpy").logistic_loss_grad(X, Y, W, b, sw)
+    assert_agrees(get_instance("numba").logistic_loss_grad(odd, Y, W, b, sw), want, 1e-12)
+    for a, copy in zip((odd, Y, W, b, sw), before, strict=True):
+        np.testing.assert_array_equal(a, copy)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("n_outputs", [1, 3], ids=["binary", "multinomial"])
+def test_non_finite_x_propagates_like_numpy(n_outputs, bad):
+    X, Y, W, b, sw = problem(SERIAL_ROWS, n_outputs, np.float64, False)
+    X[5, 2] = bad
+    want = get_instance("numpy").logistic_loss_grad(X, Y, W, b, sw)
+    got = get_instance("numba").logistic_loss_grad(X, Y, W, b, sw)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(w))
+        np.testing.assert_array_equal(np.isinf(g), np.isinf(w))
+
+
+def test_empty_data_gives_zero_loss_and_gradient():
+    X, Y, W, b, _ = problem(0, 3, np.float64, False)
+    loss, gW, gb = get_instance("numba").logistic_loss_grad(X, Y, W, b, None)
+    assert loss == 0.0 and not gW.any() and not gb.any()
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3], ids=["binary", "multinomial"])
+@pytest.mark.parametrize("n", [SERIAL_ROWS, PARALLEL_ROWS], ids=["serial", "parallel"])
+def test_check_grad_of_the_fused_gradient(n, n_outputs):
+    X, Y, W, b, sw = problem(n, n_outputs, np.float64, True)
+    X /= 40.0  # moderate logits: the finite differences then see curvature
+    backend = get_instance("numba")
+
+    def unpack(theta):
+        return theta[: W.size].reshape(W.shape), theta[W.size :]
+
+    def loss(theta):
+        return backend.logistic_loss_grad(X, Y, *unpack(theta), sw)[0]
+
+    def grad(theta):
+        _, gW, gb = backend.logistic_loss_grad(X, Y, *unpack(theta), sw)
+        return np.concatenate([gW.ravel(), gb])
+
+    theta = np.concatenate([W.ravel(), b])
+    assert xpvec.check_grad(loss, grad, theta, backend="numba") < 1e-6
