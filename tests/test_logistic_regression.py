@@ -369,3 +369,19 @@ def test_array_api_inputs_train_where_they_live(monkeypatch):
         ours.predict(xps.asarray(X[:, :4]))
     with pytest.raises(TypeError, match="cannot take"):
         xpvec.LogisticRegression(backend="numpy").fit(xps.asarray(X), y)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+def test_non_finite_x_is_refused_before_training(backend, bad, solver):
+    # lbfgs proves X finite with its first evaluation at zero instead of a separate
+    # pass over X; a weight of 0 on the bad row must not hide it.
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 3)), np.arange(40) % 2
+    X[7, 1] = bad
+    weights = np.ones(40)
+    weights[7] = 0.0
+    for sample_weight in (None, weights):
+        with pytest.raises(ValueError, match="NaN|infinity"):
+            xpvec.LogisticRegression(solver=solver, backend=backend).fit(X, y, sample_weight=sample_weight)

@@ -42,15 +42,19 @@ class TrainingData:
     Y: Any
     sample_weight: Any
     classes: np.ndarray
+    #: X's values are not checked yet: the first loss evaluation must prove them finite.
+    finite_unchecked: bool = False
 
 
 def is_host(X: Any) -> bool:
     return array_kind(X) == HOST
 
 
-def validate_host(estimator, *data, reset: bool):
+def validate_host(estimator, *data, reset: bool, ensure_all_finite: bool = True):
     """scikit-learn's validation of host data (X, or X and y), X as float C-order."""
-    return validate_data(estimator, *data, dtype=_HOST_DTYPES, order="C", reset=reset)
+    return validate_data(
+        estimator, *data, dtype=_HOST_DTYPES, order="C", reset=reset, ensure_all_finite=ensure_all_finite
+    )
 
 
 def checked_layout(estimator, backend: Backend, X, *, reset: bool):
@@ -123,10 +127,15 @@ def check_two_classes(classes: np.ndarray) -> None:
 
 def training_data(estimator, X, y, sample_weight) -> TrainingData:
     """X validated on its backend, labels encoded and weights checked, all beside X."""
+    # lbfgs starts with a full evaluation at W = 0, b = 0, whose loss is finite
+    # exactly when X is: that evaluation checks X for free (a separate check
+    # would read X once more, a third of a fused loss+gradient evaluation).
+    defer_finite = estimator.solver == "lbfgs"
     if is_host(X):
-        X, y = validate_host(estimator, X, y, reset=True)
+        X, y = validate_host(estimator, X, y, reset=True, ensure_all_finite=not defer_finite)
         backend = trainable(resolve(estimator.backend, X), estimator.solver)
         X = backend.from_numpy(X)
+        finite_unchecked = defer_finite
     else:
         if y is None:
             raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None.")
@@ -136,6 +145,7 @@ def training_data(estimator, X, y, sample_weight) -> TrainingData:
 
             return dask_training_data(estimator, backend, X, y, sample_weight)
         X = validate_on_device(estimator, backend, X, reset=True)
+        finite_unchecked = False
         y = column_or_1d(to_numpy(y), warn=True)
         check_consistent_length(X, y)
     classes, Y = encode_labels(y)
@@ -147,7 +157,7 @@ def training_data(estimator, X, y, sample_weight) -> TrainingData:
         sample_weight = _check_sample_weight(sample_weight, n_rows, ensure_non_negative=True)
         sample_weight = place_like(backend, X, sample_weight)
     # Labels and weights are n-sized: checked on the host, placed beside X once.
-    return TrainingData(backend, X, place_like(backend, X, Y), sample_weight, classes)
+    return TrainingData(backend, X, place_like(backend, X, Y), sample_weight, classes, finite_unchecked)
 
 
 def features(estimator, X, *, reset: bool) -> tuple[Backend, Any]:

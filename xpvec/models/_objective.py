@@ -39,6 +39,7 @@ class LogisticObjective:
         *,
         C: float,
         fit_intercept: bool,
+        finite_unchecked: bool = False,
     ) -> None:
         self.backend = backend
         self.xp = backend.parameter_namespace(X)
@@ -47,6 +48,7 @@ class LogisticObjective:
         self.n_samples, self.n_features = X.shape
         self.n_outputs = 1 if Y.ndim == 1 else Y.shape[1]
         self.fit_intercept = fit_intercept
+        self.finite_unchecked = finite_unchecked
         if sample_weight is None:
             total_weight = self.n_samples
         else:
@@ -78,6 +80,8 @@ class LogisticObjective:
             scale = scale * self.n_samples / rows.shape[0]
         W, b = self.unpack(theta)
         loss, grad_W, grad_b = self.backend.fetch(*self.backend.logistic_loss_grad(X, Y, W, b, sw))
+        if self.finite_unchecked:
+            self._check_finite_input(theta, rows, loss)
         # Diverging parameters overflow here; the solver's finiteness check
         # reports that with advice, so the FP warnings would only be noise.
         with self.backend.fp_guard():
@@ -85,6 +89,17 @@ class LogisticObjective:
             grad_b = scale * grad_b if self.fit_intercept else xp.zeros_like(grad_b)
             f = scale * loss + 0.5 * self.alpha * xp.sum(W * W)
         return f, xp.concat([xp.reshape(grad_W, (-1,)), grad_b])
+
+    def _check_finite_input(self, theta, rows, loss) -> None:
+        """X's values were left unchecked for this first evaluation: at theta = 0
+        on all rows every logit is x_i . 0 + 0, which is NaN exactly when x_i
+        holds a NaN or an inf, so the loss is finite exactly when X is."""
+        self.finite_unchecked = False
+        xp = self.xp
+        at_zero = rows is None and not bool(xp.any(theta != 0))
+        finite = math.isfinite(float(loss)) if at_zero else bool(self.data_xp.all(self.data_xp.isfinite(self.X)))
+        if not finite:
+            raise ValueError("Input X contains NaN or infinity; LogisticRegression needs finite values.")
 
     def lipschitz(self) -> float:
         """An estimate of the Lipschitz constant of grad f (its largest curvature).

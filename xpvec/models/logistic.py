@@ -110,7 +110,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self._check_params()
         data = training_data(self, X, y, sample_weight)
         objective = LogisticObjective(
-            data.backend, data.X, data.Y, data.sample_weight, C=self.C, fit_intercept=self.fit_intercept
+            data.backend,
+            data.X,
+            data.Y,
+            data.sample_weight,
+            C=self.C,
+            fit_intercept=self.fit_intercept,
+            finite_unchecked=data.finite_unchecked,
         )
 
         monitor = Monitor(self.solver, self.max_iter, self.verbose, self.learning_rate)
