@@ -2,7 +2,7 @@
 
 Bytes moved per evaluation: one read of X (n * d * itemsize), plus Y (and the
 sample weights) once; nothing X-sized is written. The rows are cut into
-chunks (``_sums.row_chunks``), threads take chunks dynamically, and each
+chunks (``_n_chunks``), threads take chunks dynamically, and each
 chunk returns its partial loss and writes its partial gradient to a slot of
 its own (no shared accumulator, no race); the partials are summed after the
 ``prange``. The serial variant walks the same chunks, so both give the same
@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._launch import SizedKernel
-from ._sums import DOT, chunk_bounds, pair_sum, prefix_sum, row_chunks
+from ._sums import DOT, chunk_bounds, pair_sum, prefix_sum
 from ._typed import like, nan_max, wide_vectors
 from .exp import exp
 from .log1p import log1p_unit
@@ -177,6 +177,13 @@ def _total(losses, parts):
     return prefix_sum(losses, losses.size), G
 
 
+@njit(nogil=True)
+def _n_chunks(n_rows):
+    """Up to 256 chunks (many per thread, taken dynamically) of at least 512 rows:
+    smaller chunks cost more in per-chunk partial gradients than they share out."""
+    return max(1, min(256, n_rows // 512))
+
+
 @njit(**_JIT)
 def loss_grad_serial(X, Y, Wt, b, sw):
     """``(loss, G)`` with G (K, d + 1) = [grad_W^T, grad_b]; X (n, d) C-ordered, Wt = W^T (K, d).
@@ -185,7 +192,7 @@ def loss_grad_serial(X, Y, Wt, b, sw):
     an empty array for none.
     """
     n = X.shape[0]
-    n_chunks = row_chunks(n)
+    n_chunks = _n_chunks(n)
     parts = np.zeros((n_chunks, Wt.shape[0], X.shape[1] + 1), X.dtype)
     losses = np.empty(n_chunks, X.dtype)
     for c in range(n_chunks):
@@ -198,7 +205,7 @@ def loss_grad_serial(X, Y, Wt, b, sw):
 def loss_grad_parallel(X, Y, Wt, b, sw):
     """``loss_grad_serial`` with the chunks spread over threads."""
     n = X.shape[0]
-    n_chunks = row_chunks(n)
+    n_chunks = _n_chunks(n)
     parts = np.zeros((n_chunks, Wt.shape[0], X.shape[1] + 1), X.dtype)
     losses = np.empty(n_chunks, X.dtype)
     for c in prange(n_chunks):

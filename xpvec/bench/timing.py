@@ -3,6 +3,9 @@
 - Warm-up: each call runs once untimed (JIT compilation, page faults, GPU context).
 - Rotation: small inputs are cycled through several copies, so a benchmark
   does not read the same few kilobytes from L1 over and over.
+- Before each runner, a pause lets the previous runner's worker threads stop
+  spinning (OpenBLAS and OpenMP threads busy-wait after a call and would take
+  the cores from whatever runs next).
 - A sample times enough back-to-back calls to last ``min_sample`` seconds (the
   timer's resolution stops mattering) and reports the time per call.
 - A call must return with its work done (``Backend.finish``: a GPU stream
@@ -19,6 +22,7 @@ import numpy as np
 
 ROTATE_BYTES = 32 * 2**20  # rotate copies of small inputs until they span this much memory
 MAX_COPIES = 16
+SETTLE_SECONDS = 0.2  # longer than OpenBLAS/OpenMP threads spin after their last call
 
 
 def copies_for(nbytes: int) -> int:
@@ -28,6 +32,7 @@ def copies_for(nbytes: int) -> int:
 
 def time_calls(calls: Sequence[Callable[[], object]], repeats: int = 7, min_sample: float = 0.02) -> list[float]:
     """Seconds per call, one value per sample; ``calls`` are rotated (one per input copy)."""
+    time.sleep(SETTLE_SECONDS)
     t0 = time.perf_counter()
     for call in calls:  # warm-up
         call()
