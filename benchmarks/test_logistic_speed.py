@@ -39,7 +39,6 @@ N_SAMPLES, N_FEATURES = 1_000_000, 64
 # Backends that take their data moved once from NumPy (dask has its own suite,
 # test_dask_speed.py); the loop baseline would take minutes at this size.
 BACKENDS = [name for name in xpvec.available_backends() if name not in ("python", "dask")]
-TRAINING = [name for name in BACKENDS if get_instance(name).cannot_train is None]
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +124,7 @@ def test_fit_sklearn_default_lbfgs(benchmark, data, optimum):
 
 
 @pytest.mark.benchmark(group="fit 1e6x64 to sklearn's optimum")
-@pytest.mark.parametrize("backend", TRAINING)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_fit(benchmark, data, optimum, backend):
     X, y = data
     xpvec.warmup(backend)
@@ -160,7 +159,7 @@ def report(benchmark, medians: dict, ratios: dict) -> None:
     print("\n", benchmark.group, dict(benchmark.extra_info))
 
 
-needs_numba = pytest.mark.skipif("numba" not in TRAINING, reason="numba is not installed")
+needs_numba = pytest.mark.skipif("numba" not in BACKENDS, reason="numba is not installed")
 
 
 @needs_numba

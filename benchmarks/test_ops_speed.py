@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 import xpvec
-from xpvec._registry import get_instance
 from xpvec.bench.cases import CASES, LOOP_MAX_SIZE
 from xpvec.bench.timing import SETTLE_SECONDS, copies_for
 
@@ -45,8 +44,6 @@ def test_op(benchmark, copy_floor, op, size, kind, runner):
     host = case.make_inputs(size, np.random.default_rng(0), DTYPE)
     copies = [host] + [tuple(a.copy() for a in host) for _ in range(copies_for(case.bytes_moved(host)) - 1)]
     if kind == "backend":
-        if case.trains and get_instance(runner).cannot_train:
-            pytest.skip(f"{runner} does not train models yet")
         moved = [tuple(xpvec.to_device(a, runner) for a in args) for args in copies]
         calls = itertools.cycle([case.xpvec_call(runner, args) for args in moved])
     else:

@@ -54,5 +54,5 @@ def training_backends() -> list[str]:
     return [
         name
         for name in xpvec.available_backends()
-        if "host" in get_instance(name).accepts and get_instance(name).cannot_train is None
+        if "host" in get_instance(name).accepts
     ]

@@ -64,8 +64,6 @@ class Backend:
     name: ClassVar[str] = "array_api"
     #: The array kinds (see ``xpvec._arrays``) this backend takes without copying.
     accepts: ClassVar[frozenset[str]] = frozenset()
-    #: None if the models (LogisticRegression) train on this backend, else why not.
-    cannot_train: ClassVar[str | None] = None
     #: Solvers the models cannot use on this backend, each with the reason.
     unsupported_solvers: ClassVar[dict[str, str]] = {}
 

@@ -10,7 +10,6 @@ import numpy as np
 
 import xpvec
 
-from .._registry import get_instance
 from .cases import CASES, LOOP_MAX_SIZE, Case
 from .timing import copies_for, copy_bandwidth, median, time_calls
 
@@ -100,9 +99,6 @@ def _time_backend(case: Case, name, size, dtype, copies, nbytes, floor_s, repeat
     result = Result(case.op, size, dtype, name, "backend", None, nbytes, floor_s)
     if name == "python" and size > LOOP_MAX_SIZE:
         result.note = f"skipped: the loop baseline runs up to {LOOP_MAX_SIZE:.0e} elements"
-        return result
-    if case.trains and get_instance(name).cannot_train:
-        result.note = f"skipped: {name} does not train models yet"
         return result
     # Data moves to the backend's array type once, outside the timed region.
     moved = [tuple(xpvec.to_device(a, name) for a in args) for args in copies]

@@ -99,8 +99,6 @@ def validate_on_device(estimator, backend: Backend, X, *, reset: bool):
 
 
 def trainable(backend: Backend, solver: str) -> Backend:
-    if backend.cannot_train:
-        raise TypeError(backend.cannot_train)
     reason = backend.unsupported_solvers.get(solver)
     if reason:
         raise ValueError(f"solver={solver!r} does not run on the {backend.name} backend: {reason}")
