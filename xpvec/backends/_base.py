@@ -318,7 +318,7 @@ class Backend:
     def _sigmoid_grad(self, xp, x):
         e = xp.exp(-xp.abs(x))
         d = 1 + e
-        return e / d / d
+        return e / (d * d)
 
     def _log_sigmoid(self, xp, x):
         return xp.where(x < 0, x, xp.zeros_like(x)) - xp.log1p(xp.exp(-xp.abs(x)))

@@ -36,8 +36,8 @@ class NumpyBackend(HostBackend):
 
     def _sigmoid_grad(self, xp, x):
         e = _exp_neg_abs(x)
-        d = np.add(e, 1.0)
-        np.divide(e, d, out=e)
+        d = np.add(e, 1.0, out=np.empty_like(e))  # out= keeps 0-d as arrays
+        np.multiply(d, d, out=d)
         return np.divide(e, d, out=e)
 
     def _log_sigmoid(self, xp, x):

@@ -29,7 +29,7 @@ def _sigmoid(v: float) -> float:
 def _sigmoid_grad(v: float) -> float:
     e = math.exp(-abs(v))
     d = 1.0 + e
-    return e / d / d
+    return e / (d * d)
 
 
 def _log_sigmoid(v: float) -> float:
