@@ -74,6 +74,14 @@ def _max_and_sum(row, buf):
 
 
 @njit(error_model="numpy", fastmath={"contract"})
+def _emit_log(row, dst, m, s):
+    """log_softmax from the row's max m and sum s of exp(x - m): (x - m) - log(s)."""
+    lse = like(math.log(s), m)
+    for j in range(row.size):
+        dst[j] = (row[j] - m) - lse
+
+
+@njit(error_model="numpy", fastmath={"contract"})
 def _short_row(row, dst, log):
     """softmax of a row of at most BLOCK elements, using ``dst`` as the scratch."""
     wide_vectors()
@@ -87,9 +95,7 @@ def _short_row(row, dst, log):
         dst[j] = exp(row[j] - m)
     s = prefix_sum(dst, row.size)
     if log:
-        lse = like(math.log(s), m)
-        for j in range(row.size):
-            dst[j] = (row[j] - m) - lse
+        _emit_log(row, dst, m, s)
     else:
         inv = like(1.0, m) / s
         for j in range(row.size):
@@ -106,9 +112,7 @@ def _rows(x, out, lo, hi, buf, log):
             continue
         m, s = _max_and_sum(row, buf)
         if log:
-            lse = like(math.log(s), m)
-            for j in range(row.size):
-                dst[j] = (row[j] - m) - lse
+            _emit_log(row, dst, m, s)
         else:
             inv = like(1.0, m) / s
             for j in range(row.size):
