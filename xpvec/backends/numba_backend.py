@@ -14,6 +14,9 @@ Design requirements:
 - Inputs reach the kernels as read-only views: inputs are never modified,
   and numba compiles one specialization per dtype, not one more per
   writeable flag (warmup then covers every call).
+- Outputs of 4 MiB and more come from ``_output_pool``: memory freed by an
+  earlier result is reused, so a repeated call does not pay the OS for
+  zeroing fresh pages (as much time as the fused kernel itself).
 - dot of two vectors is a numba reduction; products involving a matrix call
   BLAS through ``np.dot``, which no hand-written kernel beats.
 - ``logistic_loss_grad`` is one fused pass over X (``kernels.cpu.logistic``),
@@ -28,6 +31,7 @@ import math
 import numpy as np
 
 from .._axes import to_rows
+from . import _output_pool
 from ._host import HostBackend
 
 
@@ -78,7 +82,7 @@ class NumbaBackend(HostBackend):
 
     def _map(self, kernel, x: np.ndarray) -> np.ndarray:
         order = _memory_order(x)
-        out = np.empty(x.shape, x.dtype, order=order)
+        out = _output_pool.empty(x.shape, x.dtype, order)
         kernel(x.size, _readonly(np.ravel(x, order)), np.ravel(out, order))
         return out
 
@@ -94,14 +98,14 @@ class NumbaBackend(HostBackend):
     def _softmax_rows(self, x: np.ndarray, axes: tuple[int, ...], log: bool) -> np.ndarray:
         n_lead = len(axes)
         if 0 < n_lead < x.ndim and axes == tuple(range(n_lead)) and x.flags.c_contiguous:
-            out = np.empty(x.shape, x.dtype)
+            out = _output_pool.empty(x.shape, x.dtype)
             n_reduced = math.prod(x.shape[:n_lead])
             cols = _readonly(x.reshape(n_reduced, -1))
             self._k.softmax.softmax_columns(x.size, cols, out.reshape(n_reduced, -1), log)
             return out
         rows, restore = to_rows(x, axes)
         rows = np.ascontiguousarray(rows)
-        out = np.empty(rows.shape, rows.dtype)
+        out = _output_pool.empty(rows.shape, rows.dtype)
         self._k.softmax.softmax_rows(rows.size, _readonly(rows), out, log)
         return restore(out)
 
@@ -112,7 +116,7 @@ class NumbaBackend(HostBackend):
         return self._softmax_rows(x, axes, True)
 
     def _normalize_rows(self, xp, x):
-        out = np.empty(x.shape, x.dtype)
+        out = _output_pool.empty(x.shape, x.dtype)
         self._k.normalize.normalize_rows(x.size, _readonly(np.ascontiguousarray(x)), out)
         return out
 

@@ -1,0 +1,208 @@
+"""Reuse of large host outputs (``xpvec.backends._output_pool``).
+
+The pool may only hand memory out again once nothing can reach it: every
+test here that keeps a view, a memoryview or a slice of an old result checks
+that later results neither share its memory nor change its values.
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+
+import numpy as np
+import pytest
+from scipy import special
+
+import xpvec
+from xpvec.backends import _output_pool
+from xpvec.backends._output_pool import GRAIN, MIN_BYTES, OutputPool
+
+MIB = 1 << 20
+BIG = (1024, 768)  # 6 MiB of float64: pooled
+
+
+def _big(seed: int = 0, shape=BIG, dtype=np.float64) -> np.ndarray:
+    return (np.random.default_rng(seed).standard_normal(shape) * 6).astype(dtype)
+
+
+def _address(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+# --- the pool itself ---------------------------------------------------------
+
+
+def test_small_requests_are_plain_numpy_arrays():
+    out = OutputPool(64 * MIB).empty((MIN_BYTES // 8 - 1,), np.float64)
+    assert out.flags.owndata and out.base is None
+
+
+def test_large_requests_are_aligned_writeable_and_shaped():
+    pool = OutputPool(64 * MIB)
+    for order in ("C", "F"):
+        out = pool.empty((1000, 1100), np.float32, order)
+        assert out.shape == (1000, 1100) and out.dtype == np.float32 and not out.flags.owndata
+        assert out.flags.writeable and out.flags[f"{order}_CONTIGUOUS"]
+        assert _address(out) % 64 == 0
+        out[...] = 1.5
+        assert float(out.sum(dtype=np.float64)) == 1.5 * 1000 * 1100
+
+
+def test_freed_block_is_reused_and_live_block_is_not():
+    pool = OutputPool(64 * MIB)
+    first = pool.empty((MIN_BYTES,), np.uint8)
+    address = _address(first)
+    second = pool.empty((MIN_BYTES,), np.uint8)
+    assert _address(second) != address  # first is alive
+    del first
+    assert pool.idle_bytes == MIN_BYTES
+    third = pool.empty((MIN_BYTES // 8,), np.float64)  # same size, another dtype
+    assert _address(third) == address and pool.idle_bytes == 0
+
+
+@pytest.mark.parametrize(
+    "keep",
+    [
+        lambda a: a[10:20],
+        lambda a: a.T,
+        lambda a: a.reshape(-1)[::3],
+        lambda a: memoryview(a),
+        lambda a: a.view(np.uint8),
+        lambda a: np.ctypeslib.as_ctypes(a),
+    ],
+    ids=["slice", "transpose", "strided", "memoryview", "dtype-view", "ctypes"],
+)
+def test_memory_reachable_through_a_view_is_never_reused(keep):
+    pool = OutputPool(64 * MIB)
+    result = pool.empty(BIG, np.float64)
+    result[...] = 7.0
+    held = keep(result)
+    address = _address(result)
+    del result
+    assert pool.idle_bytes == 0
+    others = [pool.empty(BIG, np.float64) for _ in range(3)]
+    for other in others:
+        other[...] = -1.0
+        assert _address(other) != address
+    assert np.all(np.asarray(held).view(np.float64) == 7.0) if not isinstance(held, memoryview) else all(
+        v == 7.0 for v in np.frombuffer(held, np.float64)[:100]
+    )
+    del held
+    assert pool.idle_bytes > 0
+
+
+def test_idle_memory_stays_under_the_limit_and_oldest_goes_first():
+    pool = OutputPool(3 * GRAIN * 2)  # room for three 4 MiB blocks
+    arrays = [pool.empty((MIN_BYTES,), np.uint8) for _ in range(5)]
+    addresses = [_address(a) for a in arrays]
+    while arrays:
+        arrays.pop(0)  # freed in allocation order
+    assert pool.idle_bytes == 3 * MIN_BYTES
+    # The three most recently freed stay; they come back newest first.
+    again = [pool.empty((MIN_BYTES,), np.uint8) for _ in range(3)]
+    assert [_address(a) for a in again] == addresses[4:1:-1]
+
+
+def test_blocks_larger_than_the_limit_are_not_kept():
+    pool = OutputPool(MIN_BYTES)
+    pool.empty((2 * MIN_BYTES,), np.uint8)
+    assert pool.idle_bytes == 0
+
+
+def test_limit_zero_turns_pooling_off():
+    out = OutputPool(0).empty(BIG, np.float64)
+    assert out.flags.owndata
+
+
+@pytest.mark.parametrize(("raw", "limit"), [("", 512 * MIB), ("0", 0), ("64", 64 * MIB), (" 1.5 ", int(1.5 * MIB))])
+def test_limit_from_environment(monkeypatch, raw, limit):
+    monkeypatch.setenv(_output_pool.ENV_VAR, raw)
+    assert _output_pool._limit_from_env() == limit
+
+
+@pytest.mark.parametrize("raw", ["lots", "-1", "nan", "inf"])
+def test_bad_limit_in_environment_names_the_variable(monkeypatch, raw):
+    monkeypatch.setenv(_output_pool.ENV_VAR, raw)
+    with pytest.raises(ValueError, match=_output_pool.ENV_VAR):
+        _output_pool._limit_from_env()
+
+
+def test_clear_releases_idle_blocks():
+    pool = OutputPool(64 * MIB)
+    pool.empty(BIG, np.float64)
+    assert pool.idle_bytes > 0
+    pool.clear()
+    assert pool.idle_bytes == 0
+
+
+# --- through the numba backend ----------------------------------------------
+
+numba_only = pytest.mark.skipif("numba" not in xpvec.available_backends(), reason="numba is not installed")
+
+
+@numba_only
+def test_repeated_op_reuses_its_freed_output():
+    x = _big()
+    address = _address(xpvec.sigmoid(x, backend="numba"))  # freed at once
+    y = xpvec.sigmoid(x, backend="numba")
+    assert _address(y) == address
+    np.testing.assert_allclose(y, special.expit(x), rtol=1e-15, atol=0)
+
+
+@numba_only
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_pooled_results_are_right_and_survive_later_calls(order, dtype):
+    x = np.asarray(_big(1, dtype=dtype), order=order)
+    x64 = x.astype(np.float64)
+    # Loose enough for softmax's float32 error on inputs spanning +-30; the
+    # agreement suite holds the tight per-op bounds.
+    rtol = {np.float16: 2e-3, np.float32: 5e-5, np.float64: 1e-14}[dtype]
+    atol = 2.0**-24 if dtype == np.float16 else 1e-300  # float16's subnormal spacing
+    results = {
+        "sigmoid": (xpvec.sigmoid(x, backend="numba"), special.expit(x64)),
+        "log_sigmoid": (xpvec.log_sigmoid(x, backend="numba"), special.log_expit(x64)),
+        "softmax": (xpvec.softmax(x, axis=1, backend="numba"), special.softmax(x64, axis=1)),
+        "softmax0": (xpvec.softmax(x, axis=0, backend="numba"), special.softmax(x64, axis=0)),
+        "normalize": (xpvec.normalize_rows(x, backend="numba"), x64 / np.linalg.norm(x64, axis=1, keepdims=True)),
+    }
+    snapshots = {name: got.copy() for name, (got, _) in results.items()}
+    for _ in range(3):  # churn the pool with other results of the same size
+        xpvec.sigmoid(-x, backend="numba")
+        xpvec.softmax(x[::-1], axis=1, backend="numba")
+    for name, (got, want) in results.items():
+        assert got.dtype == dtype and got.shape == x.shape
+        if name == "sigmoid" or name == "log_sigmoid":
+            assert got.flags[f"{order}_CONTIGUOUS"]
+        np.testing.assert_array_equal(got, snapshots[name], err_msg=name)
+        np.testing.assert_allclose(got.astype(np.float64), want, rtol=rtol, atol=atol, err_msg=name)
+    assert x.flags.writeable  # input untouched, still the caller's
+
+
+@numba_only
+def test_pooled_results_pickle_and_copy_like_plain_arrays():
+    y = xpvec.sigmoid(_big(2), backend="numba")
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(y)), y)
+    np.testing.assert_array_equal(np.copy(y), y)
+    assert type(y) is np.ndarray
+
+
+@numba_only
+def test_threads_sharing_the_pool_get_their_own_results():
+    inputs = [_big(seed) for seed in range(6)]
+    wants = [special.expit(x) for x in inputs]
+    failures: list[str] = []
+
+    def work(i: int) -> None:
+        for _ in range(8):
+            got = xpvec.sigmoid(inputs[i], backend="numba")
+            if not np.allclose(got, wants[i], rtol=1e-15, atol=0):
+                failures.append(f"thread {i}")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
