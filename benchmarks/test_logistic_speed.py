@@ -25,15 +25,13 @@ backends (cupy) get their data moved once, outside the timing, and are
 synchronized inside it.
 """
 
-import statistics
-import time
-
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
 import xpvec
 from xpvec._registry import get_instance
+from xpvec.bench.timing import round_robin
 
 N_SAMPLES, N_FEATURES = 1_000_000, 64
 # Backends that take their data moved once from NumPy (dask has its own suite,
@@ -136,23 +134,6 @@ def test_fit(benchmark, data, optimum, backend):
 
 
 # ---------------------------------------------------------------- side by side
-def round_robin(calls: dict, rounds: int, burst: int = 1) -> dict:
-    """Median seconds per call of each contender, the contenders taking turns so
-    that load from other processes falls on all of them alike. A turn times
-    ``burst`` calls back to back, as a solver makes them."""
-    samples = {name: [] for name in calls}
-    for _ in range(rounds):
-        for name, call in calls.items():
-            # OpenBLAS's worker threads spin for a while after a BLAS call; the
-            # pause lets them sleep, so they do not take the cores of the next call.
-            time.sleep(0.25)
-            t0 = time.perf_counter()
-            for _ in range(burst):
-                call()
-            samples[name].append((time.perf_counter() - t0) / burst)
-    return {name: statistics.median(times) for name, times in samples.items()}
-
-
 def report(benchmark, medians: dict, ratios: dict) -> None:
     benchmark.extra_info.update({f"median_ms {k}": round(v * 1e3, 2) for k, v in medians.items()})
     benchmark.extra_info.update({k: round(v, 2) for k, v in ratios.items()})

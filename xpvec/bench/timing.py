@@ -48,6 +48,25 @@ def time_calls(calls: Sequence[Callable[[], object]], repeats: int = 7, min_samp
     return samples
 
 
+def round_robin(calls: dict[str, Callable[[], object]], rounds: int, burst: int = 1) -> dict[str, float]:
+    """Median seconds per call of each contender, the contenders taking turns.
+
+    Load from other processes then falls on every contender alike, which makes
+    their ratios steadier than timing each one in its own stretch. A turn
+    times ``burst`` calls back to back (as a solver or a loop makes them),
+    after the settle pause.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            time.sleep(SETTLE_SECONDS)
+            t0 = time.perf_counter()
+            for _ in range(burst):
+                call()
+            samples[name].append((time.perf_counter() - t0) / burst)
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
 def median(samples: Sequence[float]) -> float:
     return statistics.median(samples)
 
