@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import special
 
 numba = pytest.importorskip("numba")
 
@@ -365,6 +366,33 @@ def test_softmax_rows_longer_than_a_block(op, n):
     finite = np.isfinite(want)
     np.testing.assert_allclose(got[finite], want[finite], rtol=1e-12, atol=1e-12)
     assert np.isnan(got[2:5]).all() and not np.isnan(got[[0, 1, 5]]).any()
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("log", [False, True])
+def test_column_kernel_folds_row_chunks_and_tiles(dtype, log):
+    """Several row chunks and column tiles, so every fold of partial (max, sum) runs."""
+    n, k = 4500, 300
+    assert softmax.column_row_chunks(n) > 2 and k > 2 * softmax.TILE_COLUMNS and n > 2 * softmax.TILE_ROWS
+    x = np.random.default_rng(5).standard_normal((n, k)) * 20
+    x[-1, 5] = 900.0  # the max arrives in the last tile: every earlier sum is rescaled
+    x[: n // 2, 6] = -np.inf  # whole tiles and chunks of -inf before finite values
+    x[:, 7] = -np.inf  # all -inf: NaN
+    x[n // 3, 8] = np.nan
+    x[10, 9] = np.inf
+    x[:, 10] = -800.0  # exp(-800 - max) underflows unless taken relative to the column's max
+    with np.errstate(all="ignore"):
+        want = (special.log_softmax if log else special.softmax)(x, axis=0)
+    want[:, 7:10] = np.nan  # scipy gives +inf columns 0/NaN mixes; the API says NaN
+    xd = _readonly(x.astype(dtype))
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    for variant in (softmax.softmax_columns.serial, softmax.softmax_columns.parallel):
+        got = np.empty_like(xd)
+        variant(xd, got, log)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        finite = np.isfinite(want)
+        scale = np.maximum(np.abs(want[finite]), 1.0) if log else np.maximum(want[finite], np.finfo(dtype).tiny)
+        assert np.max(np.abs(got[finite] - want[finite]) / scale) < tol
 
 
 @pytest.mark.parametrize("dtype", FLOATS)

@@ -22,9 +22,15 @@ chunks of rows to threads, each with its own scratch buffer.
 
 ``softmax_columns`` normalizes down the columns instead (the reduced axes
 lead, as for axis=0 of a C-ordered matrix), so such inputs need no transposed
-copy: per block of ``COLUMNS`` columns, three passes over the rows (max, sum
-of exp, emit; 3 reads and 1 write per element), each vectorized across the
-columns; blocks go to threads.
+copy. Two reads and one write per element, every loop vectorized across
+columns and reading rows in memory order:
+
+1. statistics: tiles of ``TILE_ROWS`` rows by ``TILE_COLUMNS`` columns, each
+   read from memory once for its column maxima and again from L2 for its
+   sums of exp, folded into running per-column (max, sum) with the same
+   rescaling as the rows' online pass; threads take (row chunk, column tile)
+   pieces, each with its own partial (max, sum), folded afterwards;
+2. emit, rows in parallel.
 """
 
 from __future__ import annotations
@@ -136,51 +142,129 @@ softmax_rows = SizedKernel(softmax_rows_serial, softmax_rows_parallel)
 
 
 
-# Columns per block of the column kernels: a block's running max and sum stay
-# in L1 (2 x 4 KiB of float64) while the rows stream past.
-COLUMNS = 512
+# Column kernels work on tiles of TILE_ROWS x TILE_COLUMNS elements (256 KiB
+# of float64): a tile stays in L2 between taking its column maxima and
+# summing its exps, so the statistics cost one read of memory, and its
+# per-column running values (4 x 1 KiB) stay in L1. Measured on (10000, 1000)
+# float64 against tiles of 16x1024 (36% slower), 64x512, 128x128, 512x32,
+# and against the earlier three-pass kernel (max, sum, emit; 3 reads): par
+# for softmax, 5% behind for log_softmax, within this machine's noise.
+TILE_ROWS, TILE_COLUMNS = 256, 128
 
 
 @njit(error_model="numpy", fastmath={"contract"})
-def _column_block(x, out, c0, c1, log):
-    """softmax down columns c0..c1 of x (reduced axis first), vectorized across the columns."""
+def _finite_or_zero(v):
+    return v if -math.inf < v < math.inf else like(0.0, v)
+
+
+@njit(error_model="numpy", fastmath={"contract"})
+def _merge(m, s, bm, bs):
+    """Fold per-column partials (bm, bs) into the running (m, s), s being sums of exp(x - m).
+
+    Both sides are rescaled to the larger max, branch-free so the loop
+    vectorizes (its exps are a 1/TILE_ROWS fraction of the work; scalar ones
+    cost as much as the rest of the statistics). A side whose max is -inf
+    has a zero sum and a zero factor; when both are -inf the reference is 0
+    (not -inf - -inf = NaN). NaN or +inf leave m non-finite, which
+    ``_finish_columns`` turns into a NaN column.
+    """
     wide_vectors()
-    m = np.full(c1 - c0, -math.inf, x.dtype)
-    s = np.zeros(c1 - c0, x.dtype)
-    for r in range(x.shape[0]):
-        seg = x[r, c0:c1]
-        for j in range(seg.size):
-            m[j] = nan_max(m[j], seg[j])
     for j in range(m.size):
-        m[j] = m[j] if -math.inf < m[j] < math.inf else like(math.nan, m)
-    for r in range(x.shape[0]):
-        seg = x[r, c0:c1]
-        for j in range(seg.size):
-            s[j] += exp(seg[j] - m[j])
-    for j in range(s.size):
+        top = nan_max(m[j], bm[j])
+        ref = _finite_or_zero(top)
+        s[j] = s[j] * exp(m[j] - ref) + bs[j] * exp(bm[j] - ref)
+        m[j] = top
+
+
+@njit(error_model="numpy", fastmath={"contract"})
+def _column_stats(x, r0, r1, c0, c1, m, s, bm, bs):
+    """Fold rows r0..r1 of columns c0..c1 into (m, s), tile by tile, vectorized across columns."""
+    wide_vectors()
+    for t0 in range(r0, r1, TILE_ROWS):
+        t1 = min(t0 + TILE_ROWS, r1)
+        for k0 in range(c0, c1, TILE_COLUMNS):
+            w = min(TILE_COLUMNS, c1 - k0)
+            tile_m, tile_s = bm[:w], bs[:w]
+            tile_m[:] = -math.inf
+            for r in range(t0, t1):
+                seg = x[r, k0 : k0 + w]
+                for j in range(w):
+                    tile_m[j] = nan_max(tile_m[j], seg[j])
+            tile_s[:] = 0.0
+            for r in range(t0, t1):  # the tile again, now from L2
+                seg = x[r, k0 : k0 + w]
+                for j in range(w):
+                    # Relative to a non-finite max, sum from 0: an all -inf column adds exactly 0.
+                    tile_s[j] += exp(seg[j] - _finite_or_zero(tile_m[j]))
+            _merge(m[k0 : k0 + w], s[k0 : k0 + w], tile_m, tile_s)
+
+
+@njit(error_model="numpy", fastmath={"contract"})
+def _finish_columns(m, s, log):
+    """m: NaN where a column held NaN or +inf or only -inf; s: what the emit pass applies."""
+    for j in range(m.size):
+        if not (-math.inf < m[j] < math.inf):
+            m[j] = like(math.nan, m)
         s[j] = like(math.log(s[j]), s) if log else like(1.0, s) / s[j]
-    for r in range(x.shape[0]):
-        seg, dst = x[r, c0:c1], out[r, c0:c1]
+
+
+@njit(error_model="numpy", fastmath={"contract"})
+def _emit_columns(x, out, r0, r1, m, scale, log):
+    """softmax = exp(x - m) * (1/s), log_softmax = (x - m) - log(s), rows r0..r1 in full."""
+    wide_vectors()
+    for r in range(r0, r1):
+        seg, dst = x[r], out[r]
         if log:
             for j in range(seg.size):
-                dst[j] = (seg[j] - m[j]) - s[j]
+                dst[j] = (seg[j] - m[j]) - scale[j]
         else:
             for j in range(seg.size):
-                dst[j] = exp(seg[j] - m[j]) * s[j]
+                dst[j] = exp(seg[j] - m[j]) * scale[j]
 
 
 @njit(**_JIT)
 def softmax_columns_serial(x, out, log):
-    for c0 in range(0, x.shape[1], COLUMNS):
-        _column_block(x, out, c0, min(c0 + COLUMNS, x.shape[1]), log)
+    m = np.full(x.shape[1], -math.inf, x.dtype)
+    s = np.zeros(x.shape[1], x.dtype)
+    scratch_m, scratch_s = np.empty(TILE_COLUMNS, x.dtype), np.empty(TILE_COLUMNS, x.dtype)
+    _column_stats(x, 0, x.shape[0], 0, x.shape[1], m, s, scratch_m, scratch_s)
+    _finish_columns(m, s, log)
+    _emit_columns(x, out, 0, x.shape[0], m, s, log)
+
+
+@njit(nogil=True)
+def column_row_chunks(n_rows):
+    """Row chunks of the column statistics, each with its own partial (m, s) rows."""
+    return max(1, min(32, n_rows // (4 * TILE_ROWS)))
 
 
 @njit(parallel=True, **_JIT)
 def softmax_columns_parallel(x, out, log):
-    n_blocks = (x.shape[1] + COLUMNS - 1) // COLUMNS
-    for b in prange(n_blocks):
-        c0 = b * COLUMNS
-        _column_block(x, out, c0, min(c0 + COLUMNS, x.shape[1]), log)
+    n, k = x.shape
+    n_rc = column_row_chunks(n)
+    n_ct = (k + TILE_COLUMNS - 1) // TILE_COLUMNS
+    m = np.full((n_rc, k), -math.inf, x.dtype)
+    s = np.zeros((n_rc, k), x.dtype)
+    # 1. partial statistics per (row chunk, column tile), each writing its own slice
+    for item in prange(n_rc * n_ct):
+        rc = item // n_ct
+        r0, r1 = chunk_bounds(rc, n_rc, n)
+        c0 = (item - rc * n_ct) * TILE_COLUMNS
+        c1 = min(c0 + TILE_COLUMNS, k)
+        scratch_m, scratch_s = np.empty(TILE_COLUMNS, x.dtype), np.empty(TILE_COLUMNS, x.dtype)
+        _column_stats(x, r0, r1, c0, c1, m[rc], s[rc], scratch_m, scratch_s)
+    # 2. fold the row chunks' partials into row 0, per column tile
+    for ct in prange(n_ct):
+        c0 = ct * TILE_COLUMNS
+        c1 = min(c0 + TILE_COLUMNS, k)
+        for rc in range(1, n_rc):
+            _merge(m[0, c0:c1], s[0, c0:c1], m[rc, c0:c1], s[rc, c0:c1])
+        _finish_columns(m[0, c0:c1], s[0, c0:c1], log)
+    # 3. emit, rows in parallel
+    n_chunks = row_chunks(n)
+    for c in prange(n_chunks):
+        lo, hi = chunk_bounds(c, n_chunks, n)
+        _emit_columns(x, out, lo, hi, m[0], s[0], log)
 
 
 softmax_columns = SizedKernel(softmax_columns_serial, softmax_columns_parallel)
