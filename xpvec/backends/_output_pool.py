@@ -162,5 +162,7 @@ def pool() -> OutputPool:
     return _pool
 
 
-def empty(shape: tuple[int, ...], dtype, order: str = "C") -> np.ndarray:
+def empty(shape: tuple[int, ...], dtype: np.dtype, order: str = "C") -> np.ndarray:
+    if math.prod(shape) * dtype.itemsize < MIN_BYTES:  # small: skip the pool's bookkeeping
+        return np.empty(shape, dtype, order=order)
     return pool().empty(shape, dtype, order)

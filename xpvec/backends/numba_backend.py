@@ -81,6 +81,11 @@ class NumbaBackend(HostBackend):
                 k.logistic.loss_grad.compile_for(rows, rows, rows, pair, weights)
 
     def _map(self, kernel, x: np.ndarray) -> np.ndarray:
+        if x.ndim == 1 and x.flags.c_contiguous:
+            # The common case, without the raveling below: ~1 us of a call on small inputs.
+            out = _output_pool.empty(x.shape, x.dtype)
+            kernel(x.size, _readonly(x), out)
+            return out
         order = _memory_order(x)
         out = _output_pool.empty(x.shape, x.dtype, order)
         kernel(x.size, _readonly(np.ravel(x, order)), np.ravel(out, order))
