@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -29,7 +30,7 @@ numba = pytest.importorskip("numba")
 
 from xpvec.kernels.cpu import _config, elementwise, normalize, reductions, softmax  # noqa: E402
 from xpvec.kernels.cpu.exp import exp  # noqa: E402
-from xpvec.kernels.cpu.log1p import log1p_unit  # noqa: E402
+from xpvec.kernels.cpu.log1p import log1p_unit, log_normal  # noqa: E402
 
 import xpvec  # noqa: E402
 
@@ -47,6 +48,12 @@ def _exp_map(x, out):
 def _log1p_map(x, out):
     for i in range(x.size):
         out[i] = log1p_unit(x[i])
+
+
+@numba.njit(error_model="numpy")
+def _log_map(x, out):
+    for i in range(x.size):
+        out[i] = log_normal(x[i])
 
 
 def _ulp_distance(got: np.ndarray, want: np.ndarray) -> np.ndarray:
@@ -101,6 +108,22 @@ def test_log1p_within_4_ulp_on_unit_interval(dtype):
     got = np.empty_like(x)
     _log1p_map(x, got)
     _assert_within_ulp(got, _oracle(np.log1p, x), x, 4)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_log_within_4_ulp_over_the_normal_range(dtype):
+    info = np.finfo(dtype)
+    rng = np.random.default_rng(7)
+    x = np.concatenate(
+        [
+            np.geomspace(info.tiny, info.max / 4, 200_001),  # info.max itself is below
+            1 + rng.uniform(-1e-3, 1e-3, 20_000),  # around 1, where k*ln2 and log1p could cancel
+            [1, 2, 0.5, np.sqrt(2), info.tiny, info.max, np.inf, np.nan],
+        ]
+    ).astype(dtype)
+    got = np.empty_like(x)
+    _log_map(x, got)
+    _assert_within_ulp(got, _oracle(np.log, x), x, 4)
 
 
 def _sigmoid_ld(x):
@@ -163,11 +186,11 @@ def test_serial_and_parallel_variants_agree_exactly(dtype):
         kernel.parallel(x, b)
         np.testing.assert_array_equal(a, b)
     rows = _readonly((rng.standard_normal((301, 257)) * 10).astype(dtype))
-    for kernel in (softmax.softmax_rows, softmax.softmax_columns):
+    for kernel, operand in ((softmax.softmax_rows, rows), (softmax.softmax_columns, rows[None])):
         for log in (False, True):
-            a, b = np.empty_like(rows), np.empty_like(rows)
-            kernel.serial(rows, a, log)
-            kernel.parallel(rows, b, log)
+            a, b = np.empty_like(operand), np.empty_like(operand)
+            kernel.serial(operand, a, log)
+            kernel.parallel(operand, b, log)
             np.testing.assert_array_equal(a, b)
     a, b = np.empty_like(rows), np.empty_like(rows)
     normalize.normalize_rows.serial(rows, a)
@@ -370,20 +393,26 @@ def test_softmax_rows_longer_than_a_block(op, n):
 
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("log", [False, True])
-def test_column_kernel_folds_row_chunks_and_tiles(dtype, log):
-    """Several row chunks and column tiles, so every fold of partial (max, sum) runs."""
-    n, k = 4500, 300
-    assert softmax.column_row_chunks(n) > 2 and k > 2 * softmax.TILE_COLUMNS and n > 2 * softmax.TILE_ROWS
-    x = np.random.default_rng(5).standard_normal((n, k)) * 20
-    x[-1, 5] = 900.0  # the max arrives in the last tile: every earlier sum is rescaled
-    x[: n // 2, 6] = -np.inf  # whole tiles and chunks of -inf before finite values
-    x[:, 7] = -np.inf  # all -inf: NaN
-    x[n // 3, 8] = np.nan
-    x[10, 9] = np.inf
-    x[:, 10] = -800.0  # exp(-800 - max) underflows unless taken relative to the column's max
+@pytest.mark.parametrize(
+    "slabs, n, k",
+    [(1, 4500, 300), (2, 2100, 140), (7, 300, 300)],
+    ids=["long-columns", "long-columns-2-slabs", "short-columns-7-slabs"],
+)
+def test_column_kernel_folds_row_chunks_and_tiles(dtype, log, slabs, n, k):
+    """Several slabs, column tiles and (for long columns) row chunks, so every fold of partial (max, sum) runs."""
+    assert k > softmax.TILE_COLUMNS and n > softmax.TILE_ROWS
+    assert (softmax.column_row_chunks(n) > 1) == (n >= 4 * softmax.TILE_ROWS)
+    x = np.random.default_rng(5).standard_normal((slabs, n, k)) * 20
+    x[:, -1, 5] = 900.0  # the max arrives in the last tile: every earlier sum is rescaled
+    x[:, : n // 2, 6] = -np.inf  # whole tiles and chunks of -inf before finite values
+    x[:, :, 7] = -np.inf  # all -inf: NaN
+    x[-1, n // 3, 8] = np.nan
+    x[0, 10, 9] = np.inf
+    x[:, :, 10] = -800.0  # exp(-800 - max) underflows unless taken relative to the column's max
     with np.errstate(all="ignore"):
-        want = (special.log_softmax if log else special.softmax)(x, axis=0)
-    want[:, 7:10] = np.nan  # scipy gives +inf columns 0/NaN mixes; the API says NaN
+        want = (special.log_softmax if log else special.softmax)(x, axis=1)
+    want[:, :, 7] = np.nan  # scipy gives +inf columns 0/NaN mixes; the API says NaN
+    want[-1, :, 8] = want[0, :, 9] = np.nan
     xd = _readonly(x.astype(dtype))
     tol = 2e-5 if dtype == np.float32 else 1e-12
     for variant in (softmax.softmax_columns.serial, softmax.softmax_columns.parallel):
@@ -393,6 +422,26 @@ def test_column_kernel_folds_row_chunks_and_tiles(dtype, log):
         finite = np.isfinite(want)
         scale = np.maximum(np.abs(want[finite]), 1.0) if log else np.maximum(want[finite], np.finfo(dtype).tiny)
         assert np.max(np.abs(got[finite] - want[finite]) / scale) < tol
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+@pytest.mark.parametrize(
+    "shape, axis", [((4, 10, 32, 32), 1), ((3, 5, 7, 64), (1, 2)), ((2, 50, 9), 1), ((3, 4, 5), 1)]
+)
+def test_softmax_over_middle_axes_reads_in_place(op, shape, axis, dtype):
+    """A block of middle axes (the channel axis of NCHW) runs the column kernel without a transposed copy."""
+    x = (np.random.default_rng(6).standard_normal(shape) * 10).astype(dtype)
+    x.reshape(-1)[7] = -np.inf
+    got = getattr(xpvec, op)(x, axis=axis, backend="numba")
+    want = (special.log_softmax if op == "log_softmax" else special.softmax)(x.astype(np.float64), axis=axis)
+    assert got.dtype == dtype and got.shape == shape
+    kept = math.prod(shape[max(axis if isinstance(axis, tuple) else (axis,)) + 1 :])
+    assert got.flags.c_contiguous == (kept >= 8)  # fewer kept elements: a transposed copy, a view back
+    finite = np.isfinite(want)
+    np.testing.assert_array_equal(np.isfinite(got), finite)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got[finite], want[finite], rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("dtype", FLOATS)

@@ -99,3 +99,31 @@ def nan_max(typingctx, a, b):
         return builder.call(fn, args)
 
     return a(a, b), codegen
+
+
+@intrinsic
+def split_exponent(typingctx, x):
+    """(k, u) with x = 2**k * u, u in [1, 2), for a positive normal float x.
+
+    Bit manipulation, branch-free and vectorizable (``math.frexp`` is a scalar
+    libm call): k is the unbiased exponent field (as a float of x's type), u
+    is x with its exponent field set to the bias. Not meaningful for zero,
+    subnormal, negative or non-finite x; callers select those out.
+    """
+    if not isinstance(x, types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):
+        bits = x.bitwidth
+        ity = ir.IntType(bits)
+        fty = context.get_value_type(x)
+        mantissa, bias = (52, 1023) if bits == 64 else (23, 127)
+        raw = builder.bitcast(args[0], ity)
+        field = builder.lshr(raw, ir.Constant(ity, mantissa))
+        exponent = builder.sub(builder.and_(field, ir.Constant(ity, 2 * bias + 1)), ir.Constant(ity, bias))
+        k = builder.sitofp(exponent, fty)
+        frac = builder.and_(raw, ir.Constant(ity, (1 << mantissa) - 1))
+        u = builder.bitcast(builder.or_(frac, ir.Constant(ity, bias << mantissa)), fty)
+        return context.make_tuple(builder, signature.return_type, (k, u))
+
+    return types.UniTuple(x, 2)(x), codegen

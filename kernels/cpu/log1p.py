@@ -1,4 +1,4 @@
-"""A vectorizable log1p on [0, 1] for float32 and float64 (for log_sigmoid).
+"""A vectorizable log1p on [0, 1] for float32 and float64 (for log_sigmoid), and a log built on it.
 
 log_sigmoid needs log1p(e) with e = exp(-|x|) in [0, 1]; ``math.log1p`` is a
 scalar libm call that would block vectorization of the whole loop. This is
@@ -17,8 +17,10 @@ oracle). Bytes moved: none (a scalar function, inlined into kernels).
 from __future__ import annotations
 
 import numpy as np
-from numba import types
+from numba import njit, types
 from numba.extending import overload
+
+from ._typed import split_exponent
 
 # fdlibm e_log.c Lg7..Lg1, highest degree first (Horner order).
 _LG = (
@@ -43,15 +45,22 @@ def log1p_unit(e):
     raise NotImplementedError("xpvec.kernels.cpu.log1p.log1p_unit runs inside numba-jitted code only")
 
 
-def _make_log1p_unit(ftype, coeffs, ln2_hi, ln2_lo):
+def _make_log_scaled(ftype, coeffs, ln2_hi, ln2_lo):
+    """log(2**k * (1 + e)) for e in [0, 1] and a whole-number k of the same float type.
+
+    k joins fdlibm's own exponent (0 or 1) before the sum, so k*ln2 and
+    log1p(f) never cancel: for x just below 1, log_normal has k = -1 and
+    e near 1, the total exponent is 0 and the result is log1p(f) itself.
+    k * ln2_hi is exact (ln2_hi has trailing zero bits).
+    """
     head, tail = ftype(coeffs[0]), tuple(ftype(c) for c in coeffs[1:])
     ln2_hi, ln2_lo = ftype(ln2_hi), ftype(ln2_lo)
     sqrt2m1, zero, half, one, two = (ftype(v) for v in (np.sqrt(2) - 1, 0, 0.5, 1, 2))
 
-    def impl(e):
+    def log_scaled(e, k):
         big = e > sqrt2m1
         f = (e - one) * half if big else e
-        k = one if big else zero
+        k = k + (one if big else zero)
         s = f / (two + f)
         z = s * s
         p = head
@@ -60,13 +69,45 @@ def _make_log1p_unit(ftype, coeffs, ln2_hi, ln2_lo):
         hfsq = half * f * f
         return k * ln2_hi - ((hfsq - (s * (hfsq + z * p) + k * ln2_lo)) - f)
 
-    return impl
+    return njit(error_model="numpy", fastmath={"contract"}, inline="always")(log_scaled)
+
+
+_LOG_SCALED = {
+    types.float64: (np.float64, _make_log_scaled(np.float64, _LG, _LN2_HI, _LN2_LO)),
+    types.float32: (np.float32, _make_log_scaled(np.float32, _LG_F32, _LN2_HI_F32, _LN2_LO_F32)),
+}
 
 
 @overload(log1p_unit, jit_options={"error_model": "numpy", "fastmath": {"contract"}})
 def _log1p_unit(e):
-    if e == types.float64:
-        return _make_log1p_unit(np.float64, _LG, _LN2_HI, _LN2_LO)
-    if e == types.float32:
-        return _make_log1p_unit(np.float32, _LG_F32, _LN2_HI_F32, _LN2_LO_F32)
-    return None
+    if e not in _LOG_SCALED:
+        return None
+    ftype, log_scaled = _LOG_SCALED[e]
+    zero = ftype(0)
+    return lambda e: log_scaled(e, zero)
+
+
+def log_normal(x):
+    """log(x) for a float32 or float64 scalar x, positive and normal, or +inf or NaN (jitted code only).
+
+    x = 2**k * u with u in [1, 2) (exponent bits, exact), so log(x) =
+    k*ln2 + log1p(u - 1), u - 1 exact: within ~1 ulp, and vectorizable where
+    ``math.log`` is a scalar libm call (column log_softmax takes one per
+    column). Zero, subnormal and negative x are outside the domain.
+    """
+    raise NotImplementedError("xpvec.kernels.cpu.log1p.log_normal runs inside numba-jitted code only")
+
+
+@overload(log_normal, jit_options={"error_model": "numpy", "fastmath": {"contract"}})
+def _log_normal(x):
+    if x not in _LOG_SCALED:
+        return None
+    ftype, log_scaled = _LOG_SCALED[x]
+    one, inf = ftype(1), ftype(np.inf)
+
+    def impl(x):
+        k, u = split_exponent(x)
+        r = log_scaled(u - one, k)
+        return r if x < inf else x
+
+    return impl

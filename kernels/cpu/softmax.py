@@ -20,17 +20,24 @@ A row holding +inf or NaN, or only -inf, has no finite max and gives NaN
 gives exp(-inf) = 0. Rows are independent: the ``_parallel`` kernel hands
 chunks of rows to threads, each with its own scratch buffer.
 
-``softmax_columns`` normalizes down the columns instead (the reduced axes
-lead, as for axis=0 of a C-ordered matrix), so such inputs need no transposed
-copy. Two reads and one write per element, every loop vectorized across
-columns and reading rows in memory order:
+``softmax_columns`` normalizes down the columns instead: it takes a 3-D
+array (slabs, reduced, kept) and normalizes over the middle axis of each
+slab, so reduced axes that lead (axis=0 of a matrix) or sit in the middle
+(the channel axis of an NCHW batch) need no transposed copy. Every loop
+vectorizes across columns and reads rows in memory order:
 
 1. statistics: tiles of ``TILE_ROWS`` rows by ``TILE_COLUMNS`` columns, each
    read from memory once for its column maxima and again from L2 for its
    sums of exp, folded into running per-column (max, sum) with the same
-   rescaling as the rows' online pass; threads take (row chunk, column tile)
-   pieces, each with its own partial (max, sum), folded afterwards;
-2. emit, rows in parallel.
+   rescaling as the rows' online pass;
+2. emit.
+
+Short columns (fewer than ``4 * TILE_ROWS`` rows): threads take whole
+(slab, column tile) pieces, and the emit re-reads a piece from cache (one
+read and one write per element when the piece fits L2). Long columns: per
+slab, threads take (row chunk, column tile) pieces, each with its own partial
+(max, sum), folded afterwards, then emit rows in parallel (two reads, one
+write).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from ._launch import SizedKernel
 from ._sums import chunk_bounds, prefix_sum, row_chunks
 from ._typed import like, nan_max, wide_vectors
 from .exp import exp
+from .log1p import log_normal
 
 BLOCK = 2048
 
@@ -178,7 +186,7 @@ def _merge(m, s, bm, bs):
 
 @njit(error_model="numpy", fastmath={"contract"})
 def _column_stats(x, r0, r1, c0, c1, m, s, bm, bs):
-    """Fold rows r0..r1 of columns c0..c1 into (m, s), tile by tile, vectorized across columns."""
+    """Fold rows r0..r1 of columns c0..c1 into (m, s) (indexed from c0), tile by tile."""
     wide_vectors()
     for t0 in range(r0, r1, TILE_ROWS):
         t1 = min(t0 + TILE_ROWS, r1)
@@ -196,7 +204,7 @@ def _column_stats(x, r0, r1, c0, c1, m, s, bm, bs):
                 for j in range(w):
                     # Relative to a non-finite max, sum from 0: an all -inf column adds exactly 0.
                     tile_s[j] += exp(seg[j] - _finite_or_zero(tile_m[j]))
-            _merge(m[k0 : k0 + w], s[k0 : k0 + w], tile_m, tile_s)
+            _merge(m[k0 - c0 : k0 - c0 + w], s[k0 - c0 : k0 - c0 + w], tile_m, tile_s)
 
 
 @njit(error_model="numpy", fastmath={"contract"})
@@ -205,15 +213,16 @@ def _finish_columns(m, s, log):
     for j in range(m.size):
         if not (-math.inf < m[j] < math.inf):
             m[j] = like(math.nan, m)
-        s[j] = like(math.log(s[j]), s) if log else like(1.0, s) / s[j]
+        # s >= 1 where m is finite (the max contributes exp(0)); elsewhere the column is NaN anyway.
+        s[j] = log_normal(s[j]) if log else like(1.0, s) / s[j]
 
 
 @njit(error_model="numpy", fastmath={"contract"})
-def _emit_columns(x, out, r0, r1, m, scale, log):
-    """softmax = exp(x - m) * (1/s), log_softmax = (x - m) - log(s), rows r0..r1 in full."""
+def _emit_columns(x, out, r0, r1, c0, c1, m, scale, log):
+    """softmax = exp(x - m) * (1/s), log_softmax = (x - m) - log(s), on rows r0..r1, columns c0..c1."""
     wide_vectors()
     for r in range(r0, r1):
-        seg, dst = x[r], out[r]
+        seg, dst = x[r, c0:c1], out[r, c0:c1]
         if log:
             for j in range(seg.size):
                 dst[j] = (seg[j] - m[j]) - scale[j]
@@ -222,14 +231,27 @@ def _emit_columns(x, out, r0, r1, m, scale, log):
                 dst[j] = exp(seg[j] - m[j]) * scale[j]
 
 
+@njit(error_model="numpy", fastmath={"contract"})
+def _column_pieces(x, out, lo, hi, n_ct, log):
+    """Pieces lo..hi of (slab, column tile), each done whole: statistics, then emit from cache."""
+    m, s = np.empty(TILE_COLUMNS, x.dtype), np.empty(TILE_COLUMNS, x.dtype)
+    scratch_m, scratch_s = np.empty(TILE_COLUMNS, x.dtype), np.empty(TILE_COLUMNS, x.dtype)
+    for item in range(lo, hi):
+        slab = item // n_ct
+        c0 = (item - slab * n_ct) * TILE_COLUMNS
+        c1 = min(c0 + TILE_COLUMNS, x.shape[2])
+        tile_m, tile_s = m[: c1 - c0], s[: c1 - c0]
+        tile_m[:] = -math.inf
+        tile_s[:] = 0.0
+        _column_stats(x[slab], 0, x.shape[1], c0, c1, tile_m, tile_s, scratch_m, scratch_s)
+        _finish_columns(tile_m, tile_s, log)
+        _emit_columns(x[slab], out[slab], 0, x.shape[1], c0, c1, tile_m, tile_s, log)
+
+
 @njit(**_JIT)
 def softmax_columns_serial(x, out, log):
-    m = np.full(x.shape[1], -math.inf, x.dtype)
-    s = np.zeros(x.shape[1], x.dtype)
-    scratch_m, scratch_s = np.empty(TILE_COLUMNS, x.dtype), np.empty(TILE_COLUMNS, x.dtype)
-    _column_stats(x, 0, x.shape[0], 0, x.shape[1], m, s, scratch_m, scratch_s)
-    _finish_columns(m, s, log)
-    _emit_columns(x, out, 0, x.shape[0], m, s, log)
+    n_ct = (x.shape[2] + TILE_COLUMNS - 1) // TILE_COLUMNS
+    _column_pieces(x, out, 0, x.shape[0] * n_ct, n_ct, log)
 
 
 @njit(nogil=True)
@@ -240,31 +262,43 @@ def column_row_chunks(n_rows):
 
 @njit(parallel=True, **_JIT)
 def softmax_columns_parallel(x, out, log):
-    n, k = x.shape
+    n_slabs, n, k = x.shape
     n_rc = column_row_chunks(n)
     n_ct = (k + TILE_COLUMNS - 1) // TILE_COLUMNS
-    m = np.full((n_rc, k), -math.inf, x.dtype)
-    s = np.zeros((n_rc, k), x.dtype)
-    # 1. partial statistics per (row chunk, column tile), each writing its own slice
-    for item in prange(n_rc * n_ct):
-        rc = item // n_ct
-        r0, r1 = chunk_bounds(rc, n_rc, n)
-        c0 = (item - rc * n_ct) * TILE_COLUMNS
-        c1 = min(c0 + TILE_COLUMNS, k)
-        scratch_m, scratch_s = np.empty(TILE_COLUMNS, x.dtype), np.empty(TILE_COLUMNS, x.dtype)
-        _column_stats(x, r0, r1, c0, c1, m[rc], s[rc], scratch_m, scratch_s)
-    # 2. fold the row chunks' partials into row 0, per column tile
-    for ct in prange(n_ct):
-        c0 = ct * TILE_COLUMNS
-        c1 = min(c0 + TILE_COLUMNS, k)
-        for rc in range(1, n_rc):
-            _merge(m[0, c0:c1], s[0, c0:c1], m[rc, c0:c1], s[rc, c0:c1])
-        _finish_columns(m[0, c0:c1], s[0, c0:c1], log)
-    # 3. emit, rows in parallel
-    n_chunks = row_chunks(n)
-    for c in prange(n_chunks):
-        lo, hi = chunk_bounds(c, n_chunks, n)
-        _emit_columns(x, out, lo, hi, m[0], s[0], log)
+    if n_rc == 1:
+        # Short columns: threads take (slab, column tile) pieces, each done whole.
+        n_items = n_slabs * n_ct
+        n_batches = min(n_items, 256)
+        for b in prange(n_batches):
+            lo, hi = chunk_bounds(b, n_batches, n_items)
+            _column_pieces(x, out, lo, hi, n_ct, log)
+        return
+    m = np.empty((n_rc, k), x.dtype)
+    s = np.empty((n_rc, k), x.dtype)
+    for slab in range(n_slabs):
+        xs, outs = x[slab], out[slab]
+        m[:] = -math.inf
+        s[:] = 0.0
+        # 1. partial statistics per (row chunk, column tile), each writing its own slice
+        for item in prange(n_rc * n_ct):
+            rc = item // n_ct
+            r0, r1 = chunk_bounds(rc, n_rc, n)
+            c0 = (item - rc * n_ct) * TILE_COLUMNS
+            c1 = min(c0 + TILE_COLUMNS, k)
+            scratch_m, scratch_s = np.empty(TILE_COLUMNS, x.dtype), np.empty(TILE_COLUMNS, x.dtype)
+            _column_stats(xs, r0, r1, c0, c1, m[rc, c0:c1], s[rc, c0:c1], scratch_m, scratch_s)
+        # 2. fold the row chunks' partials into row 0, per column tile
+        for ct in prange(n_ct):
+            c0 = ct * TILE_COLUMNS
+            c1 = min(c0 + TILE_COLUMNS, k)
+            for rc in range(1, n_rc):
+                _merge(m[0, c0:c1], s[0, c0:c1], m[rc, c0:c1], s[rc, c0:c1])
+            _finish_columns(m[0, c0:c1], s[0, c0:c1], log)
+        # 3. emit, rows in parallel
+        n_chunks = row_chunks(n)
+        for c in prange(n_chunks):
+            lo, hi = chunk_bounds(c, n_chunks, n)
+            _emit_columns(xs, outs, lo, hi, 0, k, m[0], s[0], log)
 
 
 softmax_columns = SizedKernel(softmax_columns_serial, softmax_columns_parallel)
