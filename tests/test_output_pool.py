@@ -7,7 +7,11 @@ that later results neither share its memory nor change its values.
 
 from __future__ import annotations
 
+import copy
 import pickle
+import subprocess
+import sys
+import tempfile
 import threading
 
 import numpy as np
@@ -90,6 +94,53 @@ def test_memory_reachable_through_a_view_is_never_reused(keep):
     )
     del held
     assert pool.idle_bytes > 0
+
+
+def test_the_memory_owner_cannot_be_copied_or_pickled_or_reach_the_block():
+    y = OutputPool(64 * MIB).empty(BIG, np.float64)
+    owner = y.base
+    # A copy would point at the memory without keeping it alive.
+    with pytest.raises(TypeError, match="copy or pickle the array"):
+        copy.copy(owner)
+    with pytest.raises(TypeError, match="copy or pickle the array"):
+        pickle.dumps(owner)
+    assert not hasattr(owner, "__dict__") and not hasattr(owner, "block")
+
+
+_CYCLE_DURING_GIVE_BACK = """
+import gc, os
+os.environ["XPVEC_HOST_POOL_MB"] = "8"
+import numpy as np
+from xpvec.backends._output_pool import pool
+
+def big():
+    return pool().empty((1 << 20,), np.float64)  # 8 MiB: the pool holds one idle block
+
+for depth in range(12):
+    gc.collect()
+    class Holder:
+        pass
+    h = Holder()
+    h.self, h.arr = h, big()  # only the cyclic collector frees this one
+    a, b = big(), big()
+    del a  # the pool is now full
+    # The next collection starts inside the pool's own bookkeeping, and frees h.arr there.
+    gc.set_threshold(gc.get_count()[0] + depth)
+    del h, b
+    gc.set_threshold(700)
+gc.collect()
+print("ok", pool().idle_bytes)
+"""
+
+
+def test_a_collection_inside_the_pool_does_not_deadlock():
+    """Finalizers can run inside the pool's own code on the same thread; it must never wait for itself."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CYCLE_DURING_GIVE_BACK],
+        capture_output=True, text=True, timeout=120, cwd=tempfile.gettempdir(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok", str(8 * MIB)]
 
 
 def test_idle_memory_stays_under_the_limit_and_oldest_goes_first():

@@ -110,7 +110,7 @@ def split_exponent(typingctx, x):
     is x with its exponent field set to the bias. Not meaningful for zero,
     subnormal, negative or non-finite x; callers select those out.
     """
-    if not isinstance(x, types.Float):
+    if x not in (types.float32, types.float64):
         return None
 
     def codegen(context, builder, signature, args):

@@ -12,20 +12,28 @@ calls an op repeatedly on same-sized data (a training loop, a pipeline over
 batches, a benchmark) frees one output and allocates the next: handing the
 freed memory back out makes the steady state cost the kernel's alone.
 
-Safety: ``empty`` returns an ndarray whose memory belongs to a ``_Lease``
-object (exposed through ``__array_interface__``, so the array's ``base`` is
-the lease). Every view, slice, reshape, memoryview or ctypes handle of the
-result keeps a reference chain to that lease, so the lease dies only when the
-last object that can reach the memory dies; a weakref finalizer then puts the
-block back. Memory anything can still reach is never handed out again. (As
-with any NumPy array, a raw pointer taken from ``.ctypes.data`` is only valid
-while the array lives.)
+Safety: ``empty`` returns an ndarray whose base is a ``_Lease`` object that
+exposes the block through ``__array_interface__`` and holds nothing else.
+Every view, slice, reshape, memoryview or ctypes handle of the result keeps a
+reference chain to that lease, so the lease dies only when the last object
+that can reach the memory dies; a weakref finalizer, which alone holds the
+block, then puts it back. A lease cannot be copied or pickled (a copy would
+point at the memory without keeping it). Memory anything can still reach is
+never handed out again. (As with any NumPy array, a raw pointer taken from
+``.ctypes.data`` is only valid while the array lives.) Such a result does not
+own its data: like any view, it cannot be resized in place.
+
+Finalizers run wherever the garbage collector runs, including inside this
+module's own bookkeeping on the same thread, so nothing here ever waits for
+the lock: a returned block is queued (``deque.append`` is atomic), and
+whoever gets the lock files the queue; a caller that cannot get it at once
+allocates fresh memory instead.
 
 Bounds: only outputs of at least ``MIN_BYTES`` are pooled (below that the
 allocator reuses memory itself). Idle blocks are kept up to
 ``XPVEC_HOST_POOL_MB`` MiB in total (default 512; ``0`` turns pooling off);
-the most recently freed blocks are kept, older ones are released to the OS.
-The limit counts idle memory only: blocks in use are the caller's arrays.
+the blocks freed longest ago are released to the OS first. The limit counts
+idle memory only: blocks in use are the caller's arrays.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ import math
 import os
 import threading
 import weakref
-from collections import OrderedDict
+from collections import deque
 
 import numpy as np
 
@@ -59,40 +67,42 @@ def _limit_from_env() -> int:
 
 
 class _Lease:
-    """Owns one pooled block while any array made from it is alive."""
+    """The base of a pooled array: its ``__array_interface__`` and nothing else."""
 
-    __slots__ = ("__array_interface__", "__weakref__", "block")
+    __slots__ = ("__array_interface__", "__weakref__")
+
+    def __reduce__(self):
+        raise TypeError("a pooled array's memory owner cannot be copied or pickled; copy or pickle the array")
 
 
 class OutputPool:
-    """Idle blocks by rounded size, least recently freed first."""
+    """Idle blocks, least recently freed first."""
 
     def __init__(self, limit_bytes: int) -> None:
         self.limit_bytes = limit_bytes
         self._lock = threading.Lock()
-        self._idle: OrderedDict[int, list[np.ndarray]] = OrderedDict()
+        self._idle: deque[tuple[int, np.ndarray]] = deque()  # guarded by _lock
+        self._returned: deque[tuple[int, np.ndarray]] = deque()  # filled by finalizers, lock-free
         self.idle_bytes = 0
 
     def empty(self, shape: tuple[int, ...], dtype, order: str = "C") -> np.ndarray:
         """An uninitialized array like ``np.empty``, on a pooled block when it is large."""
         dtype = np.dtype(dtype)
         nbytes = math.prod(shape) * dtype.itemsize
-        if nbytes < MIN_BYTES or self.limit_bytes == 0:
-            return np.empty(shape, dtype, order=order)
         size = -(-nbytes // GRAIN) * GRAIN
+        if nbytes < MIN_BYTES or size > self.limit_bytes:
+            return np.empty(shape, dtype, order=order)
         block = self._take(size)
         if block is None:
             block = np.empty(size + ALIGN, np.uint8)
-        lease = _Lease()
-        lease.block = block
         address = block.ctypes.data
         address += -address % ALIGN
-        strides = None if order == "C" else _fortran_strides(shape, dtype.itemsize)
+        lease = _Lease()
         lease.__array_interface__ = {
             "shape": tuple(shape),
             "typestr": dtype.str,
             "data": (address, False),
-            "strides": strides,
+            "strides": None if order == "C" else _fortran_strides(shape, dtype.itemsize),
             "version": 3,
         }
         finalizer = weakref.finalize(lease, self._give_back, size, block)
@@ -100,36 +110,54 @@ class OutputPool:
         return np.asarray(lease)
 
     def _take(self, size: int) -> np.ndarray | None:
-        with self._lock:
-            blocks = self._idle.get(size)
-            if not blocks:
-                return None
-            block = blocks.pop()
-            if not blocks:
-                del self._idle[size]
-            self.idle_bytes -= size
-            return block
+        """The most recently freed idle block of ``size`` bytes, if the lock is free and there is one."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            self._file_returned()
+            for i in range(len(self._idle) - 1, -1, -1):
+                if self._idle[i][0] == size:
+                    _, block = self._idle[i]
+                    del self._idle[i]
+                    self.idle_bytes -= size
+                    return block
+            return None
+        finally:
+            self._lock.release()
+            self._settle()
 
     def _give_back(self, size: int, block: np.ndarray) -> None:
-        with self._lock:
-            if size > self.limit_bytes:
+        # A finalizer: queue, then file the queue only if the lock is free right now.
+        self._returned.append((size, block))
+        self._settle()
+
+    def _settle(self) -> None:
+        """File queued blocks unless someone holds the lock (the holder files them before it lets go)."""
+        while self._returned:
+            if not self._lock.acquire(blocking=False):
                 return
-            # Make room by releasing the blocks freed longest ago.
-            while self.idle_bytes + size > self.limit_bytes:
-                old_size, blocks = next(iter(self._idle.items()))
-                blocks.pop(0)
-                if not blocks:
-                    del self._idle[old_size]
-                self.idle_bytes -= old_size
-            self._idle.setdefault(size, []).append(block)
-            self._idle.move_to_end(size)
+            try:
+                self._file_returned()
+            finally:
+                self._lock.release()
+
+    def _file_returned(self) -> None:
+        """Move queued blocks to the idle list, releasing the oldest idle ones past the limit (lock held)."""
+        while self._returned:
+            size, block = self._returned.popleft()
+            self._idle.append((size, block))
             self.idle_bytes += size
+            while self.idle_bytes > self.limit_bytes:
+                old_size, _ = self._idle.popleft()
+                self.idle_bytes -= old_size
 
     def clear(self) -> None:
         """Release every idle block to the OS."""
         with self._lock:
+            self._returned.clear()
             self._idle.clear()
             self.idle_bytes = 0
+        self._settle()  # blocks a finalizer queued meanwhile
 
     def _after_fork(self) -> None:
         # A lock held by another thread at fork time would never be released in the child.
@@ -155,11 +183,19 @@ def pool() -> OutputPool:
     if _pool is None:
         with _pool_lock:
             if _pool is None:
-                created = OutputPool(_limit_from_env())
-                if hasattr(os, "register_at_fork"):
-                    os.register_at_fork(after_in_child=created._after_fork)
-                _pool = created
+                _pool = OutputPool(_limit_from_env())
     return _pool
+
+
+def _after_fork_in_child() -> None:
+    global _pool_lock
+    _pool_lock = threading.Lock()
+    if _pool is not None:
+        _pool._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def empty(shape: tuple[int, ...], dtype: np.dtype, order: str = "C") -> np.ndarray:
