@@ -14,9 +14,10 @@ one run (the groups print side by side):
 - side by side: the numba targets (loss+grad at least 2.2x faster than NumPy's
   two passes and within 1.3x of one ``np.copyto`` over X; a fit at least 3x
   faster than scikit-learn's default) timed round-robin in one test, so a
-  busy neighbour on the machine slows every contender alike (loss+grad in
-  turns of 3 back-to-back calls, as a solver makes them); the medians and
-  ratios are printed and kept in the benchmark's ``extra_info``.
+  busy neighbour on the machine slows every contender alike (each turn: one
+  untimed call, then loss+grad 3 times back to back, as a solver makes them;
+  see ``xpvec.bench.timing.round_robin``); the medians and ratios are printed
+  and kept in the benchmark's ``extra_info``.
 
 The python loop backend is left out: one evaluation would take minutes here.
 Dask has its own suite beside dask-ml (``test_dask_speed.py``): its

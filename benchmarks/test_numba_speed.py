@@ -14,8 +14,9 @@ every call also pays the OS for zeroing fresh pages; ``kernel, out
 preallocated`` times the fused kernel alone.
 
 ``test_targets`` times the issue's targets round-robin in one test (each
-contender in turn, bursts of 3 calls, medians of 15 turns), so load from
-other processes falls on every contender alike, and prints the ratios.
+contender in turn: a pause, one untimed call, a timed burst of 3 calls;
+medians of 15 turns), so load from other processes falls on every contender
+alike, and prints the ratios.
 
 Run: pytest benchmarks/test_numba_speed.py (about a minute on 2 cores).
 """

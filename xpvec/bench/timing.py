@@ -52,14 +52,18 @@ def round_robin(calls: dict[str, Callable[[], object]], rounds: int, burst: int 
     """Median seconds per call of each contender, the contenders taking turns.
 
     Load from other processes then falls on every contender alike, which makes
-    their ratios steadier than timing each one in its own stretch. A turn
-    times ``burst`` calls back to back (as a solver or a loop makes them),
-    after the settle pause.
+    their ratios steadier than timing each one in its own stretch. A turn is
+    the settle pause, one untimed call, then ``burst`` calls timed back to
+    back (as a solver or a loop makes them). The untimed call takes the cost
+    of waking the contender's own worker threads, which slept through the
+    pause (~5 ms for an OpenMP team on the 2-core benchmark VM, more than a
+    1e7-element float32 dot takes): the turn measures steady-state speed.
     """
     samples: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(rounds):
         for name, call in calls.items():
             time.sleep(SETTLE_SECONDS)
+            call()
             t0 = time.perf_counter()
             for _ in range(burst):
                 call()
