@@ -54,7 +54,8 @@ class Launcher:
         out = self.xp.empty_like(x)
         if x.size:
             kernel = getattr(elementwise.kernels(x.dtype), name)
-            self.launch(kernel, self.blocks_for(x.size), x.reshape(-1), out.reshape(-1))
+            blocks = self.blocks_for(-(-x.size // elementwise.UNROLL))  # UNROLL elements per thread
+            self.launch(kernel, blocks, x.reshape(-1), out.reshape(-1))
         return out
 
     def rows(self, name: str, x, axes: tuple[int, ...]):

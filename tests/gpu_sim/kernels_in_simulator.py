@@ -58,7 +58,8 @@ ELEMENTWISE = {"sigmoid": oracle.sigmoid, "sigmoid_grad": oracle.sigmoid_grad, "
 @pytest.mark.parametrize("op", list(ELEMENTWISE))
 def test_elementwise(op, dtype):
     x = special_values(dtype)
-    for v in (x, x.reshape(5, 8), x[::3], x[::-1], np.asarray(x[4]), x[:0]):
+    # 40 elements are two blocks' tails only; 200 also go through the unrolled body (24 threads x 4).
+    for v in (x, np.tile(x, 5), x.reshape(5, 8), x[::3], x[::-1], np.asarray(x[4]), x[:0]):
         r = GPU.elementwise(op, v)
         assert r.dtype == dtype and r.shape == v.shape
         ulps = oracle.ulp_distance(r, ELEMENTWISE[op](v), dtype)
@@ -67,17 +68,20 @@ def test_elementwise(op, dtype):
         assert 0 < GPU.elementwise(op, x[10:11])[0] < np.finfo(dtype).tiny
 
 
+WIDTH = 45  # with 8 threads, columns 0..31 go through the row passes' unrolled body, 32..44 their tail
+
+
 def rows_with_special_values(dtype) -> np.ndarray:
     rng = np.random.default_rng(1)
-    x = (rng.standard_normal((9, 21)) * 5).astype(dtype)
-    x[1, 3] = np.nan
-    x[2, 7] = np.inf
+    x = (rng.standard_normal((9, WIDTH)) * 5).astype(dtype)
+    x[1, 3] = np.nan  # unrolled body
+    x[2, 38] = np.inf  # tail
     x[3, :] = -np.inf
     x[4, :] = -np.inf
-    x[4, 17] = 2.0  # one finite among -inf: one-hot
+    x[4, 41] = 2.0  # one finite among -inf: one-hot
     x[5, ::2] = -np.inf  # -inf beside finite: zeros there
     x[6] *= 1e30 if dtype == np.float32 else 1e300
-    x[7, :] = np.finfo(dtype).smallest_subnormal * np.arange(21)
+    x[7, :] = np.finfo(dtype).smallest_subnormal * np.arange(WIDTH)
     x[8, :] = 0.0
     return x
 
@@ -112,7 +116,7 @@ def test_softmax_rows(log, dtype):
     _check_softmax(r, x, (1,), dtype, log)
     assert np.isnan(r[1:4]).all() and not np.isnan(r[4:]).any()
     if not log:
-        np.testing.assert_array_equal(r[4], np.eye(21)[17])
+        np.testing.assert_array_equal(r[4], np.eye(WIDTH)[41])
         assert (r[5, ::2] == 0).all()
 
 
@@ -129,7 +133,7 @@ def test_softmax_over_any_axes(shape, axes, dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_normalize_rows(dtype):
     x = rows_with_special_values(dtype)
-    x[3:5] = (np.random.default_rng(3).standard_normal((2, 21)) * 1e-3).astype(dtype)
+    x[3:5] = (np.random.default_rng(3).standard_normal((2, WIDTH)) * 1e-3).astype(dtype)
     x[6] = x[6] if dtype == np.float64 else np.float32(3e38) * np.sign(x[6])  # sum of squares would overflow
     r = GPU.rows("normalize_rows", x, (1,))
     assert np.isnan(r[[1, 2, 5]]).all()  # NaN, inf, -inf in the row
