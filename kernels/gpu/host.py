@@ -48,14 +48,17 @@ class Launcher:
     def blocks_for(self, size: int) -> int:
         return -(-size // self.threads)
 
+    def streaming_blocks(self, size: int) -> int:
+        """Blocks for a grid-stride pass over ``size`` elements giving each thread ``UNROLL`` of them."""
+        return min(self.blocks_for(-(-size // elementwise.UNROLL)), self.max_blocks)
+
     def elementwise(self, name: str, x):
         """One launch of an elementwise kernel over x (copied to C order only if strided)."""
         x = _c_order(self.xp, x)
         out = self.xp.empty_like(x)
         if x.size:
             kernel = getattr(elementwise.kernels(x.dtype), name)
-            blocks = self.blocks_for(-(-x.size // elementwise.UNROLL))  # UNROLL elements per thread
-            self.launch(kernel, blocks, x.reshape(-1), out.reshape(-1))
+            self.launch(kernel, self.streaming_blocks(x.size), x.reshape(-1), out.reshape(-1))
         return out
 
     def rows(self, name: str, x, axes: tuple[int, ...]):
@@ -83,18 +86,18 @@ class Launcher:
         if yhat.size == 0:
             return xp.zeros((), dtype=yhat.dtype)
         a, b = (_c_order(xp, v).reshape(-1) for v in (yhat, y))
-        blocks = min(self.blocks_for(a.size), self.max_blocks)
+        blocks = self.streaming_blocks(a.size)
         partials = xp.empty((blocks, 1), dtype=a.dtype)
         self.launch(getattr(reduce.kernels(a.dtype, self.threads), name), blocks, a, b, partials.reshape(-1))
         return self.column_sums(partials).reshape(())
 
     def logistic_loss_grad(self, X, Y, W, b, sample_weight):
         """``(loss, grad_W, grad_b)`` from the fused kernel, or None where it does not apply
-        (X not C-ordered, or too wide for a tile of ``logistic.MIN_ROWS`` rows)."""
+        (X not C-ordered, without columns, or too wide for a tile of ``logistic.MIN_ROWS`` rows)."""
         n, d = X.shape
         k = 1 if W.ndim == 1 else W.shape[1]
         tile = logistic.rows_per_tile(d, k, X.itemsize, self.threads, self.shared_budget)
-        if not tile or not X.flags.c_contiguous:
+        if not tile or d == 0 or not X.flags.c_contiguous:
             return None
         xp = self.xp
         n_grad = d * k + k
@@ -103,7 +106,7 @@ class Launcher:
         weighted = sample_weight is not None
         self.launch(
             logistic.kernels(X.dtype, self.threads).loss_grad_partials, blocks,
-            X, _c_order(xp, Y).reshape(n, k), W.reshape(d, k), b,
+            X.reshape(-1), _c_order(xp, Y).reshape(n, k), W.reshape(d, k), b,
             sample_weight if weighted else b,  # a stand-in of the right dtype, never read
             partials,
             shared=logistic.shared_bytes(tile, d, k, X.itemsize, self.threads), args=(weighted, tile),

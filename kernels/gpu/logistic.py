@@ -33,8 +33,13 @@ import numba
 import numpy as np
 from numba import cuda
 
+from ._jit import kernel
+
 SHARED_BYTES = 32 * 1024  # per block; leaves room for several resident blocks per SM
 MIN_ROWS = 8  # below this a tile keeps too few threads busy: two cuBLAS passes do better
+# Resident blocks per SM the compiler must fit (registers <= 65536 / (threads * blocks)). Four
+# (64 registers at 256 threads) compile without spills in float32; float64 spills below 128.
+BLOCKS_PER_SM = {4: 4, 8: 2}  # by itemsize
 
 
 def row_stride(d: int) -> int:
@@ -56,19 +61,30 @@ def shared_bytes(rows: int, d: int, k: int, itemsize: int, threads: int) -> int:
 def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     zero, one = dtype.type(0), dtype.type(1)
     nbtype = numba.from_dtype(dtype)
+    jit_kernel = kernel(threads, BLOCKS_PER_SM[dtype.itemsize])
 
-    @cuda.jit
+    @cuda.jit(device=True)
+    def advance(t, j, d, dt, dj):
+        """(t, j) moved on by ``threads`` = dt * d + dj flat elements in rows of d."""
+        t += dt
+        j += dj
+        if j >= d:
+            t += 1
+            j -= d
+        return t, j
+
+    @jit_kernel
     def loss_grad_partials(X, Y, W, b, sample_weight, partials, weighted, rows):
         """One block's [grad_W.ravel(), grad_b, loss] into partials[block]; reads its rows of X once.
 
-        X (n, d), Y (n, K) (K = 1: 0/1 labels; else one-hot), W (d, K), b (K,),
+        X (n * d,) flat, Y (n, K) (K = 1: 0/1 labels; else one-hot), W (d, K), b (K,),
         sample_weight (n,), read only when ``weighted``. Launch with
         ``shared_bytes(rows, d, K, itemsize, threads)`` of dynamic shared memory.
         """
         sh = cuda.shared.array(0, dtype=nbtype)
         tid = cuda.threadIdx.x
-        n, d = X.shape
-        k_out = W.shape[1]
+        n, k_out = Y.shape
+        d = W.shape[0]
         stride = d | 1
         o_z = rows * stride  # logits, then residuals, of the tile: rows * K
         o_g = o_z + rows * k_out  # gradient accumulators: d * K for W, then K for b
@@ -76,22 +92,34 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
         n_grad = d * k_out + k_out
         for e in range(tid, n_grad, threads):
             sh[o_g + e] = zero
-        # The tile load walks flat offsets e = tid, tid + threads, ... as (row t, column j)
-        # by stepping, not dividing: a 64-bit division per element would cost more than the load.
+        # The tile load walks flat offsets e = tid, tid + threads, ... of the tile (contiguous
+        # in X) with four loads in flight, and places them at (row t, column j) by stepping,
+        # not dividing: a 64-bit division per element would cost more than the load.
         t0, j0 = tid // d, tid - (tid // d) * d
         dt, dj = threads // d, threads - (threads // d) * d
         loss = zero
         for row0 in range(cuda.blockIdx.x * rows, n, cuda.gridDim.x * rows):
             here = min(rows, n - row0)
+            count = here * d
+            base = row0 * d
             cuda.syncthreads()  # the previous tile is consumed (and the accumulators zeroed)
             t, j = t0, j0
-            for _ in range(tid, here * d, threads):
-                sh[t * stride + j] = X[row0 + t, j]
-                t += dt
-                j += dj
-                if j >= d:
-                    t += 1
-                    j -= d
+            e = tid
+            while e + 3 * threads < count:
+                v0, v1, v2, v3 = X[base + e], X[base + e + threads], X[base + e + 2 * threads], X[base + e + 3 * threads]
+                sh[t * stride + j] = v0
+                t, j = advance(t, j, d, dt, dj)
+                sh[t * stride + j] = v1
+                t, j = advance(t, j, d, dt, dj)
+                sh[t * stride + j] = v2
+                t, j = advance(t, j, d, dt, dj)
+                sh[t * stride + j] = v3
+                t, j = advance(t, j, d, dt, dj)
+                e += 4 * threads
+            while e < count:
+                sh[t * stride + j] = X[base + e]
+                t, j = advance(t, j, d, dt, dj)
+                e += threads
             cuda.syncthreads()
             for e in range(tid, here * k_out, threads):
                 t = e // k_out

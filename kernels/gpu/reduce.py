@@ -4,6 +4,9 @@ A reduction is two launches: each block folds a grid-stride slice into one
 partial (per-thread accumulators, then a shared-memory tree), and
 ``sum_columns`` adds the blocks' partials (a few hundred values per column).
 No atomics, so a result does not depend on which block finishes first.
+The partials kernels keep ``elementwise.UNROLL`` elements of each input in flight per
+thread, as the elementwise kernels do, and the launcher sizes their grid the
+same way.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ import numba
 import numpy as np
 from numba import cuda
 
+BLOCKS_PER_SM = 8  # the partials kernels: <= 32 registers at 256 threads, full occupancy
+
 from ._block import reducers
+from ._jit import kernel
 
 
 @functools.cache
@@ -25,29 +31,44 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     # Device functions are bound to plain names: numba can call a closure's
     # dispatcher, not an attribute of a Python object.
     block_sum, _ = reducers(dtype, threads)
+    jit_kernel = kernel(threads, BLOCKS_PER_SM)
 
-    @cuda.jit
-    def l1_partials(a, b, partials):
-        """partials[block] = sum |a - b| over the block's slice; 2 * itemsize bytes per element."""
-        scratch = cuda.shared.array(threads, dtype=nbtype)
-        acc = zero
-        for i in range(cuda.grid(1), a.size, cuda.gridsize(1)):
-            acc += abs(a[i] - b[i])
-        total = block_sum(scratch, acc)
-        if cuda.threadIdx.x == 0:
-            partials[cuda.blockIdx.x] = total
+    def partials_of(term):
+        """A kernel writing partials[block] = sum term(a, b) over the block's grid-stride slice,
+        eight loads (four of each input) in flight per thread."""
 
-    @cuda.jit
-    def l2_partials(a, b, partials):
-        """partials[block] = sum (a - b)^2 over the block's slice; 2 * itemsize bytes per element."""
-        scratch = cuda.shared.array(threads, dtype=nbtype)
-        acc = zero
-        for i in range(cuda.grid(1), a.size, cuda.gridsize(1)):
-            d = a[i] - b[i]
-            acc += d * d
-        total = block_sum(scratch, acc)
-        if cuda.threadIdx.x == 0:
-            partials[cuda.blockIdx.x] = total
+        @jit_kernel
+        def kernel(a, b, partials):
+            scratch = cuda.shared.array(threads, dtype=nbtype)
+            acc = zero
+            n = a.size
+            step = cuda.gridsize(1)
+            i = cuda.grid(1)
+            while i + 3 * step < n:
+                a0, a1, a2, a3 = a[i], a[i + step], a[i + 2 * step], a[i + 3 * step]
+                b0, b1, b2, b3 = b[i], b[i + step], b[i + 2 * step], b[i + 3 * step]
+                acc += term(a0, b0)
+                acc += term(a1, b1)
+                acc += term(a2, b2)
+                acc += term(a3, b3)
+                i += 4 * step
+            while i < n:
+                acc += term(a[i], b[i])
+                i += step
+            total = block_sum(scratch, acc)
+            if cuda.threadIdx.x == 0:
+                partials[cuda.blockIdx.x] = total
+
+        return kernel
+
+    @cuda.jit(device=True)
+    def abs_difference(u, v):
+        return abs(u - v)
+
+    @cuda.jit(device=True)
+    def squared_difference(u, v):
+        d = u - v
+        return d * d
 
     @cuda.jit
     def sum_columns(partials, out):
@@ -61,4 +82,6 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
             if cuda.threadIdx.x == 0:
                 out[c] = total
 
-    return SimpleNamespace(l1_partials=l1_partials, l2_partials=l2_partials, sum_columns=sum_columns)
+    return SimpleNamespace(
+        l1_partials=partials_of(abs_difference), l2_partials=partials_of(squared_difference), sum_columns=sum_columns
+    )
