@@ -27,10 +27,9 @@ from numba import cuda
 UNROLL = 4  # loads in flight per thread; the kernel body spells out four
 
 
-def _map(f):
-    """A kernel writing out[i] = f(x[i]) over flat x and out, four loads in flight per thread."""
+def _map(name: str, f):
+    """A kernel ``name`` writing out[i] = f(x[i]) over flat x and out, four loads in flight per thread."""
 
-    @cuda.jit
     def kernel(x, out):
         n = x.size
         step = cuda.gridsize(1)
@@ -46,7 +45,8 @@ def _map(f):
             out[i] = f(x[i])
             i += step
 
-    return kernel
+    kernel.__name__ = kernel.__qualname__ = name  # what profilers and compile errors show
+    return cuda.jit(kernel)
 
 
 @functools.cache
@@ -73,4 +73,8 @@ def kernels(dtype: np.dtype) -> SimpleNamespace:
         low = v if v < zero else zero
         return low - math.log1p(math.exp(-abs(v)))
 
-    return SimpleNamespace(sigmoid=_map(sigmoid), sigmoid_grad=_map(sigmoid_grad), log_sigmoid=_map(log_sigmoid))
+    return SimpleNamespace(
+        sigmoid=_map("sigmoid", sigmoid),
+        sigmoid_grad=_map("sigmoid_grad", sigmoid_grad),
+        log_sigmoid=_map("log_sigmoid", log_sigmoid),
+    )

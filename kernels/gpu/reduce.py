@@ -33,11 +33,10 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     block_sum, _ = reducers(dtype, threads)
     jit_kernel = kernel(threads, BLOCKS_PER_SM)
 
-    def partials_of(term):
-        """A kernel writing partials[block] = sum term(a, b) over the block's grid-stride slice,
-        eight loads (four of each input) in flight per thread."""
+    def partials_of(name: str, term):
+        """A kernel ``name`` writing partials[block] = sum term(a, b) over the block's grid-stride
+        slice, eight loads (four of each input) in flight per thread."""
 
-        @jit_kernel
         def kernel(a, b, partials):
             scratch = cuda.shared.array(threads, dtype=nbtype)
             acc = zero
@@ -59,7 +58,8 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
             if cuda.threadIdx.x == 0:
                 partials[cuda.blockIdx.x] = total
 
-        return kernel
+        kernel.__name__ = kernel.__qualname__ = name  # what profilers and compile errors show
+        return jit_kernel(kernel)
 
     @cuda.jit(device=True)
     def abs_difference(u, v):
@@ -83,5 +83,7 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
                 out[c] = total
 
     return SimpleNamespace(
-        l1_partials=partials_of(abs_difference), l2_partials=partials_of(squared_difference), sum_columns=sum_columns
+        l1_partials=partials_of("l1_partials", abs_difference),
+        l2_partials=partials_of("l2_partials", squared_difference),
+        sum_columns=sum_columns,
     )
