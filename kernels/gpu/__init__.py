@@ -5,7 +5,12 @@ Design requirements:
   log_sigmoid), ``rows`` (softmax, log_softmax, normalize_rows: one block per
   row), ``reduce`` (the losses' block partials, and column sums that finish
   any per-block partials), ``logistic`` (the fused loss and gradient);
-  ``_block`` holds the shared-memory block reductions they use.
+  ``_block`` holds the shared-memory block reductions they use, ``_jit`` the
+  decorator that adds launch bounds.
+- Memory-bound passes keep four independent loads in flight per thread
+  (grid-stride or block-stride, so each warp load stays coalesced), and the
+  kernels with reductions carry launch bounds that cap their registers, so
+  enough threads are resident to stream HBM.
 - Kernels are built per dtype (and, where they use shared memory, per block
   size) by cached factories: the dtype's constants are closure constants, so
   float32 kernels stay in float32 (numba types ``1 + float32`` as float64), and
@@ -14,6 +19,7 @@ Design requirements:
   assume no NaN or inf, and both must survive every kernel.
 - Reductions use shared memory only (no warp shuffles), so the very same code
   runs in numba-cuda's simulator (NUMBA_ENABLE_CUDASIM=1) on NumPy arrays:
-  that is how CI, which has no GPU, tests every kernel.
+  that is how CI, which has no GPU, tests every kernel. CI also compiles
+  every kernel for sm_90 with NVVM (no GPU needed) and checks the PTX.
 - Every kernel takes C-contiguous arrays; the backend makes them so.
 """
