@@ -3,7 +3,7 @@
 The checks (tests/gpu_sim/kernels_for_sm90.py) run in a pytest of their own,
 with NUMBA_ENABLE_CUDASIM unset, started outside the checkout so that
 ``xpvec`` is the installed package (see tests/test_gpu_kernels_sim.py). NVVM
-and NVRTC come with the test extra (cuda-toolkit[nvvm,nvrtc]); where they are
+and NVRTC come with the ``nvvm`` extra (or cuda12/cuda13); where they are
 missing the checks skip, and this test skips with their reason.
 """
 

@@ -30,7 +30,7 @@ if cuda.config.ENABLE_CUDASIM:
 from numba.cuda.cudadrv import nvvm  # noqa: E402
 
 if not nvvm.is_available():
-    pytest.skip("no NVVM (the CUDA compiler library): install the test extra or 'cuda-toolkit[nvvm,nvrtc]'", allow_module_level=True)
+    pytest.skip("no NVVM (the CUDA compiler library): install the nvvm extra (pip install '.[nvvm]')", allow_module_level=True)
 
 from xpvec.kernels.gpu import elementwise, logistic, reduce, rows  # noqa: E402
 from xpvec.backends.cupy_backend import THREADS  # noqa: E402
