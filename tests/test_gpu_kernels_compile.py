@@ -24,7 +24,17 @@ def test_gpu_kernels_compile_for_sm90(tmp_path):
     checks = ROOT / "tests" / "gpu_sim" / "kernels_for_sm90.py"
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     r = subprocess.run(
-        [sys.executable, "-m", "pytest", str(checks), "-q", "-rs", "-p", "no:cacheprovider", "--import-mode=append"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(checks),
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            "--import-mode=append",
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,

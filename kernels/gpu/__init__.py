@@ -9,8 +9,8 @@ Design requirements:
   decorator that adds launch bounds.
 - Memory-bound passes keep four independent loads in flight per thread
   (grid-stride or block-stride, so each warp load stays coalesced), and the
-  kernels with reductions carry launch bounds that cap their registers, so
-  enough threads are resident to stream HBM.
+  row, loss-partial and logistic kernels carry launch bounds that cap their
+  registers, so enough threads are resident to stream HBM.
 - Kernels are built per dtype (and, where they use shared memory, per block
   size) by cached factories: the dtype's constants are closure constants, so
   float32 kernels stay in float32 (numba types ``1 + float32`` as float64), and

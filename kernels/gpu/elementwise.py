@@ -12,7 +12,7 @@ before using the first. A one-load-per-iteration loop keeps one load per
 thread in flight, about 8 KB per SM for float32 at full occupancy, short of
 what HBM needs to stream (bandwidth x latency, ~10 KB per SM on an H100);
 four in flight cover it. The launcher sizes the grid so that every thread
-gets ``UNROLL`` elements before it caps the grid (``Launcher.elementwise``).
+gets ``UNROLL`` elements before it caps the grid (``Launcher.streaming_blocks``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from types import SimpleNamespace
 import numpy as np
 from numba import cuda
 
-UNROLL = 4  # loads in flight per thread; the kernel body spells out four
+UNROLL = 4  # loads in flight per thread: the loop bodies here, in reduce, rows and logistic spell out four
 
 
 def _map(name: str, f):

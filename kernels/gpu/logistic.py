@@ -33,7 +33,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-from ._jit import kernel
+from ._jit import bounded_jit
 
 SHARED_BYTES = 32 * 1024  # per block; leaves room for several resident blocks per SM
 MIN_ROWS = 8  # below this a tile keeps too few threads busy: two cuBLAS passes do better
@@ -61,7 +61,7 @@ def shared_bytes(rows: int, d: int, k: int, itemsize: int, threads: int) -> int:
 def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     zero, one = dtype.type(0), dtype.type(1)
     nbtype = numba.from_dtype(dtype)
-    jit_kernel = kernel(threads, BLOCKS_PER_SM[dtype.itemsize])
+    jit_kernel = bounded_jit(threads, BLOCKS_PER_SM[dtype.itemsize])
 
     @cuda.jit(device=True)
     def advance(t, j, d, dt, dj):
@@ -101,12 +101,13 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
         for row0 in range(cuda.blockIdx.x * rows, n, cuda.gridDim.x * rows):
             here = min(rows, n - row0)
             count = here * d
-            base = row0 * d
+            x0 = row0 * d  # the tile's offset in flat X
             cuda.syncthreads()  # the previous tile is consumed (and the accumulators zeroed)
             t, j = t0, j0
             e = tid
             while e + 3 * threads < count:
-                v0, v1, v2, v3 = X[base + e], X[base + e + threads], X[base + e + 2 * threads], X[base + e + 3 * threads]
+                i = x0 + e
+                v0, v1, v2, v3 = X[i], X[i + threads], X[i + 2 * threads], X[i + 3 * threads]
                 sh[t * stride + j] = v0
                 t, j = advance(t, j, d, dt, dj)
                 sh[t * stride + j] = v1
@@ -117,7 +118,7 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
                 t, j = advance(t, j, d, dt, dj)
                 e += 4 * threads
             while e < count:
-                sh[t * stride + j] = X[base + e]
+                sh[t * stride + j] = X[x0 + e]
                 t, j = advance(t, j, d, dt, dj)
                 e += threads
             cuda.syncthreads()

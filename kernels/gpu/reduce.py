@@ -18,10 +18,10 @@ import numba
 import numpy as np
 from numba import cuda
 
-BLOCKS_PER_SM = 8  # the partials kernels: <= 32 registers at 256 threads, full occupancy
-
 from ._block import reducers
-from ._jit import kernel
+from ._jit import bounded_jit
+
+BLOCKS_PER_SM = 8  # the partials kernels: <= 32 registers at 256 threads, full occupancy
 
 
 @functools.cache
@@ -31,7 +31,7 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     # Device functions are bound to plain names: numba can call a closure's
     # dispatcher, not an attribute of a Python object.
     block_sum, _ = reducers(dtype, threads)
-    jit_kernel = kernel(threads, BLOCKS_PER_SM)
+    jit_kernel = bounded_jit(threads, BLOCKS_PER_SM)
 
     def partials_of(name: str, term):
         """A kernel ``name`` writing partials[block] = sum term(a, b) over the block's grid-stride

@@ -36,7 +36,7 @@ import numpy as np
 from numba import cuda
 
 from ._block import reducers
-from ._jit import kernel
+from ._jit import bounded_jit
 
 BLOCKS_PER_SM = 4  # resident blocks of ``threads`` the compiler must fit: <= 64 registers at 256 threads
 
@@ -99,7 +99,7 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     # dispatcher, not an attribute of a Python object.
     block_sum, block_max = reducers(dtype, threads)
     fold, emit = _passes(threads)
-    jit_kernel = kernel(threads, BLOCKS_PER_SM)
+    jit_kernel = bounded_jit(threads, BLOCKS_PER_SM)
 
     @cuda.jit(device=True)
     def push(m, s, v, _):

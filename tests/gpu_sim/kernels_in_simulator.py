@@ -179,7 +179,9 @@ def _logistic_problem(n, d, k, dtype, weighted):
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("k", [1, 3], ids=["binary", "multinomial"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-@pytest.mark.parametrize("d", [5, 13], ids=["narrow", "wider-than-the-block"])
+# d = 6: even (the padded row stride d | 1 differs from d) and not a divisor of 8 threads,
+# so the tile load's column wrap lands on a distinct slot.
+@pytest.mark.parametrize("d", [5, 6, 13], ids=["narrow", "even", "wider-than-the-block"])
 def test_fused_logistic_loss_grad(k, weighted, d, dtype):
     n = 37
     X, Y, W, b, sw = _logistic_problem(n, d, k, dtype, weighted)
