@@ -24,8 +24,15 @@ def test_experiment_runs_end_to_end_on_the_host_stand_in(tmp_path, capsys):
         fits=((3000, 8, 2, "float32"), (3000, 8, 3, "float64")), repeats=2, min_sample=0.001,
     )  # fmt: skip
     steps: list[str] = []
-    experiment = gpu.run(gpu.HostStandIn(), plan, steps.append)
+    phases: list[tuple] = []  # what a run cut short would have left: (complete, results, loss_grad, fits)
+
+    def checkpoint(e):
+        phases.append((e["complete"], len(e["results"]), len(e["loss_grad"]), len(e["fits"])))
+
+    experiment = gpu.run(gpu.HostStandIn(), plan, steps.append, checkpoint)
     assert len(steps) == plan.steps
+    n_ops = 2 * len(plan.sizes) * (len(plan.ops) + 3)  # sigmoid, softmax and l2_loss have a peer; dot has not
+    assert phases == [(False, n_ops, 0, 0), (False, n_ops, 8, 0), (True, n_ops, 8, 2)]
 
     results = experiment["results"]
     assert {r.op for r in results} == set(plan.ops)
@@ -44,7 +51,7 @@ def test_experiment_runs_end_to_end_on_the_host_stand_in(tmp_path, capsys):
     written = gpu.write(tmp_path, experiment, machine_info(), plan)
     assert written == [str(tmp_path / n) for n in ("gpu.json", "gpu-float32.png", "gpu-float64.png")]
     doc = json.loads((tmp_path / "gpu.json").read_text())
-    assert doc["device"] == "host stand-in (NumPy)" and len(doc["fits"]) == 2 and doc["targets"]
+    assert doc["device"] == "host stand-in (NumPy)" and len(doc["fits"]) == 2 and doc["targets"] and doc["complete"]
     assert doc["config"]["sizes"] == [300, 2000]
     assert (tmp_path / "gpu-float32.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -70,3 +77,25 @@ def test_cli_glue_prints_and_writes_the_experiment(tmp_path, capsys, monkeypatch
     assert "sigmoid (float32)" in out and "sigmoid (float64)" in out and "vs scikit-learn" in out
     assert {p.name for p in tmp_path.iterdir()} == {"gpu.json", "gpu-float32.png", "gpu-float64.png"}
     assert json.loads((tmp_path / "gpu.json").read_text())["config"]["sizes"] == [500]
+
+
+def test_a_run_cut_short_keeps_what_it_measured(tmp_path, monkeypatch):
+    # A device session can end mid-run (a time limit): gpu.json must already hold the ops timed.
+    import argparse
+
+    from xpvec import cli
+
+    def cut(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gpu, "CupyDevice", gpu.HostStandIn)
+    monkeypatch.setattr(gpu, "time_fits", cut)
+    with pytest.raises(KeyboardInterrupt):
+        cli._bench_gpu(argparse.Namespace(quick=True, sizes=[500]), ["sigmoid"], tmp_path)
+    doc = json.loads((tmp_path / "gpu.json").read_text())
+    assert doc["complete"] is False and doc["fits"] == []
+    ops = [(r["op"].split()[0], r["dtype"]) for r in doc["results"]]
+    assert sorted(ops) == sorted([("sigmoid", "float32"), ("sigmoid", "float64")] * 2  # backend and peer
+                                 + [("loss_grad", "float32"), ("loss_grad", "float64")] * 4)  # K=1, 10; fused, 2-pass
+    goals = {g["goal"]: g["met"] for g in doc["targets"]}
+    assert sum("within 1.3x" in g for g in goals) == 4 and not any("scikit-learn" in g for g in goals)

@@ -123,12 +123,14 @@ def _bench_gpu(args: argparse.Namespace, ops: list[str], out) -> None:
     if args.sizes:
         plan.sizes = args.sizes
     progress = _Progress(plan.steps)
-    experiment = gpu.run(gpu.CupyDevice(), plan, progress)
+    machine = machine_info()
+    # gpu.json is rewritten after each phase: a run cut short keeps what it measured.
+    experiment = gpu.run(gpu.CupyDevice(), plan, progress, lambda e: gpu.write_json(out, e, machine, plan))
     progress.close()
     for dtype in plan.dtypes:
         print(report.tables([r for r in experiment["results"] + experiment["loss_grad"] if r.dtype == dtype]) + "\n")
     print(gpu.format_summary(experiment))
-    print("\nwrote " + ", ".join(gpu.write(out, experiment, machine_info(), plan)))
+    print("\nwrote " + ", ".join(gpu.write(out, experiment, machine, plan)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -240,12 +240,18 @@ def targets(results: list[Result], loss_grad: list[Result], fits: list[Fit], bac
     return goals
 
 
-def run(device, plan: Plan, progress: Callable[[str], None]) -> dict:
-    results = time_ops(device, plan, progress)
-    loss_grad = time_loss_grad(device, plan, progress)
-    fits = time_fits(device, plan.fits, progress)
-    return {"device": device.name, "results": results, "loss_grad": loss_grad, "fits": fits,
-            "targets": targets(results, loss_grad, fits, device.backend)}  # fmt: skip
+def run(device, plan: Plan, progress: Callable[[str], None], checkpoint: Callable[[dict], None] | None = None) -> dict:
+    """The whole experiment. ``checkpoint`` gets the experiment so far after each of its three
+    phases (ops, loss+gradient, fits), so a run cut short still leaves what it measured."""
+    experiment = {"device": device.name, "results": [], "loss_grad": [], "fits": [], "targets": [], "complete": False}
+    phases = (("results", time_ops), ("loss_grad", time_loss_grad), ("fits", lambda d, p, f: time_fits(d, p.fits, f)))
+    for i, (key, measure) in enumerate(phases):
+        experiment[key] = measure(device, plan, progress)
+        experiment["complete"] = i == len(phases) - 1
+        experiment["targets"] = targets(experiment["results"], experiment["loss_grad"], experiment["fits"], device.backend)
+        if checkpoint is not None:
+            checkpoint(experiment)
+    return experiment
 
 
 def format_summary(experiment: dict) -> str:
@@ -265,16 +271,23 @@ def format_summary(experiment: dict) -> str:
     return f"LogisticRegression fit on {experiment['device']} vs scikit-learn on the host CPU\n{fits}\n\n{goals}"
 
 
+def write_json(out, experiment: dict, machine: dict, plan: Plan) -> str:
+    """gpu.json into ``out`` (``complete`` false while phases are still to come); its path."""
+    from . import report
+
+    config = {**asdict(plan), "timing": "CUDA events after warm-up; floor: device-to-device copy"}
+    extra = {"device": experiment["device"], "complete": experiment["complete"],
+             "fits": [f.to_json() for f in experiment["fits"]], "targets": experiment["targets"]}  # fmt: skip
+    report.write_json(out / "gpu.json", experiment["results"] + experiment["loss_grad"], machine, config, extra)
+    return str(out / "gpu.json")
+
+
 def write(out, experiment: dict, machine: dict, plan: Plan) -> list[str]:
     """gpu.json and one gpu-<dtype>.png per dtype into ``out``; the paths written, or why not."""
     from . import report
 
+    written = [write_json(out, experiment, machine, plan)]
     timed = experiment["results"] + experiment["loss_grad"]
-    config = {**asdict(plan), "timing": "CUDA events after warm-up; floor: device-to-device copy"}
-    extra = {"device": experiment["device"], "fits": [f.to_json() for f in experiment["fits"]],
-             "targets": experiment["targets"]}  # fmt: skip
-    report.write_json(out / "gpu.json", timed, machine, config, extra)
-    written = [str(out / "gpu.json")]
     for dtype in plan.dtypes:
         path = out / f"gpu-{dtype}.png"
         rows = [r for r in timed if r.dtype == dtype]
