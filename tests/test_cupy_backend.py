@@ -119,6 +119,22 @@ def test_strided_device_inputs(cp, op):
 
 
 @needs_device
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape,axis", [((4, 21, 33, 35), 1), ((1000, 1000), 0), ((8, 3000, 5), (0, 1)), ((2, 3, 4), 0)])
+def test_softmax_over_middle_axes_on_the_column_kernel(cp, dtype, shape, axis):
+    # Channels of an NCHW batch, a square matrix's columns, a long run of two axes: C order in
+    # and out (no transposed copy, no transposed view), the same values as scipy in float64.
+    from scipy.special import log_softmax, softmax
+
+    host = (np.random.default_rng(1).standard_normal(shape) * 6).astype(dtype)
+    tol = 2e-6 if dtype == "float32" else 1e-13
+    for op, ref in (("softmax", softmax), ("log_softmax", log_softmax)):
+        got = getattr(xpvec, op)(cp.asarray(host), axis=axis)
+        assert got.flags.c_contiguous and got.dtype == dtype
+        np.testing.assert_allclose(got.get(), ref(host.astype(np.float64), axis=axis), rtol=tol, atol=tol)
+
+
+@needs_device
 def test_kernels_run_on_cupys_current_stream(cp):
     x = cp.linspace(-30, 30, 10_001)
     expected = xpvec.sigmoid(x).get()

@@ -3,10 +3,13 @@
 Design requirements:
 - One module per kind of kernel: ``elementwise`` (sigmoid, sigmoid_grad,
   log_sigmoid), ``rows`` (softmax, log_softmax, normalize_rows: one block per
-  row), ``reduce`` (the losses' block partials, and column sums that finish
-  any per-block partials), ``logistic`` (the fused loss and gradient);
-  ``_block`` holds the shared-memory block reductions they use, ``_jit`` the
-  decorator that adds launch bounds.
+  row), ``columns`` (softmax, log_softmax over a middle axis, in place of a
+  transposed copy), ``reduce`` (the losses' block partials, and column sums
+  that finish any per-block partials), ``logistic`` (the fused loss and
+  gradient). Shared pieces: ``_lines`` (the four-loads pass over a row or a
+  column), ``_online`` (softmax's one-read max and sum), ``_block``
+  (shared-memory block reductions), ``_jit`` (the decorator that adds launch
+  bounds).
 - Memory-bound passes keep four independent loads in flight per thread
   (grid-stride or block-stride, so each warp load stays coalesced), and the
   row, loss-partial and logistic kernels carry launch bounds that cap their

@@ -24,7 +24,7 @@ from types import SimpleNamespace
 import numpy as np
 from numba import cuda
 
-UNROLL = 4  # loads in flight per thread: the loop bodies here, in reduce, rows and logistic spell out four
+UNROLL = 4  # loads in flight per thread: the loop bodies here, in reduce, _lines and logistic spell out four
 
 
 def _map(name: str, f):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import elementwise, logistic, reduce, rows
+from . import columns, elementwise, logistic, reduce, rows
 
 
 def _as_is(a):
@@ -30,6 +30,19 @@ def _no_stream():
 def _c_order(xp, a):
     """``a`` C-contiguous: a copy only if it is not (``ascontiguousarray`` would make 0-d 1-d)."""
     return a if a.flags.c_contiguous else xp.ascontiguousarray(a)
+
+
+def column_lanes(n: int, inner: int, threads: int) -> int:
+    """Columns per block for the column kernels, a power of two dividing ``threads``.
+
+    At least a warp's worth of neighbouring columns (or all of them, if fewer), so
+    each load of a warp is one contiguous run; beyond that, as many threads per
+    column as keep 16 or more elements each, so long columns are shared out and
+    short ones are not merged for a handful of loads.
+    """
+    warp = min(32, threads, 1 << max(inner - 1, 0).bit_length())  # inner rounded up to a power of two
+    parts = min(threads // warp, 1 << max(n // 16, 1).bit_length() - 1)  # n // 16 rounded down
+    return threads // parts
 
 
 @dataclass
@@ -62,16 +75,39 @@ class Launcher:
         return out
 
     def rows(self, name: str, x, axes: tuple[int, ...]):
-        """A row kernel reducing over ``axes``: they are moved last and flattened into rows
-        (a copy only when they are not already the trailing axes of a C-ordered x)."""
+        """``name`` (softmax, log_softmax, normalize_rows) reduced over ``axes``, an array of x's shape.
+
+        The reduced axes trailing a C-ordered x, or movable there without a copy (x
+        transposed): the row kernel on x viewed as rows. A run of adjacent axes in the
+        middle: the column kernel on x viewed as (outer, n, inner), C order in and out.
+        Other layouts: the reduced axes moved last in a copy, and the rows' result
+        transposed back (a view).
+        """
         xp = self.xp
         order = [a for a in range(x.ndim) if a not in axes] + list(axes)
-        moved = _c_order(xp, xp.transpose(x, order))
+        moved = xp.transpose(x, order)
+        middle = bool(axes) and list(axes) == list(range(axes[0], axes[-1] + 1)) and axes[-1] < x.ndim - 1
+        if middle and not moved.flags.c_contiguous and name != "normalize_rows":
+            return self._columns(name, x, axes[0], axes[-1] + 1)
+        moved = _c_order(xp, moved)
         flat = moved.reshape(-1, math.prod(x.shape[a] for a in axes))
         out = xp.empty_like(flat)
         if flat.size:
             self.launch(getattr(rows.kernels(x.dtype, self.threads), name), flat.shape[0], flat, out)
         return xp.transpose(out.reshape(moved.shape), [order.index(a) for a in range(x.ndim)])
+
+    def _columns(self, name: str, x, first: int, stop: int):
+        """softmax / log_softmax over x's axes first..stop-1, with axes after them (inner > 1)."""
+        xp = self.xp
+        x = _c_order(xp, x)
+        shape = (math.prod(x.shape[:first]), math.prod(x.shape[first:stop]), math.prod(x.shape[stop:]))
+        out = xp.empty_like(x)
+        if x.size:
+            lanes = column_lanes(shape[1], shape[2], self.threads)
+            tiles = shape[0] * -(-shape[2] // lanes)
+            kernel = getattr(columns.kernels(x.dtype, self.threads), f"{name}_columns")
+            self.launch(kernel, tiles, x.reshape(-1), out.reshape(-1), args=(*shape, lanes))
+        return out
 
     def column_sums(self, partials):
         """The sums of the columns of a (blocks, m) array of per-block partials, (m,)."""

@@ -130,6 +130,48 @@ def test_softmax_over_any_axes(shape, axes, dtype):
         _check_softmax(r, x, axes, dtype, log)
 
 
+# (outer, n, inner) shapes and the lanes the host gives blocks of 8 threads: every split of a
+# block (8 columns x 1 part, 4 x 2, 2 x 4), lanes past the last column (21 = 8 + 8 + 5; 2 of 8), unrolled bodies
+# (n >= 4 * parts) and tails, and more tiles than the 3 blocks (grid-stride).
+COLUMN_SHAPES = [((3, 45, 21), 8), ((2, 50, 3), 4), ((3, 100, 2), 2), ((4, 7, 2), 8)]
+
+
+def columns_with_special_values(shape, dtype) -> np.ndarray:
+    """An (outer, n, inner) array whose columns x[o, :, i] hold what rows_with_special_values's rows do."""
+    o, n, inner = shape
+    x = (np.random.default_rng(3).standard_normal(shape) * 5).astype(dtype)
+    lines = [x[j % o, :, j // o] for j in range(o * inner)]  # views: columns of x
+    assert len(lines) >= 6
+    lines[0][1] = np.nan
+    lines[1][n - 1] = np.inf
+    lines[2][:] = -np.inf
+    lines[3][:] = -np.inf
+    lines[3][n // 2] = 2.0  # one finite among -inf: one-hot
+    lines[4][::2] = -np.inf  # -inf beside finite: zeros there
+    lines[5] *= 1e30 if dtype == np.float32 else 1e300
+    return x
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape,lanes", COLUMN_SHAPES, ids=[f"{s}-lanes{n}" for s, n in COLUMN_SHAPES])
+def test_softmax_columns(shape, lanes, log, dtype):
+    from xpvec.kernels.gpu.host import column_lanes
+
+    assert column_lanes(shape[1], shape[2], GPU.threads) == lanes
+    x = columns_with_special_values(shape, dtype)
+    # Split the middle axis in two: the column kernel then reduces a run of two axes.
+    for v, axes in ((x, (1,)), (x.reshape(shape[0], 1, shape[1], shape[2]), (1, 2))):
+        r = GPU.rows("log_softmax" if log else "softmax", v, axes)
+        assert r.dtype == dtype and r.shape == v.shape and r.flags.c_contiguous  # not a transposed view
+        _check_softmax(r, v, axes, dtype, log)
+    r = r.reshape(shape)
+    assert np.isnan(r[0, :, 0]).all() and np.isnan(r[1 % shape[0], :, 0]).all()  # NaN; +inf
+    if not log:
+        one_hot = r[3 % shape[0], :, 3 // shape[0]]
+        np.testing.assert_array_equal(one_hot, np.eye(shape[1])[shape[1] // 2])
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_normalize_rows(dtype):
     x = rows_with_special_values(dtype)

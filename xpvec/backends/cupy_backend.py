@@ -8,7 +8,8 @@ Design requirements:
 - Each elementwise op is one launch of a numba-cuda kernel
   (``xpvec.kernels.gpu``) on CuPy's memory through ``__cuda_array_interface__``,
   on CuPy's current stream, with no stream synchronization on the way in.
-  softmax / log_softmax / normalize_rows are one kernel over rows, the losses
+  softmax / log_softmax / normalize_rows are one kernel over rows (or, for
+  softmax over a middle axis, over columns), the losses
   and the logistic loss+gradient a partials kernel and a column sum; dot is
   cuBLAS (``cupy.dot``).
 - Nothing is copied between host and device behind the user's back: NumPy

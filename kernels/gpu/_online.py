@@ -1,0 +1,87 @@
+"""The online softmax normalizer: a line's max and sum of exp(x - max) in one read.
+
+When the running max grows from m to v, the sum so far is rescaled by
+exp(m - v), so one pass gives both (instead of a max pass, then a sum pass).
+Each thread folds its share of the line with ``push``; ``max_sum`` merges the
+threads' pairs in shared memory and hands the line's pair to all of them.
+Shared by the row kernels (``rows``) and the column kernels (``columns``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from types import SimpleNamespace
+
+import numpy as np
+from numba import cuda
+
+
+@cuda.jit(device=True)
+def softmax_value(v, m, s):
+    return math.exp(v - m) / s
+
+
+@cuda.jit(device=True)
+def log_softmax_value(v, m, log_s):
+    return (v - m) - log_s
+
+
+@functools.cache
+def normalizer(dtype: np.dtype, fold) -> SimpleNamespace:
+    """``max_sum`` for lines read by the layout's ``fold`` (``_lines.ROWS.fold`` or ``COLUMNS.fold``)."""
+    zero, one = dtype.type(0), dtype.type(1)
+    inf, nan = dtype.type(np.inf), dtype.type(np.nan)
+
+    @cuda.jit(device=True)
+    def push(m, s, v, _):
+        """The running (max, sum of exp(x - max)) after one more value v."""
+        if v > m:  # rescale the sum to the new max; m = -inf rescales by exp(-inf) = 0
+            return v, s * math.exp(m - v) + one
+        if v == m:  # exp(0); also keeps -inf == -inf from giving exp(nan)
+            return m, s + one
+        if v != v:  # NaN: the line's max is NaN from here on
+            return v, s
+        return m, s + math.exp(v - m)
+
+    @cuda.jit(device=True)
+    def merge(m1, s1, m2, s2):
+        """Two running (max, sum) pairs as one; NaN in either max makes the max NaN."""
+        if m1 != m1 or m2 != m2:
+            return nan, nan
+        if m1 < m2:
+            m1, s1, m2, s2 = m2, s2, m1, s1
+        if m2 == -inf:  # nothing (or only -inf) on that side: it adds no mass
+            return m1, s1
+        return m1, s1 + s2 * math.exp(m2 - m1)
+
+    fold_push = fold(push)
+
+    @cuda.jit(device=True)
+    def max_sum(x, a, b, n, lane, lanes, part, parts, maxes, sums):
+        """The (max, sum of exp(x - max)) of line (a, b), returned to each of the ``parts``
+        threads that share it; a non-finite max comes back NaN (exp(x - NaN) is NaN).
+
+        The line's elements are split over ``parts`` threads (part p folds elements p,
+        p + parts, ...); a block holds ``lanes`` lines side by side, so thread
+        ``part * lanes + lane`` owns the slot of that index in ``maxes`` and ``sums``.
+        ``parts`` is a power of two; every thread of the block must call this.
+        """
+        tid = part * lanes + lane
+        m, s = fold_push(x, a, b, part, parts, n, -inf, zero, zero)
+        maxes[tid] = m
+        sums[tid] = s
+        cuda.syncthreads()
+        step = parts // 2
+        while step > 0:
+            if part < step:
+                j = tid + step * lanes
+                maxes[tid], sums[tid] = merge(maxes[tid], sums[tid], maxes[j], sums[j])
+            cuda.syncthreads()
+            step //= 2
+        m, s = maxes[lane], sums[lane]
+        cuda.syncthreads()
+        # +inf or NaN anywhere, or only -inf: the whole line is NaN.
+        return (m if abs(m) < inf else nan), s
+
+    return SimpleNamespace(max_sum=max_sum)

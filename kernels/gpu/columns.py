@@ -1,0 +1,81 @@
+"""Column kernels: softmax and log_softmax over the middle axis of an (outer, n, inner) array.
+
+This is softmax over any run of adjacent axes that are not the trailing ones,
+e.g. the channel axis of an (N, C, H, W) batch, without moving them last: the
+host views a C-ordered x as (outer, n, inner) and the output comes back
+C-ordered too, where the row kernels would need a transposed copy in and
+give a transposed view out.
+
+A line is the column x[o, :, i], read from x flat. A block holds ``lanes`` neighbouring columns
+of one outer slice (consecutive i, so a warp's loads are coalesced) and
+splits each column's n elements over ``parts = threads // lanes`` threads,
+whose online (max, sum) pairs merge in shared memory (``_online``); the
+block then strides over the (outer, column tile) pairs. The host picks
+``lanes`` (``host.column_lanes``): many parts for long columns, so a short
+(outer * inner) still fills the device; few for short ones, so a thread does
+not merge more often than it loads. DRAM traffic is that of the row kernels:
+2 * itemsize bytes per element when a tile's columns stay in L2 between the
+two reads, 3 * itemsize otherwise.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from types import SimpleNamespace
+
+import numba
+import numpy as np
+from numba import cuda
+
+from ._jit import bounded_jit
+from ._lines import COLUMNS
+from ._online import log_softmax_value, normalizer, softmax_value
+
+# Resident blocks per SM the compiler must fit, by itemsize: 64 registers per thread in
+# float32; float64 spills at 64 (its values and 64-bit addresses take two registers each).
+BLOCKS_PER_SM = {4: 4, 8: 3}
+
+
+@functools.cache
+def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
+    nbtype = numba.from_dtype(dtype)
+    max_sum = normalizer(dtype, COLUMNS.fold).max_sum
+    emit_softmax = COLUMNS.emit(softmax_value)
+    emit_log_softmax = COLUMNS.emit(log_softmax_value)
+    jit_kernel = bounded_jit(threads, BLOCKS_PER_SM[dtype.itemsize])
+
+    @cuda.jit(device=True)
+    def tile(t, n, inner, lanes):
+        """Tile t's column for this thread: its first element's flat index, the length this
+        thread reads along it (0 past the last column) and the thread's (lane, part)."""
+        tiles_per_slice = (inner + lanes - 1) // lanes
+        lane = cuda.threadIdx.x % lanes
+        i = (t % tiles_per_slice) * lanes + lane
+        first = (t // tiles_per_slice) * n * inner + i
+        return first, (n if i < inner else 0), lane, cuda.threadIdx.x // lanes
+
+    @jit_kernel
+    def softmax_columns(x, out, outer, n, inner, lanes):
+        """exp(x - max) / sum down each column of x, flat (outer, n, inner) in C order."""
+        maxes = cuda.shared.array(threads, dtype=nbtype)
+        sums = cuda.shared.array(threads, dtype=nbtype)
+        parts = threads // lanes
+        for t in range(cuda.blockIdx.x, outer * ((inner + lanes - 1) // lanes), cuda.gridDim.x):
+            first, length, lane, part = tile(t, n, inner, lanes)
+            m, s = max_sum(x, first, inner, length, lane, lanes, part, parts, maxes, sums)
+            emit_softmax(x, out, first, inner, part, parts, length, m, s)
+
+    @jit_kernel
+    def log_softmax_columns(x, out, outer, n, inner, lanes):
+        """(x - max) - log(sum) down each column of x, flat (outer, n, inner) in C order."""
+        maxes = cuda.shared.array(threads, dtype=nbtype)
+        sums = cuda.shared.array(threads, dtype=nbtype)
+        parts = threads // lanes
+        for t in range(cuda.blockIdx.x, outer * ((inner + lanes - 1) // lanes), cuda.gridDim.x):
+            first, length, lane, part = tile(t, n, inner, lanes)
+            m, s = max_sum(x, first, inner, length, lane, lanes, part, parts, maxes, sums)
+            # Lanes past the last column (length 0) have s = 0 and write nothing: skip their log.
+            emit_log_softmax(x, out, first, inner, part, parts, length, m, math.log(s) if length else s)
+
+    return SimpleNamespace(softmax_columns=softmax_columns, log_softmax_columns=log_softmax_columns)
