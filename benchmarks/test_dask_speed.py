@@ -57,7 +57,7 @@ def optimum(data):
 def fit_xpvec(X_dask, y_dask):
     """``(coef, iterations)`` of xpvec's fit."""
     model = xpvec.LogisticRegression(C=C, fit_intercept=False, tol=1e-7).fit(X_dask, y_dask)
-    return model.coef_[0], model.n_iter_
+    return model.coef_[0], int(model.n_iter_[0])
 
 
 def fit_dask_ml(X_dask, y_dask):

@@ -215,6 +215,20 @@ def test_losses(backend, which, dtype, shape, layout):
 
 
 @pytest.mark.parametrize("backend", backend_params())
+@pytest.mark.parametrize("which", ["l1_loss", "l2_loss"])
+def test_long_float32_losses_add_up_like_a_float64_sum(backend, which):
+    # The bound above is the worst case, n * eps; a sum that adds float32 terms one after
+    # another along a long run (BLAS sdot) meets it yet drifts to 1e-5 at 4M terms. Pairwise
+    # or blocked sums stay near eps * log(n): every backend must.
+    rng = np.random.default_rng(8)
+    yhat, y = (rng.random(1 << 22, dtype=np.float32) for _ in range(2))
+    r = run(backend, getattr(xpvec, which), yhat, y)
+    d = yhat.astype(np.float64) - y.astype(np.float64)
+    ref = np.sum(np.abs(d) if which == "l1_loss" else d * d)
+    assert r.dtype == np.float32 and abs(float(r) - ref) <= 2e-6 * ref
+
+
+@pytest.mark.parametrize("backend", backend_params())
 @pytest.mark.parametrize("dtype,shape,layout", cases([(3, 5), (1, 7), (5, 1), (0, 4)]))
 def test_normalize_rows(backend, dtype, shape, layout):
     skip_unsupported(backend, dtype)

@@ -89,3 +89,10 @@ def test_check_grad_errors():
     with pytest.raises(TypeError, match=r"f\(x\) must return a scalar"):
         xpvec.check_grad(lambda v: v, lambda v: v, np.zeros(3))
     assert xpvec.check_grad(lambda v: 1.0, lambda v: np.zeros_like(v), np.zeros(3)) == 0.0
+    f, g = (lambda v: float(np.sum(v**2))), (lambda v: 2 * v)
+    for eps in (0, -1e-6, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="eps must be a positive finite step"):
+            xpvec.check_grad(f, g, np.ones(3), eps=eps)
+    with pytest.raises(ValueError, match=r"eps=1e-300 is too small to move x\[1\] = 2\.0"):
+        xpvec.check_grad(f, g, np.array([0.0, 2.0]), eps=1e-300)
+    assert xpvec.check_grad(f, g, np.array([0.0, 2.0]), eps=1e-4) < 1e-8  # a large step is still a step

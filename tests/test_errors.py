@@ -11,6 +11,8 @@ from .conftest import backend_params, to_backend
 
 
 def test_unknown_backend_name_suggests_the_closest():
+    with pytest.raises(xpvec.BackendUnavailableError, match=r"unknown backend 'NUMPY'.*did you mean 'numpy'"):
+        xpvec.sigmoid(1.0, backend="NUMPY")
     with pytest.raises(xpvec.BackendUnavailableError, match=r"unknown backend 'nunpy'.*did you mean 'numpy'"):
         xpvec.sigmoid(1.0, backend="nunpy")
     with pytest.raises(xpvec.BackendUnavailableError, match="choose one of: numpy, python"):
@@ -41,6 +43,17 @@ def test_unusable_backend_reports_why_and_how_to_fix(monkeypatch):
         xpvec.sigmoid(1.0, backend="python")
 
 
+@pytest.mark.parametrize("backend", ["numpy", "python", "numba"])
+def test_masked_arrays_are_refused_not_unmasked(backend):
+    if backend not in xpvec.available_backends():
+        pytest.skip(f"{backend}: {xpvec.backend_report()[backend]}")
+    x = np.ma.masked_array([1.0, 2.0], mask=[False, True])
+    for call in (lambda: xpvec.sigmoid(x, backend=backend), lambda: xpvec.l2_loss(x, x.data, backend=backend)):
+        with pytest.raises(TypeError, match=r"masked arrays.*x\.filled"):
+            call()
+    assert xpvec.sigmoid(x.filled(0.0), backend=backend).tolist() == [pytest.approx(0.7310585786300049), 0.5]
+
+
 @pytest.mark.parametrize("backend", backend_params())
 class TestBadInput:
     def call(self, backend, fn, *arrays, **kw):
@@ -58,6 +71,12 @@ class TestBadInput:
         with pytest.raises(ValueError, match="empty axis"):
             self.call(backend, xpvec.log_softmax, np.ones((0, 3)), axis=None)
         assert self.call(backend, xpvec.softmax, np.ones((0, 3))).shape == (0, 3)  # nothing reduced empty
+
+    def test_normalize_rows_without_features(self, backend):
+        # An empty row has norm 0 and stays as it is, as an all-zero row does: (n, 0) out.
+        for dtype, out in ((np.float32, np.float32), (np.int64, np.float64)):
+            r = xpvec.to_numpy(self.call(backend, xpvec.normalize_rows, np.ones((3, 0), dtype)))
+            assert r.shape == (3, 0) and r.dtype == out
 
     def test_bad_axes(self, backend):
         with pytest.raises(np.exceptions.AxisError, match="axis 2 is out of bounds"):

@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 import xpvec
+from xpvec import to_numpy
 from xpvec._registry import get_instance
 from xpvec.models._objective import LogisticObjective
 
@@ -276,6 +277,10 @@ def test_wrong_feature_count_and_unfitted():
         (dict(C=0.0), "C must be"),
         (dict(max_iter=0), "max_iter"),
         (dict(learning_rate=-1.0), "learning_rate"),
+        (dict(solver="gd", learning_rate="x"), "learning_rate must be a positive number"),
+        (dict(fit_intercept="no"), "fit_intercept must be True or False"),
+        (dict(verbose="yes"), "verbose must be True or False"),
+        (dict(tol="1e-4"), "tol must be"),
     ],
 )
 def test_bad_parameters(params, match):
@@ -288,6 +293,19 @@ def test_max_iter_gives_convergence_warning():
     with pytest.warns(ConvergenceWarning, match="max_iter"):
         m = xpvec.LogisticRegression(max_iter=3).fit(X, y)
     assert m.n_iter_ == 3
+
+
+def test_fitted_attributes_are_numpy_arrays_shaped_as_scikit_learns():
+    from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+
+    for y in (Y_OK, np.arange(len(Y_OK)) % 3):
+        ours, ref = xpvec.LogisticRegression().fit(X_OK, y), SkLogisticRegression().fit(X_OK, y)
+        for name in ("coef_", "intercept_", "classes_", "n_iter_"):
+            got, want = getattr(ours, name), getattr(ref, name)
+            assert isinstance(got, np.ndarray) and got.shape == want.shape and got.dtype.kind == want.dtype.kind, name
+        assert ours.n_iter_.dtype == ref.n_iter_.dtype
+        curve = ours.loss_curve_
+        assert isinstance(curve, np.ndarray) and curve.dtype == np.float64 and curve.shape == (ours.n_iter_[0],)
 
 
 @pytest.mark.parametrize("solver", ["gd", "sgd"])
@@ -312,6 +330,25 @@ def test_pickle_and_clone():
     fresh = clone(m)
     assert fresh.get_params() == m.get_params()
     assert not hasattr(fresh, "coef_")
+
+
+@pytest.mark.parametrize("name", xpvec.available_backends())
+def test_a_backend_object_pickles_and_clones_as_its_name(name):
+    # Backends hold modules and compiled kernels; a model given one must still clone (as
+    # cross_val_score does) and pickle, fitted or not.
+    import copy
+
+    backend = get_instance(name)
+    assert pickle.loads(pickle.dumps(backend)) is backend and copy.deepcopy(backend) is backend
+    m = xpvec.LogisticRegression(backend=backend)
+    assert clone(m).backend is backend and pickle.loads(pickle.dumps(m)).backend is backend
+    if name not in training_backends():
+        return  # trains on its own array type only (dask, array_api): tested with it elsewhere
+    X, y = small_problem(3)
+    m = clone(m).fit(X, y)
+    again = pickle.loads(pickle.dumps(m))
+    assert again.backend is backend
+    np.testing.assert_array_equal(to_numpy(again.predict_proba(X)), to_numpy(m.predict_proba(X)))
 
 
 # ---------------------------------------------------------------- solvers on non-NumPy arrays

@@ -53,6 +53,19 @@ def test_large_requests_are_aligned_writeable_and_shaped():
         assert float(out.sum(dtype=np.float64)) == 1.5 * 1000 * 1100
 
 
+def test_large_results_can_be_made_read_only_and_writeable_again():
+    # As any NumPy array (a result handed to code that freezes it, then thaws it).
+    out = OutputPool(64 * MIB).empty(BIG, np.float64)
+    view = out[::2]
+    for a in (out, view):
+        a.flags.writeable = False
+        with pytest.raises(ValueError, match="read-only"):
+            a[0] = 1.0
+        a.flags.writeable = True
+        a[0] = 2.0
+    assert out[0, 0] == 2.0 and np.shares_memory(out, view)
+
+
 def test_freed_block_is_reused_and_live_block_is_not():
     pool = OutputPool(64 * MIB)
     first = pool.empty((MIN_BYTES,), np.uint8)
@@ -98,7 +111,8 @@ def test_memory_reachable_through_a_view_is_never_reused(keep):
 
 def test_the_memory_owner_cannot_be_copied_or_pickled_or_reach_the_block():
     y = OutputPool(64 * MIB).empty(BIG, np.float64)
-    owner = y.base
+    owner = y.base.base
+    assert type(owner) is _output_pool._Lease
     # A copy would point at the memory without keeping it alive.
     with pytest.raises(TypeError, match="copy or pickle the array"):
         copy.copy(owner)

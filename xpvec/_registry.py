@@ -64,7 +64,7 @@ def unusable_reason(name: str) -> str | None:
 
 def _unknown_name_message(name: object) -> str:
     msg = f"unknown backend {name!r}; choose one of: {', '.join(SPECS)}"
-    close = difflib.get_close_matches(str(name), SPECS, n=1)
+    close = difflib.get_close_matches(str(name).lower(), SPECS, n=1)  # "NUMPY" -> 'numpy'
     if close:
         msg += f" (did you mean {close[0]!r}?)"
     return msg

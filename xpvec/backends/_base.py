@@ -84,6 +84,14 @@ class Backend:
     def __repr__(self) -> str:
         return f"<xpvec backend {self.name!r}>"
 
+    def __reduce__(self):
+        # A backend holds modules and compiled kernels, which neither pickle nor deep-copy.
+        # It is its name: copied or unpickled, it is this process's instance of that name,
+        # so a model given a backend object clones and pickles like one given the name.
+        from .._registry import get_instance
+
+        return get_instance, (self.name,)
+
     # ----------------------------------------------------------- plumbing
     def namespace(self, x) -> Any:
         """The array namespace of ``x`` (as returned by ``asarray``)."""
@@ -238,6 +246,8 @@ class Backend:
                 f"xpvec.normalize_rows expects a 2-D array (rows, features), got shape "
                 f"{_shape(x)}; for one vector pass x[None, :], for a stack reshape to 2-D"
             )
+        if _shape(x)[1] == 0:  # rows without features: nothing to divide, and no max to scale by
+            return self.output(xp, xp.zeros_like(x), out)
         with self.fp_guard():
             return self.output(xp, self._normalize_rows(xp, x), out)
 
@@ -260,6 +270,8 @@ class Backend:
         compute_and_output(xp, x.dtype, "check_grad")
         x = xp.astype(x, xp.float64, copy=True)
         eps = 6.055454452393343e-06 if eps is None else float(eps)  # 2**-52 ** (1/3)
+        if not (math.isfinite(eps) and eps > 0):
+            raise ValueError(f"xpvec.check_grad: eps must be a positive finite step, got {eps!r}; leave it None for the default")
         g = xp.asarray(grad(x), dtype=xp.float64)
         if _shape(g) != _shape(x):
             raise ValueError(
@@ -270,6 +282,11 @@ class Backend:
         for i in range(flat.shape[0]):
             xi = float(flat[i])
             hi = (xi + eps * max(1.0, abs(xi))) - xi
+            if hi == 0.0:  # below half an ULP of x_i: no step at all
+                raise ValueError(
+                    f"xpvec.check_grad: eps={eps!r} is too small to move x[{i}] = {xi!r} in float64; "
+                    "use a larger eps (the default None balances truncation and rounding error)"
+                )
             flat[i] = xi + hi
             f_plus = _as_float(f(xp.reshape(flat, _shape(x))), "f")
             flat[i] = xi - hi

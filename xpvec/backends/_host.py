@@ -17,7 +17,14 @@ class HostBackend(Backend):
         return np
 
     def asarray(self, x):
-        return x if type(x) is np.ndarray else np.asarray(x)
+        if type(x) is np.ndarray:
+            return x
+        if isinstance(x, np.ma.MaskedArray):  # np.asarray would drop the mask without a word
+            raise TypeError(
+                "xpvec does not take masked arrays (numpy.ma.MaskedArray): the mask would be lost; "
+                "pass x.filled(value) to choose what the masked entries become"
+            )
+        return np.asarray(x)
 
     def to_numpy(self, x):
         return np.asarray(x)

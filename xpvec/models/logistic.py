@@ -68,9 +68,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    classes_, coef_ (1 or K, n_features), intercept_ (1 or K,), n_iter_,
-    n_features_in_, loss_curve_ (the objective divided by ``C * sum(w)``, per
-    iteration, or per epoch for "sgd" as the mean over its mini-batches).
+    classes_, coef_ (1 or K, n_features), intercept_ (1 or K,), n_iter_ (an
+    int32 array of shape (1,), as scikit-learn's), n_features_in_, loss_curve_
+    (float64, the objective divided by ``C * sum(w)`` per iteration, or per
+    epoch for "sgd" as the mean over its mini-batches). All NumPy arrays.
 
     On Dask arrays ``fit`` trains with the data left chunked where it is (on the
     workers of a ``dask.distributed`` cluster, if a Client is active): one
@@ -141,8 +142,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.classes_ = data.classes
         self.coef_ = np.ascontiguousarray(W.T if W.ndim > 1 else W[None, :])
         self.intercept_ = np.array(b)
-        self.n_iter_ = result.n_iter
-        self.loss_curve_ = result.loss_curve
+        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)  # scikit-learn's shape and dtype
+        self.loss_curve_ = np.asarray(result.loss_curve, dtype=np.float64)
         return self
 
     def _check_params(self) -> None:
@@ -156,8 +157,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, Integral) and value >= 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive or None, got {self.learning_rate!r}")
+        if self.learning_rate is not None and not (isinstance(self.learning_rate, Real) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a positive number or None, got {self.learning_rate!r}")
+        # A string such as "no" would read as True. verbose also takes scikit-learn's 0/1.
+        if not isinstance(self.fit_intercept, (bool, np.bool_)):
+            raise ValueError(f"fit_intercept must be True or False, got {self.fit_intercept!r}")
+        if not isinstance(self.verbose, (bool, np.bool_, Integral)):
+            raise ValueError(f"verbose must be True or False, got {self.verbose!r}")
 
     def _solve(self, objective: LogisticObjective, monitor: Monitor):
         common = dict(max_iter=self.max_iter, tol=self.tol, monitor=monitor)
