@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+
+import pytest
 
 from xpvec.cli import main
 
@@ -48,3 +51,120 @@ def test_cli_errors_are_one_line(capsys):
     assert main(["demo", "--ops", "--size", "100", "--backends", "nunpy"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("xpvec demo: error: unknown backend 'nunpy'")
+
+
+def test_demo_size_takes_the_notation_of_its_help_and_of_bench_sizes(capsys):
+    assert main(["demo", "--ops", "--size", "1e3", "--backends", "numpy"]) == 0
+    assert "sigmoid (1e+03)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("size", ["-5", "0", "0.5", "1.5", "inf", "nan", "many"])
+def test_demo_refuses_a_size_that_is_not_a_positive_whole_number(capsys, size):
+    # Refused by argparse (exit 2, with the usage), not by numpy halfway through the demo.
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--ops", f"--size={size}", "--backends", "numpy"])
+    assert exc.value.code == 2
+    assert f"argument --size: size must be a positive whole number like 1000 or 1e6, got '{size}'" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize("sizes", ["1e3,inf", "1e3,1.5", "-1,1e3"])
+def test_bench_sizes_refuses_the_same_values(tmp_path, capsys, no_timing, sizes):
+    with pytest.raises(SystemExit) as exc:  # "inf" was an OverflowError traceback, "1.5" read as 1
+        main(["bench", "--quick", f"--sizes={sizes}", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    assert "argument --sizes: sizes must be positive whole numbers" in capsys.readouterr().err
+
+
+@pytest.fixture
+def no_timing(monkeypatch):
+    """``xpvec bench`` with every timing entry point failing the test: errors must come first."""
+    import xpvec.bench.classic
+    import xpvec.bench.sweep
+
+    def timed(*args, **kwargs):
+        raise AssertionError("timing started before the output folder was checked")
+
+    monkeypatch.setattr(xpvec.bench.sweep, "run_sweep", timed)
+    monkeypatch.setattr(xpvec.bench.classic, "classic_dot", timed)
+
+
+def _bench_into(out) -> list[str]:
+    return ["bench", "--ops", "sigmoid", "--sizes", "1e3", "--backends", "numpy", "--out", str(out)]
+
+
+def test_bench_out_under_a_file_is_a_one_line_error(tmp_path, capsys, no_timing):
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "x"  # as /etc/passwd/x
+    assert main(_bench_into(out)) == 2
+    err = capsys.readouterr().err
+    assert err == f"xpvec bench: error: cannot write to the output folder '{out}': Not a directory\n"
+
+
+def test_bench_out_that_is_a_file_is_a_one_line_error(tmp_path, capsys, no_timing):
+    out = tmp_path / "results"
+    out.write_text("")
+    assert main(_bench_into(out)) == 2
+    assert (
+        capsys.readouterr().err
+        == f"xpvec bench: error: cannot write to the output folder '{out}': it is a file\n"
+    )
+
+
+def test_bench_out_not_writable_is_a_one_line_error(tmp_path, capsys, no_timing, monkeypatch):
+    # The folder exists, so mkdir succeeds; only a write finds out. Simulated, since
+    # root (as in CI containers) may write anywhere; the real case is the next test.
+    import errno
+    import tempfile
+
+    def refuse(dir=None, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", dir)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    assert main(_bench_into(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert err == f"xpvec bench: error: cannot write to the output folder '{tmp_path}': Permission denied\n"
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write to a read-only folder"
+)
+def test_bench_out_read_only_folder(tmp_path, capsys, no_timing):
+    out = tmp_path / "read-only"
+    out.mkdir()
+    out.chmod(0o500)
+    try:
+        assert main(_bench_into(out)) == 2
+    finally:
+        out.chmod(0o700)
+    assert (
+        capsys.readouterr().err
+        == f"xpvec bench: error: cannot write to the output folder '{out}': Permission denied\n"
+    )
+
+
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+def test_closed_stdout_exits_quietly(tmp_path, buffered):
+    # `xpvec info | head -3`: the reader is gone. A pipe whose read end is already
+    # closed makes that deterministic. Buffered, the error comes at the final
+    # flush; unbuffered (PYTHONUNBUFFERED), at the first print.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if not buffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "xpvec", "info"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+            env=env,
+        )
+    finally:
+        os.close(write_end)
+    assert r.stderr == ""  # no BrokenPipeError traceback, no "Exception ignored"
+    assert r.returncode == 1  # as Python itself on EPIPE (the docs' recipe)

@@ -17,3 +17,48 @@ def test_demo_trains_on_digits_and_prints_the_table(capsys):
 def test_demo_ops_table(capsys):
     assert main(["demo", "--ops", "--size", "10000", "--backends", "numpy"]) == 0
     assert "sigmoid" in capsys.readouterr().out
+
+
+def test_format_ratio_keeps_slow_ratios_readable():
+    from xpvec._table import format_ratio
+
+    assert [format_ratio(r) for r in (249.4, 10.0, 3.21, 1.0, 0.0961)] == ["249x", "10x", "3.2x", "1x", "0.096x"]
+
+
+def test_ops_table_shows_a_backend_slower_than_the_loop(monkeypatch):
+    from xpvec import demo
+
+    # Made-up medians: numpy 10.4 times slower than the loop used to print "0x".
+    seconds = {"python": 1e-3, "numpy": 10.4e-3}
+    monkeypatch.setattr(demo, "_median_time", lambda call, repeats, sync: seconds[call.keywords["backend"]])
+    rows = [line for line in demo.ops_table(n=100, backends=("numpy", "python")).splitlines() if " numpy " in line]
+    assert len(rows) == 5 and all(" 0.096x " in row for row in rows), rows
+
+
+def test_training_table_shows_a_backend_slower_than_the_loop(monkeypatch):
+    from types import SimpleNamespace
+
+    import xpvec.models
+    from xpvec import demo
+
+    class QuickLoop(xpvec.models.LogisticRegression):
+        def fit(self, X, y):
+            if self.backend == "python":  # one iteration, not seconds of them: its time is made up below
+                self.max_iter = 1
+            return super().fit(X, y)
+
+    monkeypatch.setattr(xpvec.models, "LogisticRegression", QuickLoop)
+    # perf_counter around each timed fit: the loop 1 s, numpy 10.4 s.
+    monkeypatch.setattr(demo, "time", SimpleNamespace(perf_counter=iter([0.0, 1.0, 0.0, 10.4]).__next__))
+    rows = {line.split()[0]: line.split() for line in demo.training_table(("python", "numpy")).splitlines()}
+    assert rows["python"][-1] == "1x"
+    assert rows["numpy"][-1] == "0.096x"
+
+
+def test_classic_dot_shows_a_contender_slower_than_the_loop():
+    from xpvec.bench.classic import format_classic
+
+    result = {"n": 1000, "seconds": {"python for loop": 1e-3, "xpvec dask (accelerated)": 1e-2},
+              "speedup_over_loop": {"python for loop": 1.0, "xpvec dask (accelerated)": 0.1}}  # fmt: skip
+    text = format_classic(result)
+    assert "0.1x the loop" in text and " 0x" not in text

@@ -20,6 +20,15 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     return "\n".join([line(cells[0]), rule] + [line(r) for r in cells[1:]])
 
 
+def format_ratio(ratio: float) -> str:
+    """A speed-up such as ``loop seconds / seconds``: "249x", "3.2x", "0.096x".
+
+    Whole numbers from 10 up; below that two significant digits, so that a
+    contender slower than the baseline reads "0.096x", not "0x".
+    """
+    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
+
+
 def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"

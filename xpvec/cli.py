@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -39,13 +40,31 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sizes(text: str) -> list[int]:
+def _count(text: str) -> int | None:
+    """An element count written as 1000, 1e3 or 1_000; None unless a whole number >= 1.
+
+    The one reading of sizes for ``demo --size`` and ``bench --sizes``. Fractions
+    are refused rather than truncated, and nan/inf fail the test instead of
+    reaching ``int`` (whose OverflowError argparse would not catch).
+    """
     try:
-        sizes = [int(float(t)) for t in text.split(",") if t.strip()]
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"sizes must be numbers like 1e3,1e5, got {text!r}") from None
-    if not sizes or any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
+        return None
+    return int(value) if value >= 1 and value.is_integer() else None
+
+
+def _size(text: str) -> int:
+    size = _count(text)
+    if size is None:  # here, not as numpy's "negative dimensions" deep in the demo
+        raise argparse.ArgumentTypeError(f"size must be a positive whole number like 1000 or 1e6, got {text!r}")
+    return size
+
+
+def _sizes(text: str) -> list[int]:
+    sizes = [_count(t) for t in text.split(",") if t.strip()]
+    if not sizes or None in sizes:
+        raise argparse.ArgumentTypeError(f"sizes must be positive whole numbers like 1e3,1e5, got {text!r}")
     return sizes
 
 
@@ -83,14 +102,33 @@ def _bench(args: argparse.Namespace) -> int:
     sizes = args.sizes or ([1_000, 100_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000, 10_000_000])
     # Fails here, before any timing, when a backend (cupy without a GPU, say) cannot run.
     ops, backends, sizes = validate(ops, backends, sizes)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_folder(Path(args.out))
     host_backends = [b for b in backends if b != "cupy"]
     if host_backends:
         _bench_host(args, ops, host_backends, sizes, out)
     if "cupy" in backends:
         _bench_gpu(args, ops, out)
     return 0
+
+
+class _OutputFolderError(Exception):
+    """The --out folder cannot be created or written to."""
+
+
+def _output_folder(out):
+    """``out``, created and proven writable, so that a bad --out fails before minutes of timing."""
+    import tempfile
+
+    if out.exists() and not out.is_dir():  # mkdir's own reason would be "File exists"
+        raise _OutputFolderError(f"cannot write to the output folder '{out}': it is a file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        # A file made and removed: the real writes' own test, whatever would stop
+        # them (mode bits, ACLs, a read-only mount), where os.access only guesses.
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as exc:
+        raise _OutputFolderError(f"cannot write to the output folder '{out}': {exc.strerror or exc}") from None
+    return out
 
 
 def _bench_host(args: argparse.Namespace, ops: list[str], backends: list[str], sizes: list[int], out) -> None:
@@ -141,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo", help="train logistic regression on the digits images on every usable backend and compare"
     )
     demo.add_argument("--ops", action="store_true", help="time the ops instead (sigmoid, softmax, ...)")
-    demo.add_argument("--size", type=int, default=1_000_000, help="elements per array for --ops (default 1e6)")
+    demo.add_argument("--size", type=_size, default=1_000_000, help="elements per array for --ops (default 1e6)")
     demo.add_argument("--backends", help="comma-separated backend names (default: all usable)")
     demo.set_defaults(run=_demo)
     bench = sub.add_parser(
@@ -160,11 +198,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.set_defaults(run=_bench)
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
     except Exception as exc:  # a clear one-line error, not a traceback, for CLI users
         from .errors import BackendUnavailableError
 
-        if isinstance(exc, (BackendUnavailableError, ValueError, TypeError)):
+        if isinstance(exc, (BackendUnavailableError, _OutputFolderError, ValueError, TypeError)):
             print(f"xpvec {args.command}: error: {exc}", file=sys.stderr)
             return 2
         raise
+
+
+def _stdout_closed() -> int:
+    """The reader of our output left (``xpvec info | head -3``): exit quietly.
+
+    As the Python docs advise (signal module, "Note on SIGPIPE"): point stdout
+    at devnull, so that the interpreter's final flush of what is still
+    buffered does not fail again, and exit 1, as Python does on EPIPE.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._convert import to_device, to_numpy
 from ._registry import available_backends, get_instance
-from ._table import format_table
+from ._table import format_ratio, format_table
 from .ops import dot, image2vector, l2_loss, normalize_rows, sigmoid, softmax
 
 
@@ -46,6 +46,11 @@ def _digits() -> tuple[np.ndarray, ...]:
     return tuple(train_test_split(X, digits.target, test_size=0.25, random_state=0))
 
 
+def _vs_loop(loop_seconds: float | None, seconds: float) -> str:
+    """The "vs python loop" cell: how many times faster than the loop, "-" without a loop row."""
+    return format_ratio(loop_seconds / seconds) if loop_seconds else "-"
+
+
 def training_table(backends: tuple[str, ...] | None = None) -> str:
     """Fit LogisticRegression on the digits on each backend; accuracy, fit time, agreement."""
     import warnings
@@ -71,10 +76,10 @@ def training_table(backends: tuple[str, ...] | None = None) -> str:
         if name == "python":
             loop_time = seconds
         rows.append(
-            [name, model.n_iter_, f"{model.score(X_te, y_test):.3f}", seconds, f"{np.max(np.abs(proba - reference)):.1e}"]
+            [name, int(model.n_iter_[0]), f"{model.score(X_te, y_test):.3f}", seconds, f"{np.max(np.abs(proba - reference)):.1e}"]
         )
     for row in rows:
-        row.append(f"{loop_time / row[3]:.0f}x" if loop_time else "-")
+        row.append(_vs_loop(loop_time, row[3]))
     header = (
         f"digits: {len(X_train) + len(X_test)} 8x8 images as 64-vectors (image2vector), 10 classes; "
         f"fit on {len(X_train)}, accuracy on {len(X_test)}; LogisticRegression(C=1, solver='lbfgs')\n"
@@ -112,6 +117,5 @@ def ops_table(n: int = 1_000_000, backends: tuple[str, ...] | None = None, seed:
             if name == "python":
                 loop_time = seconds
             diff = float(np.max(np.abs(to_numpy(op(*args, backend=name)) - reference)))
-            speedup = f"{loop_time / seconds:.0f}x" if loop_time else "-"
-            rows.append((label, name, seconds * 1e3, speedup, f"{diff:.1e}"))
+            rows.append((label, name, seconds * 1e3, _vs_loop(loop_time, seconds), f"{diff:.1e}"))
     return format_table(["op", "backend", "median ms", "vs python loop", "max |diff| vs numpy"], rows)
