@@ -184,13 +184,21 @@ class DaskBackend(Backend):
         return x.size == 0 or all(x.numblocks[a] == 1 for a in axes)
 
     @staticmethod
-    def _drop_empty_chunks(x, axes):
-        """Dask's max cannot reduce an empty block; empty chunks carry no data, so drop them."""
-        drop = {a: tuple(c for c in x.chunks[a] if c) for a in axes if 0 in x.chunks[a]}
+    def _drop_empty_chunks(x):
+        """x without its empty chunks, along every axis, before a Dask max.
+
+        Dask's per-block max (``chunk_max``) returns a (1, ..., 1, 0)-shaped
+        placeholder for any empty block, whatever the reduced axes: it fits
+        the other blocks' partials only by chance, and an empty chunk along a
+        kept axis leaves the combine step a max over nothing. Empty chunks
+        carry no data, so dropping them moves none (the other blocks pass
+        through as aliases) and leaves no empty block to reduce.
+        """
+        drop = {a: tuple(c for c in chunks if c) for a, chunks in enumerate(x.chunks) if 0 in chunks}
         return x.rechunk(drop) if drop else x
 
     def _shifted(self, xp, x, axes):
-        x = self._drop_empty_chunks(x, axes)
+        x = self._drop_empty_chunks(x)
         m = x.max(axis=axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, xp.full_like(m, math.nan))
         return xp.subtract(x, m)
@@ -208,7 +216,7 @@ class DaskBackend(Backend):
     def _normalize_rows(self, xp, x):
         if self._within_blocks(x, (1,)):
             return self._map("_normalize_rows", x)
-        return super()._normalize_rows(xp, self._drop_empty_chunks(x, (1,)))
+        return super()._normalize_rows(xp, self._drop_empty_chunks(x))
 
     def _dot(self, xp, a, b):
         # Blockwise products over the inner dimension's blocks, kept apart on
@@ -238,6 +246,10 @@ class DaskBackend(Backend):
             return getattr(super(), kernel)(self._ns, yhat, y)
         import dask.array as da
 
+        # map_blocks pairs the operands' blocks by index and does not align
+        # them: give y yhat's chunks so block pairs match the partials' grid.
+        if y.chunks != yhat.chunks:
+            y = y.rechunk(yhat.chunks)
         partials = da.map_blocks(
             _partial_sum, yhat, y, _chunk_backend_name(yhat), kernel,
             dtype=yhat.dtype, chunks=tuple((1,) * n for n in yhat.numblocks),
