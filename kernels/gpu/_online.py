@@ -40,8 +40,8 @@ def normalizer(dtype: np.dtype, fold) -> SimpleNamespace:
             return v, s * math.exp(m - v) + one
         if v == m:  # exp(0); also keeps -inf == -inf from giving exp(nan)
             return m, s + one
-        if v != v:  # NaN: the line's max is NaN from here on
-            return v, s
+        if v != v:  # NaN: the line's max and sum are NaN from here on (log(NaN) is defined)
+            return v, nan
         return m, s + math.exp(v - m)
 
     @cuda.jit(device=True)

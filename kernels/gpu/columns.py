@@ -6,14 +6,15 @@ host views a C-ordered x as (outer, n, inner) and the output comes back
 C-ordered too, where the row kernels would need a transposed copy in and
 give a transposed view out.
 
-A line is the column x[o, :, i], read from x flat. A block holds ``lanes`` neighbouring columns
-of one outer slice (consecutive i, so a warp's loads are coalesced) and
-splits each column's n elements over ``parts = threads // lanes`` threads,
-whose online (max, sum) pairs merge in shared memory (``_online``); the
-block then strides over the (outer, column tile) pairs. The host picks
-``lanes`` (``host.column_lanes``): many parts for long columns, so a short
-(outer * inner) still fills the device; few for short ones, so a thread does
-not merge more often than it loads. DRAM traffic is that of the row kernels:
+A line is the column x[o, :, i], read from x flat. The outer * inner
+columns are numbered o * inner + i; a block holds ``lanes`` consecutive ones
+(neighbouring i, so a warp's loads are coalesced; a tile may span two outer
+slices, so small inner wastes no threads) and splits each column's n
+elements over ``parts = threads // lanes`` threads, whose online (max, sum)
+pairs merge in shared memory (``_online``); the blocks stride over the
+tiles. The host picks ``lanes`` (``host.column_lanes``): many parts for long
+columns, so few columns still fill the device; few for short ones, so a
+thread does not merge more often than it loads. DRAM traffic is that of the row kernels:
 2 * itemsize bytes per element when a tile's columns stay in L2 between the
 two reads, 3 * itemsize otherwise.
 """
@@ -46,34 +47,33 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     jit_kernel = bounded_jit(threads, BLOCKS_PER_SM[dtype.itemsize])
 
     @cuda.jit(device=True)
-    def tile(t, n, inner, lanes):
-        """Tile t's column for this thread: its first element's flat index, the length this
+    def tile(t, n, inner, columns, lanes):
+        """This thread's column in tile t: its first element's flat index, the length this
         thread reads along it (0 past the last column) and the thread's (lane, part)."""
-        tiles_per_slice = (inner + lanes - 1) // lanes
         lane = cuda.threadIdx.x % lanes
-        i = (t % tiles_per_slice) * lanes + lane
-        first = (t // tiles_per_slice) * n * inner + i
-        return first, (n if i < inner else 0), lane, cuda.threadIdx.x // lanes
+        g = t * lanes + lane  # columns are numbered across the outer slices: no tile is cut short
+        first = (g // inner) * n * inner + g % inner
+        return first, (n if g < columns else 0), lane, cuda.threadIdx.x // lanes
 
     @jit_kernel
-    def softmax_columns(x, out, outer, n, inner, lanes):
-        """exp(x - max) / sum down each column of x, flat (outer, n, inner) in C order."""
+    def softmax_columns(x, out, n, inner, columns, lanes):
+        """exp(x - max) / sum down each of the ``columns`` columns of x, flat (outer, n, inner) in C order."""
         maxes = cuda.shared.array(threads, dtype=nbtype)
         sums = cuda.shared.array(threads, dtype=nbtype)
         parts = threads // lanes
-        for t in range(cuda.blockIdx.x, outer * ((inner + lanes - 1) // lanes), cuda.gridDim.x):
-            first, length, lane, part = tile(t, n, inner, lanes)
+        for t in range(cuda.blockIdx.x, (columns + lanes - 1) // lanes, cuda.gridDim.x):
+            first, length, lane, part = tile(t, n, inner, columns, lanes)
             m, s = max_sum(x, first, inner, length, lane, lanes, part, parts, maxes, sums)
             emit_softmax(x, out, first, inner, part, parts, length, m, s)
 
     @jit_kernel
-    def log_softmax_columns(x, out, outer, n, inner, lanes):
-        """(x - max) - log(sum) down each column of x, flat (outer, n, inner) in C order."""
+    def log_softmax_columns(x, out, n, inner, columns, lanes):
+        """(x - max) - log(sum) down each of the ``columns`` columns of x, flat (outer, n, inner) in C order."""
         maxes = cuda.shared.array(threads, dtype=nbtype)
         sums = cuda.shared.array(threads, dtype=nbtype)
         parts = threads // lanes
-        for t in range(cuda.blockIdx.x, outer * ((inner + lanes - 1) // lanes), cuda.gridDim.x):
-            first, length, lane, part = tile(t, n, inner, lanes)
+        for t in range(cuda.blockIdx.x, (columns + lanes - 1) // lanes, cuda.gridDim.x):
+            first, length, lane, part = tile(t, n, inner, columns, lanes)
             m, s = max_sum(x, first, inner, length, lane, lanes, part, parts, maxes, sums)
             # Lanes past the last column (length 0) have s = 0 and write nothing: skip their log.
             emit_log_softmax(x, out, first, inner, part, parts, length, m, math.log(s) if length else s)

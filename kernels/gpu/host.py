@@ -32,15 +32,16 @@ def _c_order(xp, a):
     return a if a.flags.c_contiguous else xp.ascontiguousarray(a)
 
 
-def column_lanes(n: int, inner: int, threads: int) -> int:
+def column_lanes(n: int, columns: int, threads: int) -> int:
     """Columns per block for the column kernels, a power of two dividing ``threads``.
 
-    At least a warp's worth of neighbouring columns (or all of them, if fewer), so
-    each load of a warp is one contiguous run; beyond that, as many threads per
-    column as keep 16 or more elements each, so long columns are shared out and
-    short ones are not merged for a handful of loads.
+    At least a warp's worth of consecutive columns (or all of them, if fewer),
+    so each load of a warp is one contiguous run; beyond that, as many threads
+    per column (a power of two) as keep 16 or more of its n elements each, so
+    long columns are shared out and short ones are not merged for a handful
+    of loads.
     """
-    warp = min(32, threads, 1 << max(inner - 1, 0).bit_length())  # inner rounded up to a power of two
+    warp = min(32, threads, 1 << max(columns - 1, 0).bit_length())  # columns rounded up to a power of two
     parts = min(threads // warp, 1 << max(n // 16, 1).bit_length() - 1)  # n // 16 rounded down
     return threads // parts
 
@@ -77,16 +78,20 @@ class Launcher:
     def rows(self, name: str, x, axes: tuple[int, ...]):
         """``name`` (softmax, log_softmax, normalize_rows) reduced over ``axes``, an array of x's shape.
 
-        The reduced axes trailing a C-ordered x, or movable there without a copy (x
-        transposed): the row kernel on x viewed as rows. A run of adjacent axes in the
-        middle: the column kernel on x viewed as (outer, n, inner), C order in and out.
-        Other layouts: the reduced axes moved last in a copy, and the rows' result
-        transposed back (a view).
+        An F-ordered x is handled as its C-ordered transpose, axes mirrored, and the
+        result transposed back: its layout is the input's. Then: reduced axes trailing
+        (or movable there without a copy), the row kernel on x viewed as rows; a run of
+        adjacent axes in the middle, the column kernel on x viewed as (outer, n, inner),
+        C order in and out; other layouts, the reduced axes moved last in a copy and the
+        rows' result transposed back (a view).
         """
         xp = self.xp
+        if x.ndim > 1 and x.flags.f_contiguous and not x.flags.c_contiguous:
+            return self.rows(name, x.T, tuple(sorted(x.ndim - 1 - a for a in axes))).T
         order = [a for a in range(x.ndim) if a not in axes] + list(axes)
         moved = xp.transpose(x, order)
-        middle = bool(axes) and list(axes) == list(range(axes[0], axes[-1] + 1)) and axes[-1] < x.ndim - 1
+        inner = math.prod(x.shape[axes[-1] + 1 :]) if axes else 1
+        middle = bool(axes) and list(axes) == list(range(axes[0], axes[-1] + 1)) and inner > 1
         if middle and not moved.flags.c_contiguous and name != "normalize_rows":
             return self._columns(name, x, axes[0], axes[-1] + 1)
         moved = _c_order(xp, moved)
@@ -97,16 +102,15 @@ class Launcher:
         return xp.transpose(out.reshape(moved.shape), [order.index(a) for a in range(x.ndim)])
 
     def _columns(self, name: str, x, first: int, stop: int):
-        """softmax / log_softmax over x's axes first..stop-1, with axes after them (inner > 1)."""
+        """softmax / log_softmax over x's axes first..stop-1, with axes of more than one element after them."""
         xp = self.xp
         x = _c_order(xp, x)
-        shape = (math.prod(x.shape[:first]), math.prod(x.shape[first:stop]), math.prod(x.shape[stop:]))
+        outer, n, inner = (math.prod(x.shape[:first]), math.prod(x.shape[first:stop]), math.prod(x.shape[stop:]))
         out = xp.empty_like(x)
         if x.size:
-            lanes = column_lanes(shape[1], shape[2], self.threads)
-            tiles = shape[0] * -(-shape[2] // lanes)
+            lanes = column_lanes(n, outer * inner, self.threads)
             kernel = getattr(columns.kernels(x.dtype, self.threads), f"{name}_columns")
-            self.launch(kernel, tiles, x.reshape(-1), out.reshape(-1), args=(*shape, lanes))
+            self.launch(kernel, -(-outer * inner // lanes), x.reshape(-1), out.reshape(-1), args=(n, inner, outer * inner, lanes))
         return out
 
     def column_sums(self, partials):

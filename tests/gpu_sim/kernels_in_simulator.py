@@ -130,25 +130,32 @@ def test_softmax_over_any_axes(shape, axes, dtype):
         _check_softmax(r, x, axes, dtype, log)
 
 
-# (outer, n, inner) shapes and the lanes the host gives blocks of 8 threads: every split of a
-# block (8 columns x 1 part, 4 x 2, 2 x 4), lanes past the last column (21 = 8 + 8 + 5; 2 of 8), unrolled bodies
-# (n >= 4 * parts) and tails, and more tiles than the 3 blocks (grid-stride).
-COLUMN_SHAPES = [((3, 45, 21), 8), ((2, 50, 3), 4), ((3, 100, 2), 2), ((4, 7, 2), 8)]
+# (outer, n, inner) shapes and the lanes the host gives blocks of 8 threads. Columns are
+# numbered across outer slices, so tiles span slices (21 and 2 do not divide 8); lanes past the
+# last column (63 = 7 * 8 + 7, 14, 6); more tiles than the 3 blocks (grid-stride); each split of
+# a block (8 columns x 1 part, 4 x 2, 2 x 4) with 25 elements per part (unrolled body and tail).
+COLUMN_SHAPES = [((3, 45, 21), 8), ((7, 9, 2), 8), ((2, 5, 3), 8), ((2, 50, 2), 4), ((1, 100, 2), 2)]
+
+# What rows_with_special_values's rows hold, for columns: NaN, +inf, only -inf, one finite
+# among -inf, -inf beside finite values, huge values, only NaN.
+COLUMN_SPECIALS = [
+    lambda c: c.__setitem__(1, np.nan),
+    lambda c: c.__setitem__(-1, np.inf),
+    lambda c: c.__setitem__(slice(None), -np.inf),
+    lambda c: (c.__setitem__(slice(None), -np.inf), c.__setitem__(len(c) // 2, 2.0)),
+    lambda c: c.__setitem__(slice(None, None, 2), -np.inf),
+    lambda c: c.__imul__(1e30 if c.dtype == np.float32 else 1e300),
+    lambda c: c.__setitem__(slice(None), np.nan),
+]
 
 
 def columns_with_special_values(shape, dtype) -> np.ndarray:
-    """An (outer, n, inner) array whose columns x[o, :, i] hold what rows_with_special_values's rows do."""
+    """An (outer, n, inner) array whose columns x[o, :, i] (column j = o * inner + i) carry
+    COLUMN_SPECIALS in turn, as many as there are columns, the rest random."""
     o, n, inner = shape
     x = (np.random.default_rng(3).standard_normal(shape) * 5).astype(dtype)
-    lines = [x[j % o, :, j // o] for j in range(o * inner)]  # views: columns of x
-    assert len(lines) >= 6
-    lines[0][1] = np.nan
-    lines[1][n - 1] = np.inf
-    lines[2][:] = -np.inf
-    lines[3][:] = -np.inf
-    lines[3][n // 2] = 2.0  # one finite among -inf: one-hot
-    lines[4][::2] = -np.inf  # -inf beside finite: zeros there
-    lines[5] *= 1e30 if dtype == np.float32 else 1e300
+    for j, special in zip(range(o * inner), COLUMN_SPECIALS):
+        special(x[j // inner, :, j % inner])  # a view: writes go to x
     return x
 
 
@@ -158,18 +165,68 @@ def columns_with_special_values(shape, dtype) -> np.ndarray:
 def test_softmax_columns(shape, lanes, log, dtype):
     from xpvec.kernels.gpu.host import column_lanes
 
-    assert column_lanes(shape[1], shape[2], GPU.threads) == lanes
+    o, n, inner = shape
+    assert column_lanes(n, o * inner, GPU.threads) == lanes
     x = columns_with_special_values(shape, dtype)
     # Split the middle axis in two: the column kernel then reduces a run of two axes.
-    for v, axes in ((x, (1,)), (x.reshape(shape[0], 1, shape[1], shape[2]), (1, 2))):
+    for v, axes in ((x, (1,)), (x.reshape(o, 1, n, inner), (1, 2))):
         r = GPU.rows("log_softmax" if log else "softmax", v, axes)
         assert r.dtype == dtype and r.shape == v.shape and r.flags.c_contiguous  # not a transposed view
         _check_softmax(r, v, axes, dtype, log)
-    r = r.reshape(shape)
-    assert np.isnan(r[0, :, 0]).all() and np.isnan(r[1 % shape[0], :, 0]).all()  # NaN; +inf
-    if not log:
-        one_hot = r[3 % shape[0], :, 3 // shape[0]]
-        np.testing.assert_array_equal(one_hot, np.eye(shape[1])[shape[1] // 2])
+    columns = [r.reshape(shape)[j // inner, :, j % inner] for j in range(o * inner)]
+    assert np.isnan(columns[0]).all() and np.isnan(columns[1]).all()  # NaN; +inf
+    if len(columns) > 3 and not log:
+        np.testing.assert_array_equal(columns[3], np.eye(n)[n // 2])
+
+
+@pytest.mark.parametrize("threads", [8, 32, 256, 1024])
+def test_column_lanes_split_blocks_evenly(threads):
+    from xpvec.kernels.gpu.host import column_lanes
+
+    for n in [1, 2, 15, 16, 31, 32, 33, 50, 100, 1000, 10**5]:
+        for columns in [1, 2, 3, 5, 8, 21, 32, 33, 100, 1000, 10**6]:
+            lanes = column_lanes(n, columns, threads)
+            parts = threads // lanes
+            assert lanes & (lanes - 1) == 0 and lanes * parts == threads  # the merge tree halves parts
+            assert lanes >= min(32, threads, columns)  # a warp reads consecutive columns
+            assert parts == 1 or n // parts >= 16, (n, columns, lanes)  # shared out only when long
+            warp = min(32, threads, 1 << (columns - 1).bit_length())
+            assert parts == threads // warp or n // (2 * parts) < 16  # as shared out as allowed
+
+
+class CountingNumpy:
+    """NumPy, counting the copies the launcher makes to get C order."""
+
+    def __init__(self):
+        self.copies = 0
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    def ascontiguousarray(self, a):
+        self.copies += 1
+        return np.ascontiguousarray(a)
+
+
+@pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
+def test_softmax_layouts_take_the_route_without_copies(log):
+    name = "log_softmax" if log else "softmax"
+    x = (np.random.default_rng(4).standard_normal((3, 4, 5)) * 3).astype(np.float64)
+    cases = [  # input, axes, copies of the input, the result's layout
+        (x, (1,), 0, "C"),  # a middle axis: the column kernel
+        (np.asfortranarray(x), (1,), 0, "F"),  # the transpose is C-ordered: mirrored, the layout kept
+        (np.asfortranarray(x), (0,), 0, "F"),
+        (x.transpose(0, 2, 1), (1,), 0, None),  # the axis moved last is C-ordered: rows, a view back
+        (x[:, :, ::2], (1,), 1, "C"),  # strided: one copy, then columns
+        (x.reshape(3, 4, 5, 1), (1, 2), 0, "C"),  # trailing size-1 axis: rows, not columns
+        (x, (0, 2), 1, None),  # not adjacent: a transposed copy
+    ]
+    for v, axes, copies, layout in cases:
+        xp = CountingNumpy()
+        r = Launcher(xp, threads=8, max_blocks=3).rows(name, v, axes)
+        assert xp.copies == copies, (v.shape, v.strides, axes)
+        assert layout is None or r.flags[f"{layout}_CONTIGUOUS"]
+        _check_softmax(r, v, axes, np.float64, log)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
