@@ -22,7 +22,8 @@ def test_quick_bench_writes_table_json_and_png(tmp_path, capsys):
     assert "python for loop" in stdout  # the classic dot demonstration
 
     doc = json.loads((out / "bench.json").read_text())
-    assert {"cpu", "cores"} <= set(doc["machine"])
+    assert {"cpu", "cores", "numpy", "scipy"} <= set(doc["machine"])
+    assert set(doc["results"][0]) <= set(doc["fields"])  # every field explained in the file
     assert doc["config"]["sizes"] == [300, 2000]
     rows = doc["results"]
     assert {r["op"] for r in rows} == {"sigmoid", "softmax", "dot"}
@@ -62,3 +63,32 @@ def test_every_op_has_a_case_with_a_peer():
 
     assert set(CASES) == set(xpvec.OPS) - {"check_grad"} | {"logistic_loss_grad", "logistic_fit"}
     assert all(case.peers for case in CASES.values())
+
+
+def test_the_classic_dot_times_the_backends_asked_for(tmp_path):
+    import xpvec
+
+    asked = [b for b in ("numpy", "numba") if b in xpvec.available_backends()]
+    out = tmp_path / "results"
+    assert main(["bench", "--quick", "--sizes", "300", "--ops", "sigmoid", "--backends", ",".join(asked),
+                 "--no-peers", "--out", str(out)]) == 0  # fmt: skip
+    timed = set(json.loads((out / "bench.json").read_text())["classic_dot"]["seconds"])
+    # The loop and np.dot are the references; beyond them, only what --backends names.
+    numba = {"xpvec numba (accelerated)"} if "numba" in asked else set()
+    assert timed == {"python for loop", "np.dot (vectorized)"} | numba
+
+
+def test_plot_colours_do_not_depend_on_run_order_and_fits_are_not_plotted(tmp_path):
+    from xpvec.bench import report
+    from xpvec.bench.sweep import Result
+
+    def result(op, runner, kind="backend"):
+        return Result(op, 1000, "float64", runner, kind, 1e-5, 16_000, 1e-6)
+
+    rows = [result("sigmoid", "numba"), result("sigmoid", "numexpr", "peer"), result("sigmoid", "numpy"),
+            result("sigmoid", "scipy.special.expit", "peer")]  # fmt: skip
+    assert report._colours(rows) == report._colours(rows[::-1])  # another run order: the same colours
+    assert report._colours(rows)["numba"] == report._colours(rows[:1])["numba"]  # and with other runners
+    # A fit makes many passes: GB/s against one copy would mislead. Alone, there is nothing to plot.
+    why_not = report.write_plot(tmp_path / "fit.png", [result("logistic_fit", "numpy")], {})
+    assert why_not is not None and "no plot" in why_not and not (tmp_path / "fit.png").exists()

@@ -142,7 +142,7 @@ def _bench_host(args: argparse.Namespace, ops: list[str], backends: list[str], s
     timing = {"repeats": 3, "min_sample": 0.005} if args.quick else {"repeats": 7, "min_sample": 0.02}
     results = run_sweep(ops, backends, sizes, dtype=args.dtype, peers=not args.no_peers, progress=progress, **timing)
     progress.close()
-    classic = classic_dot(10_000 if args.quick else 1_000_000)
+    classic = classic_dot(10_000 if args.quick else 1_000_000, backends=tuple(backends))
     machine = machine_info()
     print(format_classic(classic) + "\n")
     print(report.tables(results))

@@ -88,15 +88,14 @@ def training_table(backends: tuple[str, ...] | None = None) -> str:
     return header + table
 
 
-def _median_time(fn: Callable[[], object], repeats: int, sync: Callable[[], None]) -> float:
-    """Median seconds of ``fn``; ``sync`` waits for a device backend's queued work inside the timing."""
-    fn()  # warm-up: JIT compilation, caches
-    sync()
+def _median_time(fn: Callable[[], object], repeats: int, finish: Callable[[object], object]) -> float:
+    """Median seconds of ``finish(fn())``: ``finish`` (``Backend.finish``) does the work a lazy
+    result stands for (Dask) or waits for the queued work (a GPU) inside the timing."""
+    finish(fn())  # warm-up: JIT compilation, caches
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        fn()
-        sync()
+        finish(fn())
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -113,7 +112,7 @@ def ops_table(n: int = 1_000_000, backends: tuple[str, ...] | None = None, seed:
         for name in backends:
             args = tuple(to_device(a, name) for a in host_args)
             call = functools.partial(op, *args, backend=name)
-            seconds = _median_time(call, 1 if name == "python" else 5, get_instance(name).synchronize)
+            seconds = _median_time(call, 1 if name == "python" else 5, get_instance(name).finish)
             if name == "python":
                 loop_time = seconds
             diff = float(np.max(np.abs(to_numpy(op(*args, backend=name)) - reference)))

@@ -145,6 +145,19 @@ def machine_info() -> dict:
         "xpvec": xpvec.__version__,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    # The libraries behind the backends and peers, where installed: a number is only
+    # comparable to one taken with the same versions (and the same numba thread count).
+    import importlib.metadata
+
+    for dist in ("numba", "scipy", "numexpr", "dask", "scikit-learn", "cupy-cuda12x", "cupy-cuda13x"):
+        try:
+            info[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    if "numba" in xpvec.available_backends():
+        import numba
+
+        info["numba_threads"] = numba.config.NUMBA_NUM_THREADS
     if "cupy" in xpvec.available_backends():
         import cupy
 
