@@ -80,7 +80,7 @@ def test_cli_glue_prints_and_writes_the_experiment(tmp_path, capsys, monkeypatch
 
 
 def test_a_run_cut_short_keeps_what_it_measured(tmp_path, monkeypatch):
-    # A device session can end mid-run (a time limit): gpu.json must already hold the ops timed.
+    # A run on a GPU machine can be cut short (a time limit): gpu.json must already hold the ops timed.
     import argparse
 
     from xpvec import cli
