@@ -18,18 +18,25 @@ from numba import cuda
 
 
 @cuda.jit(device=True)
-def softmax_value(v, m, s):
+def _softmax_value(v, m, s):
     return math.exp(v - m) / s
 
 
 @cuda.jit(device=True)
-def log_softmax_value(v, m, log_s):
+def _log_softmax_value(v, m, log_s):
     return (v - m) - log_s
+
+
+@cuda.jit(device=True)
+def _as_is(s):
+    return s
 
 
 @functools.cache
 def normalizer(dtype: np.dtype, fold) -> SimpleNamespace:
-    """``max_sum`` for lines read by the layout's ``fold`` (``_lines.ROWS.fold`` or ``COLUMNS.fold``)."""
+    """``max_sum`` for lines read by the layout's ``fold`` (``_lines.ROWS.fold`` or ``COLUMNS.fold``),
+    and ``forms``: for softmax and log_softmax, ``(value, prepare)`` such that each element
+    becomes value(v, max, prepare(sum))."""
     zero, one = dtype.type(0), dtype.type(1)
     inf, nan = dtype.type(np.inf), dtype.type(np.nan)
 
@@ -84,4 +91,11 @@ def normalizer(dtype: np.dtype, fold) -> SimpleNamespace:
         # +inf or NaN anywhere, or only -inf: the whole line is NaN.
         return (m if abs(m) < inf else nan), s
 
-    return SimpleNamespace(max_sum=max_sum)
+    @cuda.jit(device=True)
+    def log_sum(s):
+        # s >= 1 on any line with elements; s = 0 only for a thread holding no line
+        # (past a block's last column), whose result is never written.
+        return math.log(s) if s > zero else s
+
+    forms = {"softmax": (_softmax_value, _as_is), "log_softmax": (_log_softmax_value, log_sum)}
+    return SimpleNamespace(max_sum=max_sum, forms=forms)

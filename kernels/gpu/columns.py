@@ -22,7 +22,6 @@ two reads, 3 * itemsize otherwise.
 from __future__ import annotations
 
 import functools
-import math
 from types import SimpleNamespace
 
 import numba
@@ -31,7 +30,7 @@ from numba import cuda
 
 from ._jit import bounded_jit
 from ._lines import COLUMNS
-from ._online import log_softmax_value, normalizer, softmax_value
+from ._online import normalizer
 
 # Resident blocks per SM the compiler must fit, by itemsize: 64 registers per thread in
 # float32; float64 spills at 64 (its values and 64-bit addresses take two registers each).
@@ -41,9 +40,8 @@ BLOCKS_PER_SM = {4: 4, 8: 3}
 @functools.cache
 def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     nbtype = numba.from_dtype(dtype)
-    max_sum = normalizer(dtype, COLUMNS.fold).max_sum
-    emit_softmax = COLUMNS.emit(softmax_value)
-    emit_log_softmax = COLUMNS.emit(log_softmax_value)
+    online = normalizer(dtype, COLUMNS.fold)
+    max_sum = online.max_sum
     jit_kernel = bounded_jit(threads, BLOCKS_PER_SM[dtype.itemsize])
 
     @cuda.jit(device=True)
@@ -55,27 +53,20 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
         first = (g // inner) * n * inner + g % inner
         return first, (n if g < columns else 0), lane, cuda.threadIdx.x // lanes
 
-    @jit_kernel
-    def softmax_columns(x, out, n, inner, columns, lanes):
-        """exp(x - max) / sum down each of the ``columns`` columns of x, flat (outer, n, inner) in C order."""
-        maxes = cuda.shared.array(threads, dtype=nbtype)
-        sums = cuda.shared.array(threads, dtype=nbtype)
-        parts = threads // lanes
-        for t in range(cuda.blockIdx.x, (columns + lanes - 1) // lanes, cuda.gridDim.x):
-            first, length, lane, part = tile(t, n, inner, columns, lanes)
-            m, s = max_sum(x, first, inner, length, lane, lanes, part, parts, maxes, sums)
-            emit_softmax(x, out, first, inner, part, parts, length, m, s)
+    def column_kernel(name, value, prepare):
+        """softmax or log_softmax down each of the ``columns`` columns of x, flat (outer, n, inner) in C order."""
+        emit_value = COLUMNS.emit(value)
 
-    @jit_kernel
-    def log_softmax_columns(x, out, n, inner, columns, lanes):
-        """(x - max) - log(sum) down each of the ``columns`` columns of x, flat (outer, n, inner) in C order."""
-        maxes = cuda.shared.array(threads, dtype=nbtype)
-        sums = cuda.shared.array(threads, dtype=nbtype)
-        parts = threads // lanes
-        for t in range(cuda.blockIdx.x, (columns + lanes - 1) // lanes, cuda.gridDim.x):
-            first, length, lane, part = tile(t, n, inner, columns, lanes)
-            m, s = max_sum(x, first, inner, length, lane, lanes, part, parts, maxes, sums)
-            # Lanes past the last column (length 0) have s = 0 and write nothing: skip their log.
-            emit_log_softmax(x, out, first, inner, part, parts, length, m, math.log(s) if length else s)
+        def kernel(x, out, n, inner, columns, lanes):
+            maxes = cuda.shared.array(threads, dtype=nbtype)
+            sums = cuda.shared.array(threads, dtype=nbtype)
+            parts = threads // lanes
+            for t in range(cuda.blockIdx.x, (columns + lanes - 1) // lanes, cuda.gridDim.x):
+                first, length, lane, part = tile(t, n, inner, columns, lanes)
+                m, s = max_sum(x, first, inner, length, lane, lanes, part, parts, maxes, sums)
+                emit_value(x, out, first, inner, part, parts, length, m, prepare(s))
 
-    return SimpleNamespace(softmax_columns=softmax_columns, log_softmax_columns=log_softmax_columns)
+        kernel.__name__ = kernel.__qualname__ = f"{name}_columns"  # what profilers and compile errors show
+        return jit_kernel(kernel)
+
+    return SimpleNamespace(**{f"{name}_columns": column_kernel(name, *form) for name, form in online.forms.items()})

@@ -38,7 +38,7 @@ from numba import cuda
 from ._block import reducers
 from ._jit import bounded_jit
 from ._lines import ROWS
-from ._online import log_softmax_value, normalizer, softmax_value
+from ._online import normalizer
 
 BLOCKS_PER_SM = 4  # resident blocks of ``threads`` the compiler must fit: <= 64 registers at 256 threads
 
@@ -52,30 +52,24 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     # dispatcher, not an attribute of a Python object.
     block_sum, block_max = reducers(dtype, threads)
     fold, emit = ROWS.fold, ROWS.emit
-    max_sum = normalizer(dtype, fold).max_sum
+    online = normalizer(dtype, fold)
+    max_sum = online.max_sum
     jit_kernel = bounded_jit(threads, BLOCKS_PER_SM)
-    emit_softmax = emit(softmax_value)
-    emit_log_softmax = emit(log_softmax_value)
 
-    @jit_kernel
-    def softmax(x, out):
-        """exp(x - max) / sum per row; 2 (row in L2) to 3 * itemsize bytes per element."""
-        maxes = cuda.shared.array(threads, dtype=nbtype)
-        sums = cuda.shared.array(threads, dtype=nbtype)
-        tid, n = cuda.threadIdx.x, x.shape[1]
-        for r in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
-            m, s = max_sum(x, r, 0, n, 0, 1, tid, threads, maxes, sums)
-            emit_softmax(x, out, r, 0, tid, threads, n, m, s)
+    def softmax_kernel(name, value, prepare):
+        """softmax or log_softmax per row; 2 (row in L2) to 3 * itemsize bytes per element."""
+        emit_value = emit(value)
 
-    @jit_kernel
-    def log_softmax(x, out):
-        """(x - max) - log(sum) per row; 2 (row in L2) to 3 * itemsize bytes per element."""
-        maxes = cuda.shared.array(threads, dtype=nbtype)
-        sums = cuda.shared.array(threads, dtype=nbtype)
-        tid, n = cuda.threadIdx.x, x.shape[1]
-        for r in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
-            m, s = max_sum(x, r, 0, n, 0, 1, tid, threads, maxes, sums)
-            emit_log_softmax(x, out, r, 0, tid, threads, n, m, math.log(s))
+        def kernel(x, out):
+            maxes = cuda.shared.array(threads, dtype=nbtype)
+            sums = cuda.shared.array(threads, dtype=nbtype)
+            tid, n = cuda.threadIdx.x, x.shape[1]
+            for r in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
+                m, s = max_sum(x, r, 0, n, 0, 1, tid, threads, maxes, sums)
+                emit_value(x, out, r, 0, tid, threads, n, m, prepare(s))
+
+        kernel.__name__ = kernel.__qualname__ = name  # what profilers and compile errors show
+        return jit_kernel(kernel)
 
     @cuda.jit(device=True)
     def max_abs(m, unused, v, _):
@@ -111,4 +105,6 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
                 norm = one
             emit_scaled(x, out, r, 0, tid, threads, n, scale, norm)
 
-    return SimpleNamespace(softmax=softmax, log_softmax=log_softmax, normalize_rows=normalize_rows)
+    return SimpleNamespace(
+        **{name: softmax_kernel(name, *form) for name, form in online.forms.items()}, normalize_rows=normalize_rows
+    )
