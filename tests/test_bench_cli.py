@@ -92,3 +92,13 @@ def test_plot_colours_do_not_depend_on_run_order_and_fits_are_not_plotted(tmp_pa
     # A fit makes many passes: GB/s against one copy would mislead. Alone, there is nothing to plot.
     why_not = report.write_plot(tmp_path / "fit.png", [result("logistic_fit", "numpy")], {})
     assert why_not is not None and "no plot" in why_not and not (tmp_path / "fit.png").exists()
+
+
+def test_tables_show_a_runner_slower_than_numpy_readably():
+    from xpvec.bench import report
+    from xpvec.bench.sweep import Result
+
+    rows = [Result("sigmoid", 1000, "float64", name, "backend", s, 16_000, 1e-6)
+            for name, s in (("numpy", 1e-5), ("dask", 1.04e-4))]  # fmt: skip
+    dask_line = next(line for line in report.tables(rows).splitlines() if " dask " in line)
+    assert " 0.096x " in dask_line  # one format for every speed-up, not "0.1x" here and "0.096x" elsewhere

@@ -256,11 +256,11 @@ def run(device, plan: Plan, progress: Callable[[str], None], checkpoint: Callabl
 
 def format_summary(experiment: dict) -> str:
     """The fits and the targets as tables (the per-op tables come from ``report.tables``)."""
-    from .._table import format_table
+    from .._table import format_ratio, format_table
 
     fits = format_table(
         ["rows x features", "classes", "dtype", "xpvec s", "sklearn s", "speedup", "iters (xpvec/sklearn)", "objective rel diff"],
-        [(f"{f.n:.0e}x{f.d}", f.classes, f.dtype, f.xpvec_s, f.sklearn_s, f"{f.speedup:.1f}x",
+        [(f"{f.n:.0e}x{f.d}", f.classes, f.dtype, f.xpvec_s, f.sklearn_s, format_ratio(f.speedup),
           f"{f.xpvec_iter}/{f.sklearn_iter}", f"{f.objective_rel_diff:.1e}") for f in experiment["fits"]],
     )  # fmt: skip
     goals = format_table(

@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from .._table import format_table
+from .._table import format_ratio, format_table
 from .sweep import Result
 
 
@@ -15,7 +15,7 @@ def _find(results: list[Result], op: str, size: int, runner: str) -> Result | No
 
 
 def _ratio(base: Result | None, r: Result) -> str:
-    return f"{base.median_s / r.median_s:.1f}x" if base and r.median_s else "-"
+    return format_ratio(base.median_s / r.median_s) if base and r.median_s else "-"
 
 
 def _time(seconds: float | None) -> str:
