@@ -135,6 +135,23 @@ def test_softmax_over_middle_axes_on_the_column_kernel(cp, dtype, shape, axis):
 
 
 @needs_device
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape,axis", [((10**7,), 0), ((3, 2 * 10**6), 1), ((10**6, 2), 0), ((8, 3000, 5), (0, 1))])
+def test_softmax_of_few_long_lines_cut_across_blocks(cp, dtype, shape, axis):
+    # One vector, a few long rows or columns: too few lines for one block each to fill the
+    # device, so each is cut into pieces across blocks (each piece with its own max, merged);
+    # the same values as scipy in float64.
+    from scipy.special import log_softmax, softmax
+
+    host = (np.random.default_rng(2).standard_normal(shape) * 6).astype(dtype)
+    tol = 2e-6 if dtype == "float32" else 1e-13
+    for op, ref in (("softmax", softmax), ("log_softmax", log_softmax)):
+        got = getattr(xpvec, op)(cp.asarray(host), axis=axis)
+        assert got.flags.c_contiguous and got.dtype == dtype
+        np.testing.assert_allclose(got.get(), ref(host.astype(np.float64), axis=axis), rtol=tol, atol=tol)
+
+
+@needs_device
 def test_kernels_run_on_cupys_current_stream(cp):
     x = cp.linspace(-30, 30, 10_001)
     expected = xpvec.sigmoid(x).get()

@@ -4,7 +4,8 @@ Design requirements:
 - One module per kind of kernel: ``elementwise`` (sigmoid, sigmoid_grad,
   log_sigmoid), ``rows`` (softmax, log_softmax, normalize_rows: one block per
   row), ``columns`` (softmax, log_softmax over a middle axis, in place of a
-  transposed copy), ``reduce`` (the losses' block partials, and column sums
+  transposed copy), ``pieces`` (softmax, log_softmax over lines too few to
+  fill the device, each cut into pieces across blocks), ``reduce`` (the losses' block partials, and column sums
   that finish any per-block partials), ``logistic`` (the fused loss and
   gradient). Shared pieces: ``_lines`` (the four-loads pass over a row or a
   column), ``_online`` (softmax's one-read max and sum), ``_block``

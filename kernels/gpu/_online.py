@@ -4,7 +4,9 @@ When the running max grows from m to v, the sum so far is rescaled by
 exp(m - v), so one pass gives both (instead of a max pass, then a sum pass).
 Each thread folds its share of the line with ``push``; ``max_sum`` merges the
 threads' pairs in shared memory and hands the line's pair to all of them.
-Shared by the row kernels (``rows``) and the column kernels (``columns``).
+Shared by the row kernels (``rows``), the column kernels (``columns``) and
+the kernels that cut a long line into pieces across blocks (``pieces``),
+which keep each piece's pair (``line_pair``) and ``merge`` them later.
 """
 
 from __future__ import annotations
@@ -65,17 +67,14 @@ def normalizer(dtype: np.dtype, fold) -> SimpleNamespace:
     fold_push = fold(push)
 
     @cuda.jit(device=True)
-    def max_sum(x, a, b, n, lane, lanes, part, parts, maxes, sums):
-        """The (max, sum of exp(x - max)) of line (a, b), returned to each of the ``parts``
-        threads that share it; a non-finite max comes back NaN (exp(x - NaN) is NaN).
+    def merge_parts(m, s, lane, lanes, part, parts, maxes, sums):
+        """The pairs of the ``parts`` threads sharing a line merged, returned to each of them.
 
-        The line's elements are split over ``parts`` threads (part p folds elements p,
-        p + parts, ...); a block holds ``lanes`` lines side by side, so thread
-        ``part * lanes + lane`` owns the slot of that index in ``maxes`` and ``sums``.
-        ``parts`` is a power of two; every thread of the block must call this.
+        A block holds ``lanes`` lines side by side, so thread ``part * lanes + lane``
+        owns the slot of that index in ``maxes`` and ``sums``. ``parts`` is a power
+        of two; every thread of the block must call this.
         """
         tid = part * lanes + lane
-        m, s = fold_push(x, a, b, part, parts, n, -inf, zero, zero)
         maxes[tid] = m
         sums[tid] = s
         cuda.syncthreads()
@@ -88,8 +87,26 @@ def normalizer(dtype: np.dtype, fold) -> SimpleNamespace:
             step //= 2
         m, s = maxes[lane], sums[lane]
         cuda.syncthreads()
-        # +inf or NaN anywhere, or only -inf: the whole line is NaN.
-        return (m if abs(m) < inf else nan), s
+        return m, s
+
+    @cuda.jit(device=True)
+    def line_pair(x, a, b, start, stop, lane, lanes, part, parts, maxes, sums):
+        """The running (max, sum) of elements start..stop-1 of line (a, b), split over
+        ``parts`` threads (part p folds start + p, start + p + parts, ...) and merged."""
+        m, s = fold_push(x, a, b, start + part, parts, stop, -inf, zero, zero)
+        return merge_parts(m, s, lane, lanes, part, parts, maxes, sums)
+
+    @cuda.jit(device=True)
+    def finished(m):
+        # +inf or NaN anywhere, or only -inf: the whole line is NaN (exp(x - NaN) is NaN).
+        return m if abs(m) < inf else nan
+
+    @cuda.jit(device=True)
+    def max_sum(x, a, b, n, lane, lanes, part, parts, maxes, sums):
+        """The (max, sum of exp(x - max)) of line (a, b), returned to each of the ``parts``
+        threads that share it (see ``line_pair`` and ``merge_parts``); a non-finite max comes back NaN."""
+        m, s = line_pair(x, a, b, 0, n, lane, lanes, part, parts, maxes, sums)
+        return finished(m), s
 
     @cuda.jit(device=True)
     def log_sum(s):
@@ -98,4 +115,6 @@ def normalizer(dtype: np.dtype, fold) -> SimpleNamespace:
         return math.log(s) if s > zero else s
 
     forms = {"softmax": (_softmax_value, _as_is), "log_softmax": (_log_softmax_value, log_sum)}
-    return SimpleNamespace(max_sum=max_sum, forms=forms)
+    return SimpleNamespace(
+        max_sum=max_sum, line_pair=line_pair, merge=merge, merge_parts=merge_parts, finished=finished, forms=forms
+    )

@@ -37,21 +37,22 @@ from ._online import normalizer
 BLOCKS_PER_SM = {4: 4, 8: 3}
 
 
+@cuda.jit(device=True)
+def tile(t, n, inner, columns, lanes):
+    """This thread's column in tile t: its first element's flat index, the length this
+    thread reads along it (0 past the last column) and the thread's (lane, part)."""
+    lane = cuda.threadIdx.x % lanes
+    g = t * lanes + lane  # columns are numbered across the outer slices: no tile is cut short
+    first = (g // inner) * n * inner + g % inner
+    return first, (n if g < columns else 0), lane, cuda.threadIdx.x // lanes
+
+
 @functools.cache
 def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     nbtype = numba.from_dtype(dtype)
     online = normalizer(dtype, COLUMNS.fold)
     max_sum = online.max_sum
     jit_kernel = bounded_jit(threads, BLOCKS_PER_SM[dtype.itemsize])
-
-    @cuda.jit(device=True)
-    def tile(t, n, inner, columns, lanes):
-        """This thread's column in tile t: its first element's flat index, the length this
-        thread reads along it (0 past the last column) and the thread's (lane, part)."""
-        lane = cuda.threadIdx.x % lanes
-        g = t * lanes + lane  # columns are numbered across the outer slices: no tile is cut short
-        first = (g // inner) * n * inner + g % inner
-        return first, (n if g < columns else 0), lane, cuda.threadIdx.x // lanes
 
     def column_kernel(name, value, prepare):
         """softmax or log_softmax down each of the ``columns`` columns of x, flat (outer, n, inner) in C order."""

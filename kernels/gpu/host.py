@@ -16,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import columns, elementwise, logistic, reduce, rows
+from . import columns, elementwise, logistic, pieces, reduce, rows
+
+PIECE_MIN = 64  # elements per thread in a piece of a line cut across blocks: fewer, and merging pairs costs more than reading
 
 
 def _as_is(a):
@@ -66,6 +68,20 @@ class Launcher:
         """Blocks for a grid-stride pass over ``size`` elements giving each thread ``UNROLL`` of them."""
         return min(self.blocks_for(-(-size // elementwise.UNROLL)), self.max_blocks)
 
+    def piece_length(self, tiles: int, n: int, parts: int) -> int:
+        """The elements of a line each block takes when lines of n elements are cut into
+        pieces across blocks (``pieces``), or 0 to keep one block per tile of lines.
+
+        Cut only when the ``tiles`` would occupy a quarter of the grid or less, and into
+        pieces that still give each of a tile's ``parts`` threads ``PIECE_MIN`` elements;
+        a piece starts on a multiple of 32 elements.
+        """
+        count = min(self.max_blocks // max(tiles, 1), n // (parts * PIECE_MIN))
+        if count < 4:
+            return 0
+        per_block = -(-n // count)
+        return -(-per_block // 32) * 32
+
     def elementwise(self, name: str, x):
         """One launch of an elementwise kernel over x (copied to C order only if strided)."""
         x = _c_order(self.xp, x)
@@ -83,7 +99,8 @@ class Launcher:
         (or movable there without a copy), the row kernel on x viewed as rows; a run of
         adjacent axes in the middle, the column kernel on x viewed as (outer, n, inner),
         C order in and out; other layouts, the reduced axes moved last in a copy and the
-        rows' result transposed back (a view).
+        rows' result transposed back (a view). Softmax over rows or columns too few to
+        fill the grid cuts each into pieces across blocks (``piece_length``, ``pieces``).
         """
         xp = self.xp
         if x.ndim > 1 and x.flags.f_contiguous and not x.flags.c_contiguous:
@@ -97,8 +114,12 @@ class Launcher:
         moved = _c_order(xp, moved)
         flat = moved.reshape(-1, math.prod(x.shape[a] for a in axes))
         out = xp.empty_like(flat)
-        if flat.size:
-            self.launch(getattr(rows.kernels(x.dtype, self.threads), name), flat.shape[0], flat, out)
+        count, n = flat.shape
+        piece = self.piece_length(count, n, self.threads) if name != "normalize_rows" and flat.size else 0
+        if piece:  # a row is a column with inner = 1, all of a block's threads along it
+            self._pieces(name, flat.reshape(-1), out.reshape(-1), n, 1, count, 1, piece)
+        elif flat.size:
+            self.launch(getattr(rows.kernels(x.dtype, self.threads), name), count, flat, out)
         return xp.transpose(out.reshape(moved.shape), [order.index(a) for a in range(x.ndim)])
 
     def _columns(self, name: str, x, first: int, stop: int):
@@ -108,10 +129,26 @@ class Launcher:
         outer, n, inner = (math.prod(x.shape[:first]), math.prod(x.shape[first:stop]), math.prod(x.shape[stop:]))
         out = xp.empty_like(x)
         if x.size:
-            lanes = column_lanes(n, outer * inner, self.threads)
-            kernel = getattr(columns.kernels(x.dtype, self.threads), f"{name}_columns")
-            self.launch(kernel, -(-outer * inner // lanes), x.reshape(-1), out.reshape(-1), args=(n, inner, outer * inner, lanes))
+            count = outer * inner
+            lanes = column_lanes(n, count, self.threads)
+            tiles = -(-count // lanes)
+            flat, flat_out = x.reshape(-1), out.reshape(-1)
+            if piece := self.piece_length(tiles, n, self.threads // lanes):
+                self._pieces(name, flat, flat_out, n, inner, count, lanes, piece)
+            else:
+                kernel = getattr(columns.kernels(x.dtype, self.threads), f"{name}_columns")
+                self.launch(kernel, tiles, flat, flat_out, args=(n, inner, count, lanes))
         return out
+
+    def _pieces(self, name: str, x, out, n: int, inner: int, count: int, lanes: int, piece: int) -> None:
+        """softmax / log_softmax of x (flat, C order) into out over ``count`` lines of n elements
+        (stride ``inner``), each cut into pieces of ``piece`` elements across blocks: two launches."""
+        n_pieces = -(-n // piece)
+        maxes, sums = (self.xp.empty(n_pieces * count, dtype=x.dtype) for _ in range(2))
+        kernels = pieces.kernels(x.dtype, self.threads)
+        blocks, args = -(-count // lanes) * n_pieces, (n, inner, count, lanes, piece, n_pieces)
+        self.launch(kernels.line_pieces, blocks, x, maxes, sums, args=args)
+        self.launch(getattr(kernels, f"{name}_pieces"), blocks, x, out, maxes, sums, args=args)
 
     def column_sums(self, partials):
         """The sums of the columns of a (blocks, m) array of per-block partials, (m,)."""

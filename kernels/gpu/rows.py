@@ -4,7 +4,7 @@ One block per row (a grid-stride loop over rows); the block's threads stride
 along the row and combine their partials in shared memory. The host views
 the array as (rows, row length) when the reduced axes are its trailing axes
 (or can be moved there without a copy); ``columns`` takes a run of adjacent
-axes in the middle.
+axes in the middle, and ``pieces`` softmax over rows too few to fill the device.
 
 softmax / log_softmax: one read of the row for the running max and the sum
 of exp(x - max) together (``_online``), then one read and one write to

@@ -35,7 +35,7 @@ if not nvvm.is_available():
         allow_module_level=True,
     )
 
-from xpvec.kernels.gpu import columns, elementwise, logistic, reduce, rows  # noqa: E402
+from xpvec.kernels.gpu import columns, elementwise, logistic, pieces, reduce, rows  # noqa: E402
 from xpvec.kernels.gpu.host import Launcher  # noqa: E402
 
 from xpvec.backends.cupy_backend import THREADS  # noqa: E402
@@ -75,6 +75,8 @@ def _everything_launched(dtype) -> list:
         gpu.rows(name, x, (1,))
     for name in ("softmax", "log_softmax"):
         gpu.rows(name, x.reshape(6, 4, 10), (1,))  # a middle axis: the column kernels
+        gpu.rows(name, np.zeros((1, 1 << 16), dtype), (1,))  # too few lines for the grid: lines in pieces
+        gpu.rows(name, np.zeros((1, 1 << 15, 2), dtype), (1,))
     for name in ("l1_partials", "l2_partials"):
         gpu.loss_sum(name, x, x)  # and sum_columns
     for k in (1, 3):
@@ -99,6 +101,7 @@ def test_the_host_code_launches_every_kernel(dtype):
             elementwise.kernels(d),
             rows.kernels(d, THREADS),
             columns.kernels(d, THREADS),
+            pieces.kernels(d, THREADS),
             reduce.kernels(d, THREADS),
             logistic.kernels(d, THREADS),
         )

@@ -18,6 +18,8 @@ and reduction is the device's.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from numba import cuda
@@ -227,6 +229,115 @@ def test_softmax_layouts_take_the_route_without_copies(log):
         assert xp.copies == copies, (v.shape, v.strides, axes)
         assert layout is None or r.flags[f"{layout}_CONTIGUOUS"]
         _check_softmax(r, v, axes, np.float64, log)
+
+
+class RecordingLauncher(Launcher):
+    """A launcher that also records the names of the kernels it launches."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.launched = []
+
+    def launch(self, kernel, blocks, *arrays, **kwargs):
+        self.launched.append(kernel.__name__)
+        super().launch(kernel, blocks, *arrays, **kwargs)
+
+
+def lines_with_special_values(count, n, dtype, pieces) -> np.ndarray:
+    """(count, n): each line random but for one of COLUMN_SPECIALS, placed so the pieces differ:
+    a NaN or +inf in the last piece only, a finite value among -inf in the last piece, a piece
+    whose max is far below the line's (its sum merged with exp(m - max) = 0), huge values."""
+    x = (np.random.default_rng(8).standard_normal((count, n)) * 5).astype(dtype)
+    last = slice(n - n // pieces, None)
+    specials = [
+        lambda r: r.__setitem__(n - 1, np.nan),
+        lambda r: r.__setitem__(n - 2, np.inf),
+        lambda r: r.__setitem__(slice(None), -np.inf),
+        lambda r: (r.__setitem__(slice(None), -np.inf), r.__setitem__(n - 3, 2.0)),
+        lambda r: (r.__setitem__(slice(None, None, 2), -np.inf), r[last].__iadd__(200)),
+        lambda r: r.__imul__(1e30 if dtype == np.float32 else 1e300),
+    ]
+    for row, special in zip(x, specials):
+        special(row)
+    return x
+
+
+PIECE_CASES = [  # input shape, reduced axis: rows (inner = 1) and columns, one line or a few
+    ((6, 2100), (1,)), ((2100,), (0,)), ((1, 2100, 2), (1,)), ((2, 1100, 3), (1,)), ((2100, 3), (0,)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape,axes", PIECE_CASES, ids=[str(s) for s, _ in PIECE_CASES])
+def test_softmax_of_few_long_lines_in_pieces(shape, axes, log, dtype):
+    # 32 blocks of 8 threads: six lines of 2100 are a quarter of the grid or less, cut in pieces.
+    gpu = RecordingLauncher(np, threads=8, max_blocks=32)
+    name = "log_softmax" if log else "softmax"
+    moved = np.moveaxis(np.empty(shape), axes[0], -1).shape
+    x = lines_with_special_values(math.prod(moved[:-1]), moved[-1], dtype, 4)
+    x = np.ascontiguousarray(np.moveaxis(x.reshape(moved), -1, axes[0]))
+    r = gpu.rows(name, x, axes)
+    assert gpu.launched == ["line_pieces", f"{name}_pieces"]
+    assert r.dtype == dtype and r.shape == x.shape and r.flags.c_contiguous
+    _check_softmax(r, x, axes, dtype, log)
+    lines = np.moveaxis(r, axes[0], -1).reshape(-1, x.shape[axes[0]])
+    assert np.isnan(lines[:3]).all() and not np.isnan(lines[3:]).any()  # NaN; +inf; only -inf
+    if not log and len(lines) > 3:
+        np.testing.assert_array_equal(lines[3], np.eye(lines.shape[1])[-3])
+
+
+def test_lines_enough_for_the_grid_or_short_stay_whole():
+    gpu = RecordingLauncher(np, threads=8, max_blocks=32)
+    rng = np.random.default_rng(9)
+    x, columns = rng.standard_normal((9, 2100)), rng.standard_normal((1, 600, 72))
+    # Input, axes, the kernel: 9 rows, or 9 tiles of 8 columns, are more than a quarter of 32
+    # blocks; 2 rows of 500 or columns of 2 are too short to cut; normalize_rows is never cut.
+    cases = [
+        (x, (1,), "softmax"), (x[:2, :500], (1,), "softmax"), (columns, (1,), "softmax_columns"),
+        (x[:2, :2].reshape(1, 2, 2), (1,), "softmax_columns"), (x[:2], (1,), "normalize_rows"),
+    ]  # fmt: skip
+    for v, axes, kernel in cases:
+        gpu.launched.clear()
+        name = "normalize_rows" if kernel == "normalize_rows" else "softmax"
+        r = gpu.rows(name, v, axes)
+        assert gpu.launched == [kernel], (v.shape, gpu.launched)
+        if name == "softmax":
+            _check_softmax(r, v, axes, np.float64, False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
+def test_pieces_of_any_length_on_a_small_grid(log, dtype):
+    # A length the host would not pick (7: not a multiple of 32, the last of 4 pieces short)
+    # and more (tile, piece) pairs than the 3 blocks: the grid-stride loop; lanes past the last column.
+    name, n, piece = ("log_softmax" if log else "softmax"), 23, 7
+    x = lines_with_special_values(6, n, dtype, 4)
+    for count, inner, lanes, v in ((6, 1, 1, x), (6, 6, 4, x.T.copy())):  # rows; columns 4 to a tile
+        out = np.full_like(v, 7.0)
+        GPU._pieces(name, v.reshape(-1), out.reshape(-1), n, inner, count, lanes, piece)
+        _check_softmax(out if inner == 1 else out.T, x, (1,), dtype, log)
+
+
+@pytest.mark.parametrize("threads", [8, 256])
+def test_piece_length_fills_the_grid_with_pieces_worth_a_block(threads):
+    from xpvec.kernels.gpu.host import PIECE_MIN
+
+    for max_blocks in (12, 32, 1056):
+        gpu = Launcher(np, threads=threads, max_blocks=max_blocks)
+        for tiles in (1, 2, 3, 7, 100, 264, 265, 1000):
+            for parts in (1, 2, threads):
+                for n in (1, 100, 4 * parts * PIECE_MIN - 1, 4 * parts * PIECE_MIN, 10**5, 10**8):
+                    piece = gpu.piece_length(tiles, n, parts)
+                    if 4 * tiles > max_blocks or n < 4 * parts * PIECE_MIN:
+                        assert piece == 0, (tiles, n, parts)  # enough tiles to go round, or too short to cut
+                        continue
+                    pieces = -(-n // piece)
+                    assert piece % 32 == 0 and piece >= parts * PIECE_MIN
+                    assert 2 <= pieces and tiles * pieces <= max_blocks  # one round of the grid
+                    # As short as both limits allow, to the multiple of 32 above.
+                    most = min(max_blocks // tiles, n // (parts * PIECE_MIN))
+                    assert (piece - 32) * most < n <= piece * most
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
