@@ -393,6 +393,53 @@ def test_softmax_rows_longer_than_a_block(op, n):
 
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("rows, n", [(1, 3 * softmax.PIECE_MIN + 7), (7, 2 * softmax.PIECE_MIN + 1)])
+def test_few_long_rows_are_cut_into_pieces_for_the_threads(dtype, log, rows, n):
+    """Rows too few to share among threads: each cut into pieces whose (max, sum) pairs merge."""
+    pieces = softmax.row_pieces(rows, n)
+    assert pieces > 1
+    bounds = [p * n // pieces for p in range(pieces + 1)]  # as chunk_bounds cuts them
+    x = np.random.default_rng(6).standard_normal((rows, n)) * 20
+    x[-1, -1] = 900.0  # the max arrives in the last piece: every earlier piece's sum is rescaled
+    specials = [
+        lambda r: r.__setitem__(slice(None, bounds[-2]), -np.inf),  # pieces of only -inf, then finite ones
+        lambda r: r.__setitem__(bounds[1], np.nan),  # NaN in one piece: the whole row NaN
+        lambda r: r.__setitem__(bounds[-1] - 1, np.inf),
+        lambda r: r.__setitem__(slice(None), -np.inf),  # only -inf: NaN
+        lambda r: r.__setitem__(slice(None), -800.0),  # exp(-800) underflows unless relative to the max
+        lambda r: r.__setitem__(slice(bounds[1], bounds[2]), r[bounds[1] : bounds[2]] + 300),  # a piece far above
+    ]
+    for row, plant in zip(x[:-1], specials):
+        plant(row)
+    xd = _readonly(x.astype(dtype))
+    x = xd.astype(np.float64)  # the reference from the very inputs (300 + noise rounds in float32)
+    with np.errstate(all="ignore"):
+        want = (special.log_softmax if log else special.softmax)(x, axis=1)
+    want[np.isnan(x).any(axis=1) | np.isposinf(x).any(axis=1) | np.isneginf(x).all(axis=1)] = np.nan
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    for variant in (softmax.softmax_rows.serial, softmax.softmax_rows.parallel):
+        got = np.empty_like(xd)
+        variant(xd, got, log)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        finite = np.isfinite(want)
+        scale = np.maximum(np.abs(want[finite]), 1.0) if log else np.maximum(want[finite], np.finfo(dtype).tiny)
+        assert np.max(np.abs(got[finite] - want[finite]) / scale) < tol
+
+
+def test_row_pieces_share_few_long_rows_and_leave_the_rest_whole():
+    for rows in (1, 2, 5, 63, 64, 1000):
+        for n in (1, softmax.BLOCK, 2 * softmax.PIECE_MIN - 1, 2 * softmax.PIECE_MIN, 10**6, 10**8):
+            pieces = softmax.row_pieces(rows, n)
+            if rows >= softmax.ROWS_TO_SHARE or n < 2 * softmax.PIECE_MIN:
+                assert pieces == 1, (rows, n)  # rows enough to go round, or too short to cut
+            else:
+                assert 2 <= pieces and n // pieces >= softmax.PIECE_MIN
+                assert rows * pieces >= min(softmax.ITEMS, rows * (n // softmax.PIECE_MIN))
+                assert rows * (pieces - 1) < softmax.ITEMS  # about ITEMS items, not many more
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("log", [False, True])
 @pytest.mark.parametrize(
     "slabs, n, k",
     [(1, 4500, 300), (2, 2100, 140), (7, 300, 300)],

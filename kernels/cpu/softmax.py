@@ -18,7 +18,10 @@ itemsize bytes per element; the block scratch stays in L1):
 A row holding +inf or NaN, or only -inf, has no finite max and gives NaN
 (m is set to NaN, which the emit pass spreads); -inf beside finite values
 gives exp(-inf) = 0. Rows are independent: the ``_parallel`` kernel hands
-chunks of rows to threads, each with its own scratch buffer.
+chunks of rows to threads, each with its own scratch buffer. Rows too few to
+keep the threads busy (one long vector) are cut into pieces instead
+(``row_pieces``): the threads find each piece's (max, sum) pair, the pairs
+merge per row as the columns' partials do, and the threads emit the pieces.
 
 ``softmax_columns`` normalizes down the columns instead: it takes a 3-D
 array (slabs, reduced, kept) and normalizes over the middle axis of each
@@ -54,13 +57,27 @@ from .exp import exp
 from .log1p import log_normal
 
 BLOCK = 2048
+# Rows fewer than ROWS_TO_SHARE (too few to keep every thread busy) are cut into pieces
+# of PIECE_MIN elements or more, about ITEMS (row, piece) items in all.
+ROWS_TO_SHARE = 64
+ITEMS = 256
+PIECE_MIN = 32 * BLOCK
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
 
 
 @njit(error_model="numpy", fastmath={"contract"})
 def _max_and_sum(row, buf):
-    """(m, s) with m the row's max and s = sum(exp(row - m)); m is NaN for a NaN row."""
+    """(m, s) with m the row's max and s = sum(exp(row - m)); m is NaN for a row holding
+    NaN or +inf, or only -inf."""
+    m, s = _running_pair(row, buf)
+    return (like(math.nan, m) if m == -math.inf else m), s
+
+
+@njit(error_model="numpy", fastmath={"contract"})
+def _running_pair(row, buf):
+    """The online (max, sum of exp(x - max)) of a row or a piece of one: NaN for NaN or +inf
+    (a NaN row whatever else), (-inf, 0) when it holds only -inf (nothing to add)."""
     wide_vectors()
     nan = like(math.nan, buf)
     m = like(-math.inf, buf)
@@ -82,17 +99,27 @@ def _max_and_sum(row, buf):
             m = bm
         else:
             s += bs * exp(bm - m)
-    if m == -math.inf:
-        return nan, s
     return m, s
 
 
 @njit(error_model="numpy", fastmath={"contract"})
-def _emit_log(row, dst, m, s):
-    """log_softmax from the row's max m and sum s of exp(x - m): (x - m) - log(s)."""
-    lse = like(math.log(s), m)
-    for j in range(row.size):
-        dst[j] = (row[j] - m) - lse
+def _scale(s, log):
+    """What the emit applies for a line whose sum of exp(x - max) is s: log(s), or 1/s.
+
+    s >= 1 where the max is finite (the max contributes exp(0)); elsewhere the line is NaN anyway."""
+    return log_normal(s) if log else like(1.0, s) / s
+
+
+@njit(error_model="numpy", fastmath={"contract"})
+def _emit(row, dst, m, scale, log):
+    """softmax = exp(x - m) * scale, log_softmax = (x - m) - scale, of (a piece of) a row."""
+    wide_vectors()
+    if log:
+        for j in range(row.size):
+            dst[j] = (row[j] - m) - scale
+    else:
+        for j in range(row.size):
+            dst[j] = exp(row[j] - m) * scale
 
 
 @njit(error_model="numpy", fastmath={"contract"})
@@ -109,7 +136,7 @@ def _short_row(row, dst, log):
         dst[j] = exp(row[j] - m)
     s = prefix_sum(dst, row.size)
     if log:
-        _emit_log(row, dst, m, s)
+        _emit(row, dst, m, _scale(s, True), True)
     else:
         inv = like(1.0, m) / s
         for j in range(row.size):
@@ -118,19 +145,13 @@ def _short_row(row, dst, log):
 
 @njit(error_model="numpy", fastmath={"contract"})
 def _rows(x, out, lo, hi, buf, log):
-    wide_vectors()
     for r in range(lo, hi):
         row, dst = x[r], out[r]
         if row.size <= BLOCK:
             _short_row(row, dst, log)
             continue
         m, s = _max_and_sum(row, buf)
-        if log:
-            _emit_log(row, dst, m, s)
-        else:
-            inv = like(1.0, m) / s
-            for j in range(row.size):
-                dst[j] = exp(row[j] - m) * inv
+        _emit(row, dst, m, _scale(s, log), log)
 
 
 @njit(**_JIT)
@@ -138,12 +159,47 @@ def softmax_rows_serial(x, out, log):
     _rows(x, out, 0, x.shape[0], np.empty(BLOCK, x.dtype), log)
 
 
+@njit(nogil=True)
+def row_pieces(n_rows, n):
+    """Pieces each row is cut into for the threads: 1 (rows whole) when there are rows enough
+    to share out (``ROWS_TO_SHARE``), else up to ``ITEMS`` (row, piece) items in all, each
+    piece ``PIECE_MIN`` elements or more. A constant, not the thread count (see row_chunks)."""
+    if n_rows >= ROWS_TO_SHARE:
+        return 1
+    return max(1, min(-(-ITEMS // n_rows), n // PIECE_MIN))
+
+
 @njit(parallel=True, **_JIT)
 def softmax_rows_parallel(x, out, log):
-    n_chunks = row_chunks(x.shape[0])
+    n_rows, n = x.shape
+    n_pieces = row_pieces(n_rows, n)
+    if n_pieces > 1:
+        _rows_in_pieces(x, out, n_pieces, log)
+        return
+    n_chunks = row_chunks(n_rows)
     for c in prange(n_chunks):
-        lo, hi = chunk_bounds(c, n_chunks, x.shape[0])
+        lo, hi = chunk_bounds(c, n_chunks, n_rows)
         _rows(x, out, lo, hi, np.empty(BLOCK, x.dtype), log)
+
+
+@njit(parallel=True, **_JIT)
+def _rows_in_pieces(x, out, n_pieces, log):
+    """Few long rows, each cut into ``n_pieces`` pieces shared among the threads: the pieces'
+    (max, sum) pairs, merged per row, then each piece emitted (two reads, one write)."""
+    n_rows, n = x.shape
+    # Piece p's pairs in row p, the rows' side by side: merged as the columns' partials are.
+    m, s = np.empty((n_pieces, n_rows), x.dtype), np.empty((n_pieces, n_rows), x.dtype)
+    for item in prange(n_rows * n_pieces):
+        r, p = item // n_pieces, item % n_pieces
+        lo, hi = chunk_bounds(p, n_pieces, n)
+        m[p, r], s[p, r] = _running_pair(x[r, lo:hi], np.empty(BLOCK, x.dtype))
+    for p in range(1, n_pieces):
+        _merge(m[0], s[0], m[p], s[p])
+    _finish_columns(m[0], s[0], log)  # NaN where a row has no finite max; s becomes the scale
+    for item in prange(n_rows * n_pieces):
+        r, p = item // n_pieces, item % n_pieces
+        lo, hi = chunk_bounds(p, n_pieces, n)
+        _emit(x[r, lo:hi], out[r, lo:hi], m[0, r], s[0, r], log)
 
 
 softmax_rows = SizedKernel(softmax_rows_serial, softmax_rows_parallel)
@@ -213,8 +269,7 @@ def _finish_columns(m, s, log):
     for j in range(m.size):
         if not (-math.inf < m[j] < math.inf):
             m[j] = like(math.nan, m)
-        # s >= 1 where m is finite (the max contributes exp(0)); elsewhere the column is NaN anyway.
-        s[j] = log_normal(s[j]) if log else like(1.0, s) / s[j]
+        s[j] = _scale(s[j], log)
 
 
 @njit(error_model="numpy", fastmath={"contract"})

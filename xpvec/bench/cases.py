@@ -56,6 +56,10 @@ def _loss_grad(backend: str, X, y, W, b):
     return get_instance(backend).logistic_loss_grad(X, y, W, b)
 
 
+def _softmax_vector(backend: str, x):
+    return xpvec.softmax(x, backend=backend)
+
+
 def _fit(backend: str, X, y):
     return xpvec.LogisticRegression(backend=backend).fit(X, y)
 
@@ -150,6 +154,10 @@ CASES: dict[str, Case] = {
         }),
         Case("log_softmax", _rows, 2.0, kwargs={"axis": -1}, peers={
             "scipy.special.log_softmax": _from("scipy.special", "log_softmax", axis=-1),
+        }),
+        # One line as long as the input: the threads (or GPU blocks) share it in pieces.
+        Case("softmax_vector", _vector, 2.0, run=_softmax_vector, peers={
+            "scipy.special.softmax": _from("scipy.special", "softmax"),
         }),
         Case("dot", _pair, 2.0, peers={"np.dot": _plain(np.dot)}),
         Case("normalize_rows", _rows, 2.0, peers={"numpy x/norm(x)": _plain(_np_normalize_rows)}),

@@ -140,6 +140,7 @@ PEERS: dict[str, Callable] = {
     "sigmoid_grad": lambda xp, x: _sigmoid(xp, x) * (1 - _sigmoid(xp, x)),
     "log_sigmoid": lambda xp, x: -xp.logaddexp(0, -x),
     "softmax": _softmax,
+    "softmax_vector": _softmax,
     "log_softmax": _log_softmax,
     "normalize_rows": lambda xp, x: x / xp.linalg.norm(x, axis=1, keepdims=True),
     "l1_loss": lambda xp, a, b: xp.abs(a - b).sum(),
