@@ -77,6 +77,21 @@ def test_bench_sizes_refuses_the_same_values(tmp_path, capsys, no_timing, sizes)
     assert "argument --sizes: sizes must be positive whole numbers" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv", [["demo", "--ops", "--size", "1e30"], ["bench", "--quick", "--sizes", "1e3,1e30"]])
+def test_sizes_beyond_the_machines_memory_are_refused_first(tmp_path, capsys, no_timing, argv):
+    # Not numpy's "Maximum allowed dimension exceeded" or a MemoryError halfway through a run.
+    from xpvec.cli import _physical_memory
+
+    if _physical_memory() is None:
+        pytest.skip("this OS does not report its memory: sizes are not checked against it")
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--out", str(tmp_path)] if argv[0] == "bench" else argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "size 1e+30 needs 7.45e+21 GiB per float64 array; this machine has" in err
+    assert "GiB of memory: choose a smaller size" in err
+
+
 @pytest.fixture
 def no_timing(monkeypatch):
     """``xpvec bench`` with every timing entry point failing the test: errors must come first."""

@@ -54,18 +54,38 @@ def _count(text: str) -> int | None:
     return int(value) if value >= 1 and value.is_integer() else None
 
 
+def _physical_memory() -> int | None:
+    """Bytes of RAM on this machine, None where the OS does not say (Windows)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_fits(size: int) -> int:
+    """``size``, unless one float64 array of it would not fit in RAM: refused before any timing
+    (NumPy would fail mid-run with "Maximum allowed dimension exceeded" or a MemoryError)."""
+    ram = _physical_memory()
+    if ram is not None and 8 * size > ram:
+        raise argparse.ArgumentTypeError(
+            f"size {size:.3g} needs {8 * size / 2**30:.3g} GiB per float64 array; this machine has "
+            f"{ram / 2**30:.3g} GiB of memory: choose a smaller size"
+        )
+    return size
+
+
 def _size(text: str) -> int:
     size = _count(text)
     if size is None:  # here, not as numpy's "negative dimensions" deep in the demo
         raise argparse.ArgumentTypeError(f"size must be a positive whole number like 1000 or 1e6, got {text!r}")
-    return size
+    return _check_fits(size)
 
 
 def _sizes(text: str) -> list[int]:
     sizes = [_count(t) for t in text.split(",") if t.strip()]
     if not sizes or None in sizes:
         raise argparse.ArgumentTypeError(f"sizes must be positive whole numbers like 1e3,1e5, got {text!r}")
-    return sizes
+    return [_check_fits(size) for size in sizes]
 
 
 def _names(text: str) -> list[str]:
