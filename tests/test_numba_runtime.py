@@ -393,7 +393,8 @@ def test_softmax_rows_longer_than_a_block(op, n):
 
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("log", [False, True])
-@pytest.mark.parametrize("rows, n", [(1, 3 * softmax.PIECE_MIN + 7), (7, 2 * softmax.PIECE_MIN + 1)])
+# One row (only the max, last); 4 rows in 3 pieces (specials in the middle piece); 7 in 2.
+@pytest.mark.parametrize("rows, n", [(1, 3 * softmax.PIECE_MIN + 7), (4, 3 * softmax.PIECE_MIN + 5), (7, 2 * softmax.PIECE_MIN + 1)])
 def test_few_long_rows_are_cut_into_pieces_for_the_threads(dtype, log, rows, n):
     """Rows too few to share among threads: each cut into pieces whose (max, sum) pairs merge."""
     pieces = softmax.row_pieces(rows, n)

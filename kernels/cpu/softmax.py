@@ -166,7 +166,7 @@ def row_pieces(n_rows, n):
     piece ``PIECE_MIN`` elements or more. A constant, not the thread count (see row_chunks)."""
     if n_rows >= ROWS_TO_SHARE:
         return 1
-    return max(1, min(-(-ITEMS // n_rows), n // PIECE_MIN))
+    return max(1, min(-(-ITEMS // max(n_rows, 1)), n // PIECE_MIN))
 
 
 @njit(parallel=True, **_JIT)

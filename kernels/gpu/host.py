@@ -18,7 +18,7 @@ from typing import Any
 
 from . import columns, elementwise, logistic, pieces, reduce, rows
 
-PIECE_MIN = 64  # elements per thread in a piece of a line cut across blocks: fewer, and merging pairs costs more than reading
+PIECE_MIN_PER_THREAD = 64  # elements per thread in a piece of a line cut across blocks: fewer, and merging pairs costs more than reading
 
 
 def _as_is(a):
@@ -73,10 +73,11 @@ class Launcher:
         pieces across blocks (``pieces``), or 0 to keep one block per tile of lines.
 
         Cut only when the ``tiles`` would occupy a quarter of the grid or less, and into
-        pieces that still give each of a tile's ``parts`` threads ``PIECE_MIN`` elements;
-        a piece starts on a multiple of 32 elements.
+        pieces that still give each of a tile's ``parts`` threads ``PIECE_MIN_PER_THREAD``
+        elements. The length is a multiple of 32, so on a row that starts aligned (one
+        vector; rows of a multiple of 32) every piece's warp loads start aligned too.
         """
-        count = min(self.max_blocks // max(tiles, 1), n // (parts * PIECE_MIN))
+        count = min(self.max_blocks // max(tiles, 1), n // (parts * PIECE_MIN_PER_THREAD))
         if count < 4:
             return 0
         per_block = -(-n // count)
@@ -117,7 +118,7 @@ class Launcher:
         count, n = flat.shape
         piece = self.piece_length(count, n, self.threads) if name != "normalize_rows" and flat.size else 0
         if piece:  # a row is a column with inner = 1, all of a block's threads along it
-            self._pieces(name, flat.reshape(-1), out.reshape(-1), n, 1, count, 1, piece)
+            self._pieces(name, flat.reshape(-1), out.reshape(-1), n, inner=1, count=count, lanes=1, piece=piece)
         elif flat.size:
             self.launch(getattr(rows.kernels(x.dtype, self.threads), name), count, flat, out)
         return xp.transpose(out.reshape(moved.shape), [order.index(a) for a in range(x.ndim)])
@@ -134,7 +135,7 @@ class Launcher:
             tiles = -(-count // lanes)
             flat, flat_out = x.reshape(-1), out.reshape(-1)
             if piece := self.piece_length(tiles, n, self.threads // lanes):
-                self._pieces(name, flat, flat_out, n, inner, count, lanes, piece)
+                self._pieces(name, flat, flat_out, n, inner=inner, count=count, lanes=lanes, piece=piece)
             else:
                 kernel = getattr(columns.kernels(x.dtype, self.threads), f"{name}_columns")
                 self.launch(kernel, tiles, flat, flat_out, args=(n, inner, count, lanes))

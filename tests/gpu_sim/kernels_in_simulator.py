@@ -243,12 +243,12 @@ class RecordingLauncher(Launcher):
         super().launch(kernel, blocks, *arrays, **kwargs)
 
 
-def lines_with_special_values(count, n, dtype, pieces) -> np.ndarray:
+def lines_with_special_values(count, n, dtype) -> np.ndarray:
     """(count, n): each line random but for one of COLUMN_SPECIALS, placed so the pieces differ:
-    a NaN or +inf in the last piece only, a finite value among -inf in the last piece, a piece
-    whose max is far below the line's (its sum merged with exp(m - max) = 0), huge values."""
+    a NaN or +inf among the last elements only, a finite value among -inf near the end, the
+    last quarter far above the rest (earlier pieces' sums merged with exp(m - max) ~ 0), huge values."""
     x = (np.random.default_rng(8).standard_normal((count, n)) * 5).astype(dtype)
-    last = slice(n - n // pieces, None)
+    last = slice(n - n // 4, None)
     specials = [
         lambda r: r.__setitem__(n - 1, np.nan),
         lambda r: r.__setitem__(n - 2, np.inf),
@@ -275,7 +275,7 @@ def test_softmax_of_few_long_lines_in_pieces(shape, axes, log, dtype):
     gpu = RecordingLauncher(np, threads=8, max_blocks=32)
     name = "log_softmax" if log else "softmax"
     moved = np.moveaxis(np.empty(shape), axes[0], -1).shape
-    x = lines_with_special_values(math.prod(moved[:-1]), moved[-1], dtype, 4)
+    x = lines_with_special_values(math.prod(moved[:-1]), moved[-1], dtype)
     x = np.ascontiguousarray(np.moveaxis(x.reshape(moved), -1, axes[0]))
     r = gpu.rows(name, x, axes)
     assert gpu.launched == ["line_pieces", f"{name}_pieces"]
@@ -312,7 +312,7 @@ def test_pieces_of_any_length_on_a_small_grid(log, dtype):
     # A length the host would not pick (7: not a multiple of 32, the last of 4 pieces short)
     # and more (tile, piece) pairs than the 3 blocks: the grid-stride loop; lanes past the last column.
     name, n, piece = ("log_softmax" if log else "softmax"), 23, 7
-    x = lines_with_special_values(6, n, dtype, 4)
+    x = lines_with_special_values(6, n, dtype)
     for count, inner, lanes, v in ((6, 1, 1, x), (6, 6, 4, x.T.copy())):  # rows; columns 4 to a tile
         out = np.full_like(v, 7.0)
         GPU._pieces(name, v.reshape(-1), out.reshape(-1), n, inner, count, lanes, piece)
@@ -321,22 +321,22 @@ def test_pieces_of_any_length_on_a_small_grid(log, dtype):
 
 @pytest.mark.parametrize("threads", [8, 256])
 def test_piece_length_fills_the_grid_with_pieces_worth_a_block(threads):
-    from xpvec.kernels.gpu.host import PIECE_MIN
+    from xpvec.kernels.gpu.host import PIECE_MIN_PER_THREAD
 
     for max_blocks in (12, 32, 1056):
         gpu = Launcher(np, threads=threads, max_blocks=max_blocks)
         for tiles in (1, 2, 3, 7, 100, 264, 265, 1000):
             for parts in (1, 2, threads):
-                for n in (1, 100, 4 * parts * PIECE_MIN - 1, 4 * parts * PIECE_MIN, 10**5, 10**8):
+                for n in (1, 100, 4 * parts * PIECE_MIN_PER_THREAD - 1, 4 * parts * PIECE_MIN_PER_THREAD, 10**5, 10**8):
                     piece = gpu.piece_length(tiles, n, parts)
-                    if 4 * tiles > max_blocks or n < 4 * parts * PIECE_MIN:
+                    if 4 * tiles > max_blocks or n < 4 * parts * PIECE_MIN_PER_THREAD:
                         assert piece == 0, (tiles, n, parts)  # enough tiles to go round, or too short to cut
                         continue
                     pieces = -(-n // piece)
-                    assert piece % 32 == 0 and piece >= parts * PIECE_MIN
+                    assert piece % 32 == 0 and piece >= parts * PIECE_MIN_PER_THREAD
                     assert 2 <= pieces and tiles * pieces <= max_blocks  # one round of the grid
                     # As short as both limits allow, to the multiple of 32 above.
-                    most = min(max_blocks // tiles, n // (parts * PIECE_MIN))
+                    most = min(max_blocks // tiles, n // (parts * PIECE_MIN_PER_THREAD))
                     assert (piece - 32) * most < n <= piece * most
 
 
