@@ -20,18 +20,23 @@ from numba import cuda
 
 
 @cuda.jit(device=True)
-def _softmax_value(v, m, s):
-    return math.exp(v - m) / s
+def _softmax_times(v, m, inv_s):
+    return math.exp(v - m) * inv_s
 
 
 @cuda.jit(device=True)
-def _log_softmax_value(v, m, log_s):
-    return (v - m) - log_s
+def _softmax_over(v, m, s):
+    return math.exp(v - m) / s
 
 
 @cuda.jit(device=True)
 def _as_is(s):
     return s
+
+
+@cuda.jit(device=True)
+def _log_softmax_value(v, m, log_s):
+    return (v - m) - log_s
 
 
 @functools.cache
@@ -108,13 +113,22 @@ def normalizer(dtype: np.dtype, fold) -> SimpleNamespace:
         m, s = line_pair(x, a, b, 0, n, lane, lanes, part, parts, maxes, sums)
         return finished(m), s
 
+    # s >= 1 on any line with elements; s = 0 only for a thread holding no line (past a
+    # block's last column), whose result is never written: left as is, not log(0) or 1/0.
+    @cuda.jit(device=True)
+    def reciprocal(s):
+        return one / s if s > zero else s
+
     @cuda.jit(device=True)
     def log_sum(s):
-        # s >= 1 on any line with elements; s = 0 only for a thread holding no line
-        # (past a block's last column), whose result is never written.
         return math.log(s) if s > zero else s
 
-    forms = {"softmax": (_softmax_value, _as_is), "log_softmax": (_log_softmax_value, log_sum)}
+    # Which form of softmax compiles without spills at the kernels' register caps (CUDA 13.5's
+    # ptxas, sm_90; the compile test checks): in float32 a product by 1/s, as the CPU kernels
+    # do, where an IEEE division per element spilled; in float64 the division, where the
+    # reciprocal's spilled 24-56 bytes.
+    softmax = (_softmax_times, reciprocal) if dtype.itemsize == 4 else (_softmax_over, _as_is)
+    forms = {"softmax": softmax, "log_softmax": (_log_softmax_value, log_sum)}
     return SimpleNamespace(
         max_sum=max_sum, line_pair=line_pair, merge=merge, merge_parts=merge_parts, finished=finished, forms=forms
     )

@@ -3,7 +3,7 @@
 For each row i (logits z_i = x_i W + b, K = 1 for binary, K classes for multinomial):
     binary:       loss_i = log1p(exp(-|z|)) + max(z, 0) - y z,  r_i = sigmoid(z) - y
     multinomial:  loss_i = log(sum_k exp(z_k - m)) - sum_k y_k (z_k - m),  m = max_k z_k,
-                  r_ik = exp(z_k - m) / sum - y_ik
+                  r_ik = exp(z_k - m) * (1 / sum) - y_ik
     loss = sum_i w_i loss_i,  grad_W = sum_i x_i^T (w_i r_i),  grad_b = sum_i w_i r_i.
 
 Each block walks tiles of ``rows`` consecutive rows. A tile is copied once
@@ -38,7 +38,8 @@ from ._jit import bounded_jit
 SHARED_BYTES = 32 * 1024  # per block; leaves room for several resident blocks per SM
 MIN_ROWS = 8  # below this a tile keeps too few threads busy: two cuBLAS passes do better
 # Resident blocks per SM the compiler must fit (registers <= 65536 / (threads * blocks)). Four
-# (64 registers at 256 threads) compile without spills in float32; float64 spills below 128.
+# (64 registers at 256 threads) compile without spills in float32; float64 at 128 registers
+# spills 24 bytes with the ptxas of CUDA 13.5 (none with 13.0's), under the compile test's budget.
 BLOCKS_PER_SM = {4: 4, 8: 2}  # by itemsize
 
 
@@ -150,8 +151,9 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
                         s += math.exp(sh[base + k] - m)
                         zy += Y[row0 + t, k] * (sh[base + k] - m)
                     loss += w * (math.log(s) - zy)
+                    inv = one / s  # s >= 1: one division per row, not per class
                     for k in range(k_out):
-                        sh[base + k] = w * (math.exp(sh[base + k] - m) / s - Y[row0 + t, k])
+                        sh[base + k] = w * (math.exp(sh[base + k] - m) * inv - Y[row0 + t, k])
             cuda.syncthreads()
             # Entry e is owned by thread e % threads in every tile: no two threads add to one.
             for e in range(tid, d * k_out, threads):

@@ -11,11 +11,16 @@ types the launcher passes: a recording launcher drives the host code
 launch, with the kernel's launch bounds. On the PTX it checks the dtype
 policy (a float32 kernel has no double-precision instruction: a Python float
 constant or a float64 intermediate would add one) and that nothing lives in
-local memory.
+local memory. Then nvJitLink assembles the PTX to sm_90 machine code, as numba-cuda does
+on a device, and ptxas's resource report must show at most a few bytes of
+register spills: a kernel whose launch bounds cap its registers well below
+what it needs spills there, which the PTX cannot show.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -29,9 +34,22 @@ if cuda.config.ENABLE_CUDASIM:
 
 from numba.cuda.cudadrv import nvvm  # noqa: E402
 
-if not nvvm.is_available():
+
+def _nvjitlink():
+    """cuda.bindings' nvJitLink module, or None where the library cannot be loaded."""
+    try:
+        from cuda.bindings import nvjitlink
+
+        nvjitlink.destroy(nvjitlink.create(1, ["-arch=sm_90"]))
+        return nvjitlink
+    except Exception:  # not installed: ImportError, or the library's own load error
+        return None
+
+
+nvjitlink = _nvjitlink()
+if not nvvm.is_available() or nvjitlink is None:
     pytest.skip(
-        "no NVVM (the CUDA compiler library): install the nvvm extra (pip install '.[nvvm]')",
+        "no NVVM or nvJitLink (the CUDA compiler libraries): install the nvvm extra (pip install '.[nvvm]')",
         allow_module_level=True,
     )
 
@@ -41,6 +59,7 @@ from xpvec.kernels.gpu.host import Launcher  # noqa: E402
 from xpvec.backends.cupy_backend import THREADS  # noqa: E402
 
 CC = (9, 0)  # Hopper: the H100/H200 the GPU experiment targets
+SPILL_BUDGET = 32  # bytes of spill stores per thread (the float64 logistic kernel spills 24 with CUDA 13.5)
 UNBOUNDED = {"sigmoid", "sigmoid_grad", "log_sigmoid", "sum_columns"}  # no launch bounds by design
 
 
@@ -111,12 +130,32 @@ def test_the_host_code_launches_every_kernel(dtype):
     assert sorted(launched) == sorted(defined)  # each once: one signature per kernel and dtype
 
 
+@functools.cache
+def _ptx(kernel, sig) -> str:
+    ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=CC, launch_bounds=kernel.targetoptions.get("launch_bounds"))
+    return ptx
+
+
+def _sass_report(ptx: str) -> str:
+    """ptxas's resource report for ``ptx`` assembled to sm_90 by nvJitLink."""
+    handle = nvjitlink.create(2, [f"-arch=sm_{CC[0]}{CC[1]}", "-verbose"])
+    try:
+        data = ptx.encode()
+        nvjitlink.add_data(handle, nvjitlink.InputType.PTX, data, len(data), "kernel.ptx")
+        nvjitlink.complete(handle)
+        log = bytearray(nvjitlink.get_info_log_size(handle))
+        nvjitlink.get_info_log(handle, log)
+        return log.decode(errors="replace")
+    finally:
+        nvjitlink.destroy(handle)
+
+
 @pytest.mark.parametrize("dtype,kernel,sig", LAUNCHES)
 def test_compiles_for_sm90(dtype, kernel, sig):
     bounds = kernel.targetoptions.get("launch_bounds")
     if kernel.py_func.__name__ not in UNBOUNDED:  # numba-cuda >= 0.30 takes them: none dropped silently
         assert bounds, "launch bounds missing"
-    ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=CC, launch_bounds=bounds)
+    ptx = _ptx(kernel, sig)
     assert ".entry" in ptx
     if bounds:
         assert f".maxntid {bounds[0]}, 1, 1" in ptx and f".minnctapersm {bounds[1]}" in ptx
@@ -124,3 +163,13 @@ def test_compiles_for_sm90(dtype, kernel, sig):
     if dtype == np.float32:
         doubles = [line.strip() for line in ptx.splitlines() if ".f64" in line]
         assert not doubles, f"double precision in a float32 kernel: {doubles[:5]}"
+
+
+@pytest.mark.parametrize("dtype,kernel,sig", LAUNCHES)
+def test_machine_code_for_sm90_spills_at_most_a_few_registers(dtype, kernel, sig):
+    report = _sass_report(_ptx(kernel, sig))
+    spills = [int(n) for n in re.findall(r"(\d+) bytes spill stores", report)]
+    assert spills and re.search(r"Used \d+ registers", report), f"no resource report from ptxas:\n{report}"
+    # ptxas releases move a few bytes of spills in or out of a kernel at its register cap; more
+    # means the launch bounds leave it too few registers (or an array landed in local memory).
+    assert max(spills) <= SPILL_BUDGET, f"{kernel.py_func.__name__} spills {max(spills)} bytes\n{report}"
