@@ -118,32 +118,24 @@ def test_strided_device_inputs(cp, op):
         np.testing.assert_allclose(fn(device_view).get(), expected, rtol=1e-13, atol=1e-13)
 
 
+# Each route of the softmax kernels. The column kernel: channels of an NCHW batch, a square
+# matrix's columns, a tiny middle axis. Lines too few to fill the device, each cut into pieces
+# across blocks (each piece with its own max, merged): one vector, a few long rows, two long
+# columns, a long run of two axes.
+SOFTMAX_ROUTES = [
+    ((4, 21, 33, 35), 1), ((1000, 1000), 0), ((2, 3, 4), 0),
+    ((10**7,), 0), ((3, 2 * 10**6), 1), ((10**6, 2), 0), ((8, 3000, 5), (0, 1)),
+]  # fmt: skip
+
+
 @needs_device
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("shape,axis", [((4, 21, 33, 35), 1), ((1000, 1000), 0), ((8, 3000, 5), (0, 1)), ((2, 3, 4), 0)])
-def test_softmax_over_middle_axes_on_the_column_kernel(cp, dtype, shape, axis):
-    # Channels of an NCHW batch, a square matrix's columns, a long run of two axes: C order in
-    # and out (no transposed copy, no transposed view), the same values as scipy in float64.
+@pytest.mark.parametrize("shape,axis", SOFTMAX_ROUTES)
+def test_softmax_over_middle_axes_and_few_long_lines(cp, dtype, shape, axis):
+    # C order in and out (no transposed copy, no transposed view), the same values as scipy in float64.
     from scipy.special import log_softmax, softmax
 
     host = (np.random.default_rng(1).standard_normal(shape) * 6).astype(dtype)
-    tol = 2e-6 if dtype == "float32" else 1e-13
-    for op, ref in (("softmax", softmax), ("log_softmax", log_softmax)):
-        got = getattr(xpvec, op)(cp.asarray(host), axis=axis)
-        assert got.flags.c_contiguous and got.dtype == dtype
-        np.testing.assert_allclose(got.get(), ref(host.astype(np.float64), axis=axis), rtol=tol, atol=tol)
-
-
-@needs_device
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("shape,axis", [((10**7,), 0), ((3, 2 * 10**6), 1), ((10**6, 2), 0), ((8, 3000, 5), (0, 1))])
-def test_softmax_of_few_long_lines_cut_across_blocks(cp, dtype, shape, axis):
-    # One vector, a few long rows or columns: too few lines for one block each to fill the
-    # device, so each is cut into pieces across blocks (each piece with its own max, merged);
-    # the same values as scipy in float64.
-    from scipy.special import log_softmax, softmax
-
-    host = (np.random.default_rng(2).standard_normal(shape) * 6).astype(dtype)
     tol = 2e-6 if dtype == "float32" else 1e-13
     for op, ref in (("softmax", softmax), ("log_softmax", log_softmax)):
         got = getattr(xpvec, op)(cp.asarray(host), axis=axis)

@@ -391,6 +391,18 @@ def test_softmax_rows_longer_than_a_block(op, n):
     assert np.isnan(got[2:5]).all() and not np.isnan(got[[0, 1, 5]]).any()
 
 
+def _assert_both_variants_give(kernel, xd, want, log):
+    """The serial and the parallel variant of a softmax kernel on xd: NaN where want is, else close."""
+    tol = 2e-5 if xd.dtype == np.float32 else 1e-12
+    for variant in (kernel.serial, kernel.parallel):
+        got = np.empty_like(xd)
+        variant(xd, got, log)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        finite = np.isfinite(want)
+        scale = np.maximum(np.abs(want[finite]), 1.0) if log else np.maximum(want[finite], np.finfo(xd.dtype).tiny)
+        assert np.max(np.abs(got[finite] - want[finite]) / scale) < tol
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("log", [False, True])
 # One row (only the max, last); 4 rows in 3 pieces (specials in the middle piece); 7 in 2.
@@ -417,14 +429,7 @@ def test_few_long_rows_are_cut_into_pieces_for_the_threads(dtype, log, rows, n):
     with np.errstate(all="ignore"):
         want = (special.log_softmax if log else special.softmax)(x, axis=1)
     want[np.isnan(x).any(axis=1) | np.isposinf(x).any(axis=1) | np.isneginf(x).all(axis=1)] = np.nan
-    tol = 2e-5 if dtype == np.float32 else 1e-12
-    for variant in (softmax.softmax_rows.serial, softmax.softmax_rows.parallel):
-        got = np.empty_like(xd)
-        variant(xd, got, log)
-        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-        finite = np.isfinite(want)
-        scale = np.maximum(np.abs(want[finite]), 1.0) if log else np.maximum(want[finite], np.finfo(dtype).tiny)
-        assert np.max(np.abs(got[finite] - want[finite]) / scale) < tol
+    _assert_both_variants_give(softmax.softmax_rows, xd, want, log)
 
 
 def test_row_pieces_share_few_long_rows_and_leave_the_rest_whole():
@@ -462,14 +467,7 @@ def test_column_kernel_folds_row_chunks_and_tiles(dtype, log, slabs, n, k):
     want[:, :, 7] = np.nan  # scipy gives +inf columns 0/NaN mixes; the API says NaN
     want[-1, :, 8] = want[0, :, 9] = np.nan
     xd = _readonly(x.astype(dtype))
-    tol = 2e-5 if dtype == np.float32 else 1e-12
-    for variant in (softmax.softmax_columns.serial, softmax.softmax_columns.parallel):
-        got = np.empty_like(xd)
-        variant(xd, got, log)
-        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-        finite = np.isfinite(want)
-        scale = np.maximum(np.abs(want[finite]), 1.0) if log else np.maximum(want[finite], np.finfo(dtype).tiny)
-        assert np.max(np.abs(got[finite] - want[finite]) / scale) < tol
+    _assert_both_variants_give(softmax.softmax_columns, xd, want, log)
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
