@@ -182,8 +182,9 @@ class Launcher:
         blocks = min(-(-n // tile), self.max_blocks)
         partials = xp.empty((blocks, n_grad + 1), dtype=X.dtype)
         weighted = sample_weight is not None
+        kernels = logistic.kernels(X.dtype, self.threads)
         self.launch(
-            logistic.kernels(X.dtype, self.threads).loss_grad_partials, blocks,
+            kernels.loss_grad_binary if k == 1 else kernels.loss_grad_multinomial, blocks,
             X.reshape(-1), _c_order(xp, Y).reshape(n, k), W.reshape(d, k), b,
             sample_weight if weighted else b,  # a stand-in of the right dtype, never read
             partials,

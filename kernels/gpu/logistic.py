@@ -38,8 +38,8 @@ from ._jit import bounded_jit
 SHARED_BYTES = 32 * 1024  # per block; leaves room for several resident blocks per SM
 MIN_ROWS = 8  # below this a tile keeps too few threads busy: two cuBLAS passes do better
 # Resident blocks per SM the compiler must fit (registers <= 65536 / (threads * blocks)). Four
-# (64 registers at 256 threads) compile without spills in float32; float64 at 128 registers
-# spills 24 bytes with the ptxas of CUDA 13.5 (none with 13.0's), under the compile test's budget.
+# (64 registers at 256 threads) compile without spills in float32; at 128 registers the float64
+# multinomial kernel spills 8 bytes with CUDA 13.5's ptxas (within the compile test's budget).
 BLOCKS_PER_SM = {4: 4, 8: 2}  # by itemsize
 
 
@@ -74,112 +74,121 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
             j -= d
         return t, j
 
-    @jit_kernel
-    def loss_grad_partials(X, Y, W, b, sample_weight, partials, weighted, rows):
-        """One block's [grad_W.ravel(), grad_b, loss] into partials[block]; reads its rows of X once.
+    def loss_grad_kernel(name, binary):
+        """The kernel for K = 1 (``binary``: sigmoid) or K > 1 (softmax). Two kernels, not one
+        branching on K: each carries only its own transcendental code, so fewer registers."""
 
-        X (n * d,) flat, Y (n, K) (K = 1: 0/1 labels; else one-hot), W (d, K), b (K,),
-        sample_weight (n,), read only when ``weighted``. Launch with
-        ``shared_bytes(rows, d, K, itemsize, threads)`` of dynamic shared memory.
-        """
-        sh = cuda.shared.array(0, dtype=nbtype)
-        tid = cuda.threadIdx.x
-        n, k_out = Y.shape
-        d = W.shape[0]
-        stride = d | 1
-        o_z = rows * stride  # logits, then residuals, of the tile: rows * K
-        o_g = o_z + rows * k_out  # gradient accumulators: d * K for W, then K for b
-        o_red = o_g + d * k_out + k_out  # scratch for the loss reduction: threads
-        n_grad = d * k_out + k_out
-        for e in range(tid, n_grad, threads):
-            sh[o_g + e] = zero
-        # The tile load walks flat offsets e = tid, tid + threads, ... of the tile (contiguous
-        # in X) with four loads in flight, and places them at (row t, column j) by stepping,
-        # not dividing: a 64-bit division per element would cost more than the load.
-        t0, j0 = tid // d, tid - (tid // d) * d
-        dt, dj = threads // d, threads - (threads // d) * d
-        loss = zero
-        for row0 in range(cuda.blockIdx.x * rows, n, cuda.gridDim.x * rows):
-            here = min(rows, n - row0)
-            count = here * d
-            x0 = row0 * d  # the tile's offset in flat X
-            cuda.syncthreads()  # the previous tile is consumed (and the accumulators zeroed)
-            t, j = t0, j0
-            e = tid
-            while e + 3 * threads < count:
-                i = x0 + e
-                v0, v1, v2, v3 = X[i], X[i + threads], X[i + 2 * threads], X[i + 3 * threads]
-                sh[t * stride + j] = v0
-                t, j = advance(t, j, d, dt, dj)
-                sh[t * stride + j] = v1
-                t, j = advance(t, j, d, dt, dj)
-                sh[t * stride + j] = v2
-                t, j = advance(t, j, d, dt, dj)
-                sh[t * stride + j] = v3
-                t, j = advance(t, j, d, dt, dj)
-                e += 4 * threads
-            while e < count:
-                sh[t * stride + j] = X[x0 + e]
-                t, j = advance(t, j, d, dt, dj)
-                e += threads
-            cuda.syncthreads()
-            for e in range(tid, here * k_out, threads):
-                t = e // k_out
-                k = e - t * k_out
-                z = b[k]
-                for j in range(d):
-                    z += sh[t * stride + j] * W[j, k]
-                sh[o_z + e] = z
-            cuda.syncthreads()
-            for t in range(tid, here, threads):
-                w = sample_weight[row0 + t] if weighted else one
-                base = o_z + t * k_out
-                if k_out == 1:
-                    z = sh[base]
-                    y = Y[row0 + t, 0]
-                    e_z = math.exp(-abs(z))
-                    num = one if z >= zero else e_z
-                    loss += w * (math.log1p(e_z) + max(z, zero) - y * z)
-                    sh[base] = w * (num / (one + e_z) - y)
-                else:
-                    m = sh[base]
-                    for k in range(1, k_out):
-                        m = max(m, sh[base + k])
-                    s = zero
-                    zy = zero
-                    for k in range(k_out):
-                        s += math.exp(sh[base + k] - m)
-                        zy += Y[row0 + t, k] * (sh[base + k] - m)
-                    loss += w * (math.log(s) - zy)
-                    inv = one / s  # s >= 1: one division per row, not per class
-                    for k in range(k_out):
-                        sh[base + k] = w * (math.exp(sh[base + k] - m) * inv - Y[row0 + t, k])
-            cuda.syncthreads()
-            # Entry e is owned by thread e % threads in every tile: no two threads add to one.
-            for e in range(tid, d * k_out, threads):
-                j = e // k_out
-                k = e - j * k_out
-                acc = zero
-                for t in range(here):
-                    acc += sh[t * stride + j] * sh[o_z + t * k_out + k]
-                sh[o_g + e] += acc
-            for k in range(tid, k_out, threads):
-                acc = zero
-                for t in range(here):
-                    acc += sh[o_z + t * k_out + k]
-                sh[o_g + d * k_out + k] += acc
-        cuda.syncthreads()
-        for e in range(tid, n_grad, threads):
-            partials[cuda.blockIdx.x, e] = sh[o_g + e]
-        sh[o_red + tid] = loss
-        cuda.syncthreads()
-        step = threads // 2
-        while step > 0:
-            if tid < step:
-                sh[o_red + tid] += sh[o_red + tid + step]
-            cuda.syncthreads()
-            step //= 2
-        if tid == 0:
-            partials[cuda.blockIdx.x, n_grad] = sh[o_red]
+        def kernel(X, Y, W, b, sample_weight, partials, weighted, rows):
+            """One block's [grad_W.ravel(), grad_b, loss] into partials[block]; reads its rows of X once.
 
-    return SimpleNamespace(loss_grad_partials=loss_grad_partials)
+            X (n * d,) flat, Y (n, K) (K = 1: 0/1 labels; else one-hot), W (d, K), b (K,),
+            sample_weight (n,), read only when ``weighted``. Launch with
+            ``shared_bytes(rows, d, K, itemsize, threads)`` of dynamic shared memory.
+            """
+            sh = cuda.shared.array(0, dtype=nbtype)
+            tid = cuda.threadIdx.x
+            n, k_out = Y.shape
+            d = W.shape[0]
+            stride = d | 1
+            o_z = rows * stride  # logits, then residuals, of the tile: rows * K
+            o_g = o_z + rows * k_out  # gradient accumulators: d * K for W, then K for b
+            o_red = o_g + d * k_out + k_out  # scratch for the loss reduction: threads
+            n_grad = d * k_out + k_out
+            for e in range(tid, n_grad, threads):
+                sh[o_g + e] = zero
+            # The tile load walks flat offsets e = tid, tid + threads, ... of the tile (contiguous
+            # in X) with four loads in flight, and places them at (row t, column j) by stepping,
+            # not dividing: a 64-bit division per element would cost more than the load.
+            t0, j0 = tid // d, tid - (tid // d) * d
+            dt, dj = threads // d, threads - (threads // d) * d
+            loss = zero
+            for row0 in range(cuda.blockIdx.x * rows, n, cuda.gridDim.x * rows):
+                here = min(rows, n - row0)
+                count = here * d
+                x0 = row0 * d  # the tile's offset in flat X
+                cuda.syncthreads()  # the previous tile is consumed (and the accumulators zeroed)
+                t, j = t0, j0
+                e = tid
+                while e + 3 * threads < count:
+                    i = x0 + e
+                    v0, v1, v2, v3 = X[i], X[i + threads], X[i + 2 * threads], X[i + 3 * threads]
+                    sh[t * stride + j] = v0
+                    t, j = advance(t, j, d, dt, dj)
+                    sh[t * stride + j] = v1
+                    t, j = advance(t, j, d, dt, dj)
+                    sh[t * stride + j] = v2
+                    t, j = advance(t, j, d, dt, dj)
+                    sh[t * stride + j] = v3
+                    t, j = advance(t, j, d, dt, dj)
+                    e += 4 * threads
+                while e < count:
+                    sh[t * stride + j] = X[x0 + e]
+                    t, j = advance(t, j, d, dt, dj)
+                    e += threads
+                cuda.syncthreads()
+                for e in range(tid, here * k_out, threads):
+                    t = e // k_out
+                    k = e - t * k_out
+                    z = b[k]
+                    for j in range(d):
+                        z += sh[t * stride + j] * W[j, k]
+                    sh[o_z + e] = z
+                cuda.syncthreads()
+                for t in range(tid, here, threads):
+                    w = sample_weight[row0 + t] if weighted else one
+                    base = o_z + t * k_out
+                    if binary:  # a closure constant: the other branch is compiled out
+                        z = sh[base]
+                        y = Y[row0 + t, 0]
+                        e_z = math.exp(-abs(z))
+                        num = one if z >= zero else e_z
+                        loss += w * (math.log1p(e_z) + max(z, zero) - y * z)
+                        sh[base] = w * (num / (one + e_z) - y)
+                    else:
+                        m = sh[base]
+                        for k in range(1, k_out):
+                            m = max(m, sh[base + k])
+                        s = zero
+                        zy = zero
+                        for k in range(k_out):
+                            s += math.exp(sh[base + k] - m)
+                            zy += Y[row0 + t, k] * (sh[base + k] - m)
+                        loss += w * (math.log(s) - zy)
+                        inv = one / s  # s >= 1: one division per row, not per class
+                        for k in range(k_out):
+                            sh[base + k] = w * (math.exp(sh[base + k] - m) * inv - Y[row0 + t, k])
+                cuda.syncthreads()
+                # Entry e is owned by thread e % threads in every tile: no two threads add to one.
+                for e in range(tid, d * k_out, threads):
+                    j = e // k_out
+                    k = e - j * k_out
+                    acc = zero
+                    for t in range(here):
+                        acc += sh[t * stride + j] * sh[o_z + t * k_out + k]
+                    sh[o_g + e] += acc
+                for k in range(tid, k_out, threads):
+                    acc = zero
+                    for t in range(here):
+                        acc += sh[o_z + t * k_out + k]
+                    sh[o_g + d * k_out + k] += acc
+            cuda.syncthreads()
+            for e in range(tid, n_grad, threads):
+                partials[cuda.blockIdx.x, e] = sh[o_g + e]
+            sh[o_red + tid] = loss
+            cuda.syncthreads()
+            step = threads // 2
+            while step > 0:
+                if tid < step:
+                    sh[o_red + tid] += sh[o_red + tid + step]
+                cuda.syncthreads()
+                step //= 2
+            if tid == 0:
+                partials[cuda.blockIdx.x, n_grad] = sh[o_red]
+
+        kernel.__name__ = kernel.__qualname__ = name  # what profilers and compile errors show
+        return jit_kernel(kernel)
+
+    return SimpleNamespace(
+        loss_grad_binary=loss_grad_kernel("loss_grad_binary", True),
+        loss_grad_multinomial=loss_grad_kernel("loss_grad_multinomial", False),
+    )
