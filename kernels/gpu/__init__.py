@@ -5,9 +5,10 @@ Design requirements:
   log_sigmoid), ``rows`` (softmax, log_softmax, normalize_rows: one block per
   row), ``columns`` (softmax, log_softmax over a middle axis, in place of a
   transposed copy), ``pieces`` (softmax, log_softmax over lines too few to
-  fill the device, each cut into pieces across blocks), ``reduce`` (the losses' block partials, and column sums
-  that finish any per-block partials), ``logistic`` (the fused loss and
-  gradient). Shared pieces: ``_lines`` (the four-loads pass over a row or a
+  fill the device, each cut into pieces across blocks), ``reduce`` (the
+  losses' block partials, and column sums that finish any per-block
+  partials), ``logistic`` (the fused loss and gradient, binary and
+  multinomial). Shared pieces: ``_lines`` (the four-loads pass over a row or a
   column), ``_online`` (softmax's one-read max and sum), ``_block``
   (shared-memory block reductions), ``_jit`` (the decorator that adds launch
   bounds).
