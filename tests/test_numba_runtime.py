@@ -28,7 +28,7 @@ from scipy import special
 
 numba = pytest.importorskip("numba")
 
-from xpvec.kernels.cpu import _config, elementwise, normalize, reductions, softmax  # noqa: E402
+from xpvec.kernels.cpu import _config, _sums, elementwise, normalize, reductions, softmax  # noqa: E402
 from xpvec.kernels.cpu.exp import exp  # noqa: E402
 from xpvec.kernels.cpu.log1p import log1p_unit, log_normal  # noqa: E402
 
@@ -406,10 +406,10 @@ def _assert_both_variants_give(kernel, xd, want, log):
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("log", [False, True])
 # One row (only the max, last); 4 rows in 3 pieces (specials in the middle piece); 7 in 2.
-@pytest.mark.parametrize("rows, n", [(1, 3 * softmax.PIECE_MIN + 7), (4, 3 * softmax.PIECE_MIN + 5), (7, 2 * softmax.PIECE_MIN + 1)])
+@pytest.mark.parametrize("rows, n", [(1, 3 * _sums.PIECE_MIN + 7), (4, 3 * _sums.PIECE_MIN + 5), (7, 2 * _sums.PIECE_MIN + 1)])
 def test_few_long_rows_are_cut_into_pieces_for_the_threads(dtype, log, rows, n):
     """Rows too few to share among threads: each cut into pieces whose (max, sum) pairs merge."""
-    pieces = softmax.row_pieces(rows, n)
+    pieces = _sums.row_pieces(rows, n)
     assert pieces > 1
     bounds = [p * n // pieces for p in range(pieces + 1)]  # as chunk_bounds cuts them
     x = np.random.default_rng(6).standard_normal((rows, n)) * 20
@@ -432,16 +432,57 @@ def test_few_long_rows_are_cut_into_pieces_for_the_threads(dtype, log, rows, n):
     _assert_both_variants_give(softmax.softmax_rows, xd, want, log)
 
 
+@pytest.mark.parametrize("rows", [1, 64], ids=["one-row-in-pieces", "rows-whole"])
+def test_long_float32_rows_normalize_like_a_float64_norm(rows):
+    """A float32 sum of squares over millions of positive terms loses bits to its own size unless
+    summed in blocks: the serial kernel's (1, 4M) row came out with a norm 3.8e-6 off 1 before,
+    2.9e-9 now. (Each element's own rounding averages out in the norm; the sum's drift does not.)"""
+    x = np.random.default_rng(7).standard_normal((rows, (1 << 22) // rows)).astype(np.float32)
+    for variant in (normalize.normalize_rows.serial, normalize.normalize_rows.parallel):
+        got = np.empty_like(x)
+        variant(_readonly(x), got)
+        assert np.max(np.abs(np.linalg.norm(got.astype(np.float64), axis=1) - 1)) < 1e-7
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("rows, n", [(1, 3 * _sums.PIECE_MIN + 7), (5, 2 * _sums.PIECE_MIN + 1)])
+def test_few_long_rows_normalize_in_pieces(dtype, rows, n):
+    """Rows too few to share among threads: max |x|, sums of squares and the emit, each in pieces."""
+    assert _sums.row_pieces(rows, n) > 1
+    x = np.random.default_rng(8).standard_normal((rows, n))
+    x[0, -1] = 1e30  # the max in the last piece: every piece scales by it
+    if rows > 1:
+        x[1, n // 2] = np.nan  # NaN in one piece: the row is NaN
+        x[2, :] = 0.0  # stays zero
+        x[3, 5] = -np.inf
+        x[4] *= 1e-300 if dtype == np.float64 else 1e-40  # subnormal: scaled first, not squared to 0
+    xd = _readonly(x.astype(dtype))
+    x64 = xd.astype(np.float64)
+    with np.errstate(all="ignore"):
+        ref = x64 / np.linalg.norm(x64 / np.max(np.abs(x64), axis=1, keepdims=True), axis=1, keepdims=True)
+        ref /= np.max(np.abs(x64), axis=1, keepdims=True)
+    ref[~np.isfinite(x64).all(axis=1)] = np.nan
+    if rows > 1:
+        ref[2] = 0.0
+    eps = float(np.finfo(dtype).eps)
+    for variant in (normalize.normalize_rows.serial, normalize.normalize_rows.parallel):
+        got = np.empty_like(xd)
+        variant(xd, got)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        ok = ~np.isnan(ref)
+        assert np.all(np.abs(got[ok] - ref[ok]) <= 8 * eps * np.abs(ref).max(axis=1, keepdims=True).repeat(n, 1)[ok])
+
+
 def test_row_pieces_share_few_long_rows_and_leave_the_rest_whole():
     for rows in (1, 2, 5, 63, 64, 1000):
-        for n in (1, softmax.BLOCK, 2 * softmax.PIECE_MIN - 1, 2 * softmax.PIECE_MIN, 10**6, 10**8):
-            pieces = softmax.row_pieces(rows, n)
-            if rows >= softmax.ROWS_TO_SHARE or n < 2 * softmax.PIECE_MIN:
+        for n in (1, softmax.BLOCK, 2 * _sums.PIECE_MIN - 1, 2 * _sums.PIECE_MIN, 10**6, 10**8):
+            pieces = _sums.row_pieces(rows, n)
+            if rows >= _sums.ROWS_TO_SHARE or n < 2 * _sums.PIECE_MIN:
                 assert pieces == 1, (rows, n)  # rows enough to go round, or too short to cut
             else:
-                assert 2 <= pieces and n // pieces >= softmax.PIECE_MIN
-                assert rows * pieces >= min(softmax.ITEMS, rows * (n // softmax.PIECE_MIN))
-                assert rows * (pieces - 1) < softmax.ITEMS  # about ITEMS items, not many more
+                assert 2 <= pieces and n // pieces >= _sums.PIECE_MIN
+                assert rows * pieces >= min(_sums.ITEMS, rows * (n // _sums.PIECE_MIN))
+                assert rows * (pieces - 1) < _sums.ITEMS  # about ITEMS items, not many more
 
 
 @pytest.mark.parametrize("dtype", FLOATS)

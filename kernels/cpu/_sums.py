@@ -50,15 +50,28 @@ def pair_sum(a, b, lo, hi, kind):
     return s
 
 
+SQUARES_BLOCK = 4096  # elements summed into one partial before it joins the total
+
+
 @njit(**_REDUCE)
 def scaled_square_sum(row, m):
-    """Sum of (row[i] / m)**2: the squared L2 norm of the row scaled by m."""
+    """Sum of (row[i] / m)**2: the squared L2 norm of the row scaled by m.
+
+    Summed a block at a time, then the blocks' sums in float64: every term is
+    positive, so a running float32 sum over millions of them grows until each
+    new term loses bits to it (one 3e7-element row came out 7e-5 off); blocked,
+    a term meets at most a block's worth of lane sums. Returns a float64.
+    """
     wide_vectors()
-    s = like(0.0, m)
-    for i in range(row.size):
-        y = row[i] / m
-        s += y * y
-    return s
+    total = 0.0
+    for lo in range(0, row.size, SQUARES_BLOCK):
+        block = row[lo : lo + SQUARES_BLOCK]  # a loop from 0: no wraparound checks (see pair_sum)
+        s = like(0.0, m)
+        for i in range(block.size):
+            y = block[i] / m
+            s += y * y
+        total += s
+    return total
 
 
 @njit(nogil=True)
@@ -75,3 +88,20 @@ def row_chunks(n_rows):
     the kernel uncacheable (it reads a runtime global).
     """
     return min(n_rows, 256)
+
+
+# Rows fewer than ROWS_TO_SHARE (too few to keep every thread busy) are cut into pieces of
+# PIECE_MIN elements or more (256 KiB of float32), about ITEMS (row, piece) items in all.
+ROWS_TO_SHARE = 64
+ITEMS = 256
+PIECE_MIN = 1 << 16
+
+
+@njit(nogil=True)
+def row_pieces(n_rows, n):
+    """Pieces each row is cut into for the threads: 1 (rows whole) when there are rows enough
+    to share out (``ROWS_TO_SHARE``), else up to ``ITEMS`` (row, piece) items in all, each
+    piece ``PIECE_MIN`` elements or more. A constant, not the thread count (see row_chunks)."""
+    if n_rows >= ROWS_TO_SHARE:
+        return 1
+    return max(1, min(-(-ITEMS // max(n_rows, 1)), n // PIECE_MIN))

@@ -51,17 +51,12 @@ import numpy as np
 from numba import njit, prange
 
 from ._launch import SizedKernel
-from ._sums import chunk_bounds, prefix_sum, row_chunks
+from ._sums import chunk_bounds, prefix_sum, row_chunks, row_pieces
 from ._typed import like, nan_max, wide_vectors
 from .exp import exp
 from .log1p import log_normal
 
 BLOCK = 2048
-# Rows fewer than ROWS_TO_SHARE (too few to keep every thread busy) are cut into pieces
-# of PIECE_MIN elements or more, about ITEMS (row, piece) items in all.
-ROWS_TO_SHARE = 64
-ITEMS = 256
-PIECE_MIN = 32 * BLOCK
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
 
@@ -157,16 +152,6 @@ def _rows(x, out, lo, hi, buf, log):
 @njit(**_JIT)
 def softmax_rows_serial(x, out, log):
     _rows(x, out, 0, x.shape[0], np.empty(BLOCK, x.dtype), log)
-
-
-@njit(nogil=True)
-def row_pieces(n_rows, n):
-    """Pieces each row is cut into for the threads: 1 (rows whole) when there are rows enough
-    to share out (``ROWS_TO_SHARE``), else up to ``ITEMS`` (row, piece) items in all, each
-    piece ``PIECE_MIN`` elements or more. A constant, not the thread count (see row_chunks)."""
-    if n_rows >= ROWS_TO_SHARE:
-        return 1
-    return max(1, min(-(-ITEMS // max(n_rows, 1)), n // PIECE_MIN))
 
 
 @njit(parallel=True, **_JIT)
