@@ -24,26 +24,23 @@ from types import SimpleNamespace
 import numpy as np
 from numba import cuda
 
-UNROLL = 4  # loads in flight per thread: the loop bodies here, in reduce, _lines and logistic spell out four
+from ._lines import COLUMNS
+
+UNROLL = 4  # loads in flight per thread: the loops in _lines (used here), reduce and logistic spell out four
 
 
 def _map(name: str, f):
-    """A kernel ``name`` writing out[i] = f(x[i]) over flat x and out, four loads in flight per thread."""
+    """A kernel ``name`` writing out[i] = f(x[i]) over flat x and out: the lines' emit pass
+    (``_lines``) over x as one line, grid-stride, four loads in flight per thread."""
+
+    @cuda.jit(device=True)
+    def value(v, p, q):
+        return f(v)
+
+    emit = COLUMNS.emit(value)
 
     def kernel(x, out):
-        n = x.size
-        step = cuda.gridsize(1)
-        i = cuda.grid(1)
-        while i + 3 * step < n:
-            a, b, c, d = x[i], x[i + step], x[i + 2 * step], x[i + 3 * step]
-            out[i] = f(a)
-            out[i + step] = f(b)
-            out[i + 2 * step] = f(c)
-            out[i + 3 * step] = f(d)
-            i += 4 * step
-        while i < n:
-            out[i] = f(x[i])
-            i += step
+        emit(x, out, 0, 1, cuda.grid(1), cuda.gridsize(1), x.size, 0, 0)  # element k at 0 + k * 1
 
     kernel.__name__ = kernel.__qualname__ = name  # what profilers and compile errors show
     return cuda.jit(kernel)
