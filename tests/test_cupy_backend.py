@@ -144,6 +144,22 @@ def test_softmax_over_middle_axes_and_few_long_lines(cp, dtype, shape, axis):
 
 
 @needs_device
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(1, 10**7), (3, 2 * 10**6), (5000, 300)], ids=["one", "few", "many"])
+def test_normalize_rows_few_long_rows_in_pieces_and_many_whole(cp, dtype, shape):
+    # One and three long rows are cut into pieces across blocks; many short rows take a block each.
+    # The largest magnitude sits in the last piece, the norm against NumPy's in float64.
+    host = (np.random.default_rng(2).standard_normal(shape) * 3).astype(dtype)
+    host[:, -5:] *= 1e4
+    got = xpvec.normalize_rows(cp.asarray(host))
+    assert got.dtype == dtype and got.flags.c_contiguous
+    ref = host.astype(np.float64) / np.linalg.norm(host.astype(np.float64), axis=1, keepdims=True)
+    tol = 1e-6 if dtype == "float32" else 1e-14
+    np.testing.assert_allclose(got.get(), ref, rtol=tol, atol=tol * np.abs(ref).max())
+    np.testing.assert_allclose(np.linalg.norm(got.get().astype(np.float64), axis=1), 1, rtol=tol)
+
+
+@needs_device
 def test_kernels_run_on_cupys_current_stream(cp):
     x = cp.linspace(-30, 30, 10_001)
     expected = xpvec.sigmoid(x).get()

@@ -4,12 +4,12 @@ Design requirements:
 - One module per kind of kernel: ``elementwise`` (sigmoid, sigmoid_grad,
   log_sigmoid), ``rows`` (softmax, log_softmax, normalize_rows: one block per
   row), ``columns`` (softmax, log_softmax over a middle axis, in place of a
-  transposed copy), ``pieces`` (softmax, log_softmax over lines too few to
-  fill the device, each cut into pieces across blocks), ``reduce`` (the
+  transposed copy), ``pieces`` (softmax, log_softmax, normalize_rows over
+  lines too few to fill the device, each cut into pieces across blocks), ``reduce`` (the
   losses' block partials, and column sums that finish any per-block
   partials), ``logistic`` (the fused loss and gradient, binary and
   multinomial). Shared pieces: ``_lines`` (the four-loads pass over a row or a
-  column), ``_online`` (softmax's one-read max and sum), ``_block``
+  column), ``_online`` (softmax's one-read max and sum), ``_norm`` (normalize_rows' steps), ``_block``
   (shared-memory block reductions), ``_jit`` (the decorator that adds launch
   bounds).
 - Memory-bound passes keep four independent loads in flight per thread
@@ -25,6 +25,7 @@ Design requirements:
 - Reductions use shared memory only (no warp shuffles), so the very same code
   runs in numba-cuda's simulator (NUMBA_ENABLE_CUDASIM=1) on NumPy arrays:
   that is how CI, which has no GPU, tests every kernel. CI also compiles
-  every kernel for sm_90 with NVVM (no GPU needed) and checks the PTX.
+  every kernel for sm_90 with NVVM and assembles it with nvJitLink (no GPU
+  needed), and checks the PTX and the machine code's register spills.
 - Every kernel takes C-contiguous arrays; the backend makes them so.
 """

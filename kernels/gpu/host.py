@@ -101,7 +101,8 @@ class Launcher:
         adjacent axes in the middle, the column kernel on x viewed as (outer, n, inner),
         C order in and out; other layouts, the reduced axes moved last in a copy and the
         rows' result transposed back (a view). Softmax over rows or columns too few to
-        fill the grid cuts each into pieces across blocks (``piece_length``, ``pieces``).
+        fill the grid (and normalize_rows over too few rows) cuts each into pieces across
+        blocks (``piece_length``, ``pieces``).
         """
         xp = self.xp
         if x.ndim > 1 and x.flags.f_contiguous and not x.flags.c_contiguous:
@@ -116,7 +117,7 @@ class Launcher:
         flat = moved.reshape(-1, math.prod(x.shape[a] for a in axes))
         out = xp.empty_like(flat)
         count, n = flat.shape
-        piece = self.piece_length(count, n, self.threads) if name != "normalize_rows" and flat.size else 0
+        piece = self.piece_length(count, n, self.threads) if flat.size else 0
         if piece:  # a row is a column with inner = 1, all of a block's threads along it
             self._pieces(name, flat.reshape(-1), out.reshape(-1), n, inner=1, count=count, lanes=1, piece=piece)
         elif flat.size:
@@ -142,13 +143,19 @@ class Launcher:
         return out
 
     def _pieces(self, name: str, x, out, n: int, inner: int, count: int, lanes: int, piece: int) -> None:
-        """softmax / log_softmax of x (flat, C order) into out over ``count`` lines of n elements
-        (stride ``inner``), each cut into pieces of ``piece`` elements across blocks: two launches."""
+        """``name`` of x (flat, C order) into out over ``count`` lines of n elements (stride
+        ``inner``), each cut into pieces of ``piece`` elements across blocks: two launches, the
+        pieces' partials (softmax's (max, sum) pairs; normalize_rows' max |x| and scaled sum of
+        squares, rows only), then each piece's values from its line's merged partials."""
         n_pieces = -(-n // piece)
         maxes, sums = (self.xp.empty(n_pieces * count, dtype=x.dtype) for _ in range(2))
         kernels = pieces.kernels(x.dtype, self.threads)
         blocks, args = -(-count // lanes) * n_pieces, (n, inner, count, lanes, piece, n_pieces)
-        self.launch(kernels.line_pieces, blocks, x, maxes, sums, args=args)
+        partials = kernels.line_pieces
+        if name == "normalize_rows":
+            assert inner == 1 and lanes == 1, "normalize_rows is cut into pieces over rows only"
+            partials, args = kernels.norm_pieces, (n, count, piece, n_pieces)
+        self.launch(partials, blocks, x, maxes, sums, args=args)
         self.launch(getattr(kernels, f"{name}_pieces"), blocks, x, out, maxes, sums, args=args)
 
     def column_sums(self, partials):

@@ -4,7 +4,7 @@ One block per row (a grid-stride loop over rows); the block's threads stride
 along the row and combine their partials in shared memory. The host views
 the array as (rows, row length) when the reduced axes are its trailing axes
 (or can be moved there without a copy); ``columns`` takes a run of adjacent
-axes in the middle, and ``pieces`` softmax over rows too few to fill the device.
+axes in the middle, and ``pieces`` rows too few to fill the device.
 
 softmax / log_softmax: one read of the row for the running max and the sum
 of exp(x - max) together (``_online``), then one read and one write to
@@ -16,7 +16,7 @@ anywhere, or only -inf) gives a NaN row; -inf beside finite values gives 0.
 normalize_rows: three reads (max |x|; the sum of squares of x / max; the
 emit) and one write, as the generic formulation: the row is scaled by its
 largest magnitude first so the sum of squares neither overflows nor
-underflows. 2 * itemsize bytes per element from DRAM when the row stays in
+underflows (the steps are ``_norm``'s). 2 * itemsize bytes per element from DRAM when the row stays in
 L2, 4 * itemsize otherwise.
 
 Every pass over a row is a ``_lines.ROWS`` fold or emit: block-stride, four
@@ -28,13 +28,13 @@ one block waits at a barrier. Softmax over a middle axis is ``columns``.
 from __future__ import annotations
 
 import functools
-import math
 from types import SimpleNamespace
 
 import numba
 import numpy as np
 from numba import cuda
 
+from . import _norm
 from ._block import reducers
 from ._jit import bounded_jit
 from ._lines import ROWS
@@ -45,8 +45,7 @@ BLOCKS_PER_SM = 4  # resident blocks of ``threads`` the compiler must fit: <= 64
 
 @functools.cache
 def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
-    zero, one = dtype.type(0), dtype.type(1)
-    inf, nan = dtype.type(np.inf), dtype.type(np.nan)
+    zero = dtype.type(0)
     nbtype = numba.from_dtype(dtype)
     # Device functions are bound to plain names: numba can call a closure's
     # dispatcher, not an attribute of a Python object.
@@ -71,23 +70,11 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
         kernel.__name__ = kernel.__qualname__ = name  # what profilers and compile errors show
         return jit_kernel(kernel)
 
-    @cuda.jit(device=True)
-    def max_abs(m, unused, v, _):
-        a = abs(v)
-        return (a if (a > m or a != a) else m), unused
-
-    @cuda.jit(device=True)
-    def add_scaled_square(acc, unused, v, scale):
-        y = v / scale
-        return acc + y * y, unused
-
-    @cuda.jit(device=True)
-    def scaled(v, scale, norm):
-        return v / scale / norm
-
-    fold_max_abs = fold(max_abs)
-    fold_squares = fold(add_scaled_square)
-    emit_scaled = emit(scaled)
+    fold_max_abs = fold(_norm.max_abs)
+    fold_squares = fold(_norm.add_scaled_square)
+    emit_scaled = emit(_norm.scaled)
+    finish = _norm.finishers(dtype)
+    scale_for, norm_for = finish.scale_for, finish.norm_for
 
     @jit_kernel
     def normalize_rows(x, out):
@@ -96,13 +83,9 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
         tid, n = cuda.threadIdx.x, x.shape[1]
         for r in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
             m, _ = fold_max_abs(x, r, 0, tid, threads, n, zero, zero, zero)
-            m = block_max(scratch, m)
-            # A non-finite max scales by NaN: the row becomes NaN; an all-zero row stays zero.
-            scale = (m if m > zero else one) if m < inf else nan
+            scale = scale_for(block_max(scratch, m))
             acc, _ = fold_squares(x, r, 0, tid, threads, n, zero, zero, scale)
-            norm = math.sqrt(block_sum(scratch, acc))
-            if not norm > zero:
-                norm = one
+            norm = norm_for(block_sum(scratch, acc))
             emit_scaled(x, out, r, 0, tid, threads, n, scale, norm)
 
     return SimpleNamespace(

@@ -292,10 +292,11 @@ def test_lines_enough_for_the_grid_or_short_stay_whole():
     rng = np.random.default_rng(9)
     x, columns = rng.standard_normal((9, 2100)), rng.standard_normal((1, 600, 72))
     # Input, axes, the kernel: 9 rows, or 9 tiles of 8 columns, are more than a quarter of 32
-    # blocks; 2 rows of 500 or columns of 2 are too short to cut; normalize_rows is never cut.
+    # blocks; 2 rows of 500 or columns of 2 are too short to cut.
     cases = [
         (x, (1,), "softmax"), (x[:2, :500], (1,), "softmax"), (columns, (1,), "softmax_columns"),
-        (x[:2, :2].reshape(1, 2, 2), (1,), "softmax_columns"), (x[:2], (1,), "normalize_rows"),
+        (x[:2, :2].reshape(1, 2, 2), (1,), "softmax_columns"), (x, (1,), "normalize_rows"),
+        (x[:2, :500], (1,), "normalize_rows"),
     ]  # fmt: skip
     for v, axes, kernel in cases:
         gpu.launched.clear()
@@ -304,6 +305,8 @@ def test_lines_enough_for_the_grid_or_short_stay_whole():
         assert gpu.launched == [kernel], (v.shape, gpu.launched)
         if name == "softmax":
             _check_softmax(r, v, axes, np.float64, False)
+        else:
+            _check_normalized(r, v, np.float64)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
@@ -317,6 +320,63 @@ def test_pieces_of_any_length_on_a_small_grid(log, dtype):
         out = np.full_like(v, 7.0)
         GPU._pieces(name, v.reshape(-1), out.reshape(-1), n, inner, count, lanes, piece)
         _check_softmax(out if inner == 1 else out.T, x, (1,), dtype, log)
+
+
+def rows_to_normalize_in_pieces(n, dtype) -> np.ndarray:
+    """(10, n): random rows but for specials placed so the pieces differ: NaN, +inf or -inf
+    in the last piece only; the row's max far above the rest in its last quarter (earlier
+    pieces rescaled by (m_j / max)^2 ~ 0); zero pieces before nonzero ones; all zero;
+    subnormal; squares that overflow unscaled; a first piece whose (m_j / max)^2 underflows."""
+    x = (np.random.default_rng(11).standard_normal((10, n)) * 5).astype(dtype)
+    f = np.finfo(dtype)
+    huge = 1e30 if dtype == np.float32 else 1e300
+    x[0, n - 1], x[1, n - 2], x[2, n - 3] = np.nan, np.inf, -np.inf
+    x[3, n - n // 4 :] *= 1e6
+    x[4, : n - n // 4] = 0.0
+    x[5] = 0.0
+    x[6] = f.smallest_subnormal * np.arange(n) % 7
+    x[7] *= huge
+    x[8, : n // 4] *= float(f.tiny)  # relative to the rest, (m_0 / max)^2 is below the smallest subnormal
+    return x
+
+
+def _check_normalized(r, x, dtype):
+    """r is x's rows normalized: NaN rows where x has a non-finite value; the rest within a few
+    ulps of the long-double oracle (each element's error bounded by the row's sum of squares)."""
+    bad = ~np.isfinite(x).all(axis=1)
+    assert np.isnan(r[bad]).all() and not np.isnan(r[~bad]).any()
+    ref = oracle.normalize_rows(x[~bad])
+    eps = float(np.finfo(dtype).eps)
+    bound = (8 + x.shape[1] ** 0.5 * 4) * eps * np.abs(ref).max(axis=1, keepdims=True) + eps * np.abs(ref)
+    assert np.all(np.abs(r[~bad].astype(np.longdouble) - ref) <= bound)
+    zero = ~np.any(x[~bad], axis=1)
+    assert (r[~bad][zero] == 0).all()
+    np.testing.assert_allclose(np.linalg.norm(r[~bad][~zero].astype(np.float64), axis=1), 1, rtol=30 * eps)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_normalize_few_long_rows_in_pieces(dtype):
+    # 32 blocks of 8 threads: ten rows of 2100 are more than a quarter of the grid, so the
+    # first three (each with a special) and then the next seven are cut, 4 and 3 pieces a row.
+    gpu = RecordingLauncher(np, threads=8, max_blocks=32)
+    x = rows_to_normalize_in_pieces(2100, dtype)
+    for rows in (slice(0, 3), slice(3, 10)):
+        gpu.launched.clear()
+        r = gpu.rows("normalize_rows", x[rows], (1,))
+        assert gpu.launched == ["norm_pieces", "normalize_rows_pieces"]
+        assert r.dtype == dtype and r.shape == x[rows].shape
+        _check_normalized(r, x[rows], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("n,piece", [(17, 2), (23, 7)])
+def test_normalize_pieces_of_any_length_on_a_small_grid(n, piece, dtype):
+    # Lengths the host would not pick, more (row, piece) pairs than the 3 blocks (the grid-stride
+    # loop) and, at 2, more pieces a row (9) than the block's 8 threads (the merge loop goes round).
+    x = rows_to_normalize_in_pieces(n, dtype)
+    out = np.full_like(x, 7.0)
+    GPU._pieces("normalize_rows", x.reshape(-1), out.reshape(-1), n, 1, len(x), 1, piece)
+    _check_normalized(out, x, dtype)
 
 
 @pytest.mark.parametrize("threads", [8, 256])
