@@ -183,3 +183,85 @@ def test_closed_stdout_exits_quietly(tmp_path, buffered):
         os.close(write_end)
     assert r.stderr == ""  # no BrokenPipeError traceback, no "Exception ignored"
     assert r.returncode == 1  # as Python itself on EPIPE (the docs' recipe)
+
+
+@pytest.mark.parametrize("listed", ["numpy, python", "numpy,python,", " numpy , python ,, numpy"])
+def test_demo_backends_are_read_as_bench_reads_them(capsys, listed):
+    # Spaces, empty items and repeats: "unknown backend ' python'" and "unknown backend ''" were errors.
+    assert main(["demo", "--ops", "--size", "100", "--backends", listed]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("sigmoid ")]
+    assert [row[2] for row in rows] == ["python", "numpy"]  # each once, the loop baseline first
+
+
+def test_demo_and_bench_share_one_reading_of_names(tmp_path, capsys, no_timing):
+    from xpvec.cli import _names
+
+    assert _names(" numba, numpy,,numba ,") == ["numba", "numpy"]
+    # Unknown names still fail with the closest suggestion, in both commands.
+    assert main(["demo", "--ops", "--size", "100", "--backends", "numpy, nunpy,"]) == 2
+    assert "xpvec demo: error: unknown backend 'nunpy'" in (err := capsys.readouterr().err)
+    assert "(did you mean 'numpy'?)" in err
+    assert main(["bench", "--backends", "numpy, nunpy,", "--out", str(tmp_path)]) == 2
+    assert "unknown backend 'nunpy'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["demo", "--backends", ","], ["bench", "--backends", " "], ["bench", "--ops", ","]])
+def test_a_list_without_names_is_refused_not_read_as_all(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "expected one or more comma-separated names, got" in capsys.readouterr().err
+
+
+def test_demo_size_without_ops_is_an_error_not_ignored(capsys):
+    with pytest.raises(SystemExit) as exc:  # was: the training demo, at its fixed size, silently
+        main(["demo", "--size", "1e3"])
+    assert exc.value.code == 2
+    assert "argument --size: applies to --ops only" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"xpvec {version('xpvec')}\n"
+
+
+def test_version_without_installed_metadata(monkeypatch, capsys):
+    import importlib.metadata
+
+    import xpvec
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"xpvec {xpvec.__version__}\n"
+
+
+def test_bench_help_says_its_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal's width
+    assert "(default: xpvec-bench)" in text
+    assert "(default: every usable one except array_api," in text
+
+
+def test_bench_default_backends_are_those_its_help_names(tmp_path, monkeypatch, no_timing):
+    import xpvec
+    import xpvec.bench.sweep
+
+    asked = {}
+
+    def validate(ops, backends, sizes):
+        asked["backends"] = backends
+        raise ValueError("stop before timing")
+
+    monkeypatch.setattr(xpvec.bench.sweep, "validate", validate)
+    assert main(["bench", "--out", str(tmp_path)]) == 2
+    assert asked["backends"] == [b for b in xpvec.available_backends() if b != "array_api"]

@@ -10,9 +10,35 @@ from __future__ import annotations
 
 _cache: dict[tuple[object, object], tuple[object, object]] = {}
 
+# NumPy's dtype kinds that are no numbers, as a reader would name them. Their
+# ``dtype.name`` ("str96", "bytes16", "void64") counts bits, which reads oddly.
+_KINDS = {
+    "U": "a string array",
+    "S": "a bytes array",
+    "O": "an object array",
+    "M": "a datetime array",
+    "m": "a timedelta array",
+    "V": "a raw-bytes (void) array",
+}
+
+
+def describe_dtype(dtype) -> str:
+    """A refused dtype as an error message names it: ``a string array (dtype <U3)``, ``float128``.
+
+    The one naming for every backend: NumPy, numba, Dask and CuPy arrays carry
+    NumPy dtypes; other namespaces' dtypes (torch, array-api-strict) are named
+    by their ``name`` or ``str``.
+    """
+    kind = _KINDS.get(getattr(dtype, "kind", None))
+    if getattr(dtype, "names", None):  # fields, as np.dtype([("a", "f8")])
+        kind = "a structured array"
+    if kind is not None:  # str(dtype) is the spelling of NumPy's repr: dtype='<U3'
+        return f"{kind} (dtype {dtype})"
+    return str(getattr(dtype, "name", dtype))
+
 
 def _policy(xp, dtype, op: str) -> tuple[object, object]:
-    name = getattr(dtype, "name", str(dtype))
+    name = describe_dtype(dtype)
     try:
         if dtype == xp.float32 or dtype == xp.float64:
             return dtype, dtype

@@ -29,12 +29,15 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+_DEMO_SIZE = 1_000_000  # demo --ops: elements per array unless --size
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import ops_table, training_table
 
-    backends = tuple(args.backends.split(",")) if args.backends else None
+    backends = tuple(args.backends) if args.backends else None
     if args.ops:
-        print(ops_table(n=args.size, backends=backends))
+        print(ops_table(n=args.size or _DEMO_SIZE, backends=backends))
     else:
         print(training_table(backends=backends))
     return 0
@@ -89,7 +92,15 @@ def _sizes(text: str) -> list[int]:
 
 
 def _names(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
+    """Comma-separated names, as ``numpy, numba,`` (spaces and empty items ignored, repeats once).
+
+    The one reading of names for ``demo --backends`` and ``bench --ops/--backends``;
+    unknown names are left to the commands, whose errors suggest the closest one.
+    """
+    names = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    if not names:  # "" or ",": not silently "all"
+        raise argparse.ArgumentTypeError(f"expected one or more comma-separated names, got {text!r}")
+    return names
 
 
 class _Progress:
@@ -193,30 +204,43 @@ def _bench_gpu(args: argparse.Namespace, ops: list[str], out) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xpvec", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="which backends are usable here, and why not").set_defaults(run=_info)
     demo = sub.add_parser(
         "demo", help="train logistic regression on the digits images on every usable backend and compare"
     )
     demo.add_argument("--ops", action="store_true", help="time the ops instead (sigmoid, softmax, ...)")
-    demo.add_argument("--size", type=_size, default=1_000_000, help="elements per array for --ops (default 1e6)")
-    demo.add_argument("--backends", help="comma-separated backend names (default: all usable)")
+    # No default here: None tells that --size was not given, which without --ops is an error.
+    demo.add_argument("--size", type=_size, help="elements per array for --ops (default 1e6)")
+    demo.add_argument("--backends", type=_names, help="comma-separated backend names (default: all usable)")
     demo.set_defaults(run=_demo)
     bench = sub.add_parser(
         "bench",
         help="time every op on every backend against peers and the copy floor; with cupy, the GPU experiment too",
     )
     bench.add_argument("--ops", type=_names, help="comma-separated ops (default: all)")
-    bench.add_argument("--backends", type=_names, help="comma-separated backends (default: all usable)")
+    bench.add_argument(
+        "--backends",
+        type=_names,
+        help="comma-separated backends (default: every usable one except array_api, which on the "
+        "benchmark's NumPy inputs would time NumPy again, through the generic kernels; name it to include it)",
+    )
     bench.add_argument("--sizes", type=_sizes, help="comma-separated element counts (default 1e3..1e7; 1e3..1e8 for the GPU experiment)")
     bench.add_argument(
-        "--dtype", choices=["float32", "float64"], default="float64", help="host sweep (the GPU experiment runs both)"
+        "--dtype",
+        choices=["float32", "float64"],
+        default="float64",
+        help="host sweep (default: %(default)s; the GPU experiment runs both)",
     )
     bench.add_argument("--quick", action="store_true", help="sizes 1e3 and 1e5, fewer repeats (under a minute)")
     bench.add_argument("--no-peers", action="store_true", help="skip scipy/numexpr/NumPy-expression peers")
-    bench.add_argument("--out", default="xpvec-bench", help="folder for bench.json and bench.png")
+    bench.add_argument("--out", default="xpvec-bench", help="where bench.json, bench.png go (default: %(default)s)")
     bench.set_defaults(run=_bench)
     args = parser.parse_args(argv)
+    if args.command == "demo" and args.size is not None and not args.ops:
+        # The training demo's data is the fixed digits set (1797 images): there is no size to set.
+        demo.error("argument --size: applies to --ops only (the training demo uses the fixed digits set); add --ops")
     try:
         code = args.run(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
@@ -230,6 +254,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"xpvec {args.command}: error: {exc}", file=sys.stderr)
             return 2
         raise
+
+
+def _version() -> str:
+    """The installed distribution's version; the package's own where it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("xpvec")
+    except PackageNotFoundError:  # run from a checkout on sys.path, say
+        from . import __version__
+
+        return __version__
 
 
 def _stdout_closed() -> int:
