@@ -97,6 +97,35 @@ def test_matches_sklearn_options(fit_intercept):
         np.testing.assert_array_equal(ours.intercept_, 0.0)
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("scale", [1e-8, 1e20, 1e60])
+def test_lbfgs_fits_features_of_any_scale(scale, n_classes):
+    # X * s with C / s^2 (and tol * s, no intercept) is the problem on X with coef / s: scikit-learn
+    # at unit scale is the oracle, and L-BFGS takes the same steps (its first one was a unit step,
+    # which at 1e20 overshoots by more than its line search's 50 halvings can take back).
+    X, y = small_problem(n_classes)
+    ref = SkLogisticRegression(fit_intercept=False, **TIGHT).fit(X, y)
+    unit = xpvec.LogisticRegression(fit_intercept=False, **TIGHT).fit(X, y)
+    ours = xpvec.LogisticRegression(C=scale**-2, fit_intercept=False, tol=1e-10 * scale, max_iter=10_000)
+    ours.fit(X * scale, y)
+    assert_close_rel(ours.coef_ * scale, ref.coef_, 1e-4)
+    assert abs(int(ours.n_iter_[0]) - int(unit.n_iter_[0])) <= 2
+
+
+def test_lbfgs_trains_on_badly_scaled_features_and_says_why_it_cannot_beyond_floats():
+    X, y = standardized(load_breast_cancer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter: unregularized in effect
+        far = xpvec.LogisticRegression().fit(X * 1e17, y)
+    assert far.n_iter_[0] > 10 and far.score(X * 1e17, y) > 0.98  # it stopped at 0 iterations (0.37)
+    # Beyond ~1e150 the curvature overflows float64: no step can be found, and the warning says why.
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="raise"):
+        warnings.simplefilter("always")
+        xpvec.LogisticRegression().fit(X * 1e200, y)
+    assert [w.category for w in caught] == [ConvergenceWarning]  # no overflow warning on the way
+    assert "too badly scaled" in str(caught[0].message)
+
+
 @pytest.mark.parametrize(
     "solver, max_iter", [("gd", 3000), ("sgd", 300)], ids=["gd", "sgd"]
 )

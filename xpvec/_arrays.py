@@ -18,7 +18,9 @@ Kinds:
 
 from __future__ import annotations
 
+import inspect
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -77,3 +79,24 @@ def describe(x: object) -> str:
     """A short name for the array type of ``x``, for error messages."""
     tp = type(x)
     return f"{tp.__module__.split('.')[0]}.{tp.__qualname__}"
+
+
+def device_of(x) -> Any:
+    """The device ``x`` lives on, read as array-api-compat's ``device(x)`` reads it: the
+    standard's ``x.device`` (older jax has it as a method); None where ``x`` names none."""
+    device = getattr(x, "device", None)
+    return device() if inspect.ismethod(device) else device
+
+
+def on_device_of(xp, x) -> dict:
+    """Keyword arguments for a creation function of namespace ``xp`` (``zeros``,
+    ``asarray``, ...) that put the new array on ``x``'s device: ``{"device": ...}``,
+    or ``{}`` where ``x`` names no device or ``xp`` does not take the standard's
+    ``device=`` (a namespace without ``__array_api_version__``, and the cupy module,
+    whose creation functions place on its current device instead).
+    Every array the models and ``check_grad`` create beside data goes through here:
+    the ops need none, as they only derive arrays from their inputs (``zeros_like``)."""
+    device = device_of(x)
+    if device is None or getattr(xp, "__array_api_version__", None) is None or getattr(xp, "__name__", "") == "cupy":
+        return {}
+    return {"device": device}

@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._arrays import ARRAY_API, DASK, HOST, array_kind
+from .._arrays import ARRAY_API, DASK, HOST, array_kind, on_device_of
 from .._convert import to_numpy
 from .._dtypes import compute_and_output
 from .._selection import resolve
@@ -178,5 +178,5 @@ def place_like(backend: Backend, X, a: np.ndarray):
     # know which one X is in; X itself says.
     if array_kind(X) == ARRAY_API:
         xp = backend.namespace(X)
-        return xp.asarray(a, dtype=X.dtype, device=X.device)
+        return xp.asarray(a, dtype=X.dtype, **on_device_of(xp, X))
     return backend.parameter_namespace(X).asarray(np.asarray(a, dtype=X.dtype))

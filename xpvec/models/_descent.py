@@ -75,7 +75,7 @@ def sgd(
     for epoch in range(1, max_iter + 1):
         # Drawn on the host so a seed gives the same batches on every backend;
         # one n-sized upload per epoch, not per step.
-        order = xp.asarray(random_state.permutation(n))
+        order = xp.asarray(random_state.permutation(n), **fun.on_device)
         total = 0.0
         for start in range(0, n, batch):
             rows = order[start : min(start + batch, n)]  # the standard leaves overlong slices unspecified

@@ -7,6 +7,13 @@ search, s.y for the curvature test, max |grad| for the stopping test.
 
 Stopping mirrors scipy's L-BFGS-B as scikit-learn calls it: max |grad| <= tol,
 or a relative decrease of f below 64 machine epsilons.
+
+Scaling X by s scales the gradient by s and the curvature by s^2; every choice
+here is invariant to it, so features far from unit scale take the steps
+unit-scale ones would: the first step is the Newton step along -g from the
+objective's curvature bound (``_first_step``), later ones start at 1 under the
+two-loop recursion's s.y / y.y scaling, and the curvature pair test compares s.y
+with -g.s (L-BFGS-B's), both step-times-gradient products.
 """
 
 from __future__ import annotations
@@ -46,6 +53,28 @@ def _line_search(fun, theta, f: float, g, p, gtp: float, t: float, slack: float)
     return None
 
 
+def _first_step(fun: LogisticObjective, p, gtp: float) -> float:
+    """The first trial step along p, before any curvature is known: the minimum of the
+    quadratic model whose curvature is the objective's upper bound along p (the Newton step
+    from theta = 0), so it fits the scale of X; 1 where the bound overflows."""
+    bound = fun.curvature_along(p)
+    return -gtp / bound if 0.0 < bound < math.inf else 1.0
+
+
+def _no_step(f: float, gtp: float, t: float, eps: float) -> str:
+    """Why the line search found no step: f's rounding (at the optimum, as far as floats
+    tell), or a problem too badly scaled for any trial step (features far from unit scale)."""
+    if math.isfinite(gtp) and -gtp * t * 2.0**-_MAX_LINE_SEARCH <= 64 * eps * max(abs(f), 1.0):
+        return (
+            "the line search found no step that decreases the loss; "
+            "the solution is as accurate as the float precision allows"
+        )
+    return (
+        "the line search found no step that decreases the loss: the problem is too badly scaled "
+        "(features of very different or extreme magnitudes)"
+    )
+
+
 def lbfgs(
     fun: LogisticObjective, theta, *, max_iter: int, tol: float, monitor: Monitor, memory: int = 10
 ) -> SolverResult:
@@ -69,21 +98,21 @@ def lbfgs(
             q = q / (rho * xp.vecdot(y, y))  # H0 = (s.y / y.y) I
         for (s, y, rho), a in zip(pairs, reversed(alphas), strict=True):
             q = q + (a - rho * xp.vecdot(y, q)) * s
-        p = -q
-        gtp = float(xp.vecdot(g, p))
-        # First step (no curvature known yet): at most unit length in the sup norm.
-        t = 1.0 if pairs else 1.0 / max(float(xp.max(xp.abs(g))), 1.0)
-        found = _line_search(fun, theta, f, g, p, gtp, t, 8 * eps * abs(f))
+        # The first direction (no curvature known yet) is -g scaled to unit sup norm, so g.p
+        # and the curvature along p stay finite for X up to ~1e150.
+        p = -q if pairs else -q / float(xp.max(xp.abs(q)))
+        with fun.backend.fp_guard():  # g.p overflows only for X near the float range: reported below
+            gtp = float(xp.vecdot(g, p))
+        t = 1.0 if pairs else _first_step(fun, p, gtp)
+        found = _line_search(fun, theta, f, g, p, gtp, t, 8 * eps * abs(f)) if math.isfinite(gtp) else None
         if found is None:
-            return SolverResult(
-                theta, it - 1, False, monitor.loss_curve,
-                "the line search found no step that decreases the loss; "
-                "the solution is as accurate as the float precision allows",
-            )
+            return SolverResult(theta, it - 1, False, monitor.loss_curve, _no_step(f, gtp, t, eps))
         t, theta_new, f_new, g_new = found
         s, y = theta_new - theta, g_new - g
         sy = xp.vecdot(s, y)
-        if float(sy) > eps * float(xp.vecdot(y, y)):
+        # Curvature enough to keep the pair (L-BFGS-B's test: s.y against -g.s, both
+        # products of a step and a gradient, so the test does not depend on X's scale).
+        if float(sy) > eps * -gtp * t:
             pairs.append((s, y, 1.0 / sy))
         decrease = f - f_new
         theta, f, g = theta_new, f_new, g_new

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+from .._arrays import on_device_of
 from ..backends._base import Backend
 
 
@@ -44,6 +45,9 @@ class LogisticObjective:
         self.backend = backend
         self.xp = backend.parameter_namespace(X)
         self.data_xp = backend.namespace(X)
+        # Parameters and row indices are created on X's device; parameters of
+        # chunked data live on the client, where their namespace's default is right.
+        self.on_device = on_device_of(self.xp, X) if self.xp is self.data_xp else {}
         self.X, self.Y, self.sample_weight = X, Y, sample_weight
         self.n_samples, self.n_features = X.shape
         self.n_outputs = 1 if Y.ndim == 1 else Y.shape[1]
@@ -60,7 +64,7 @@ class LogisticObjective:
         self.curvature = 0.25 if self.n_outputs == 1 else 0.5
 
     def zeros(self):
-        return self.xp.zeros(self.size, dtype=self.X.dtype)
+        return self.xp.zeros(self.size, dtype=self.X.dtype, **self.on_device)
 
     def unpack(self, theta):
         """``(W, b)``: W (d,) or (d, K), b (1,) or (K,); views of theta where the namespace allows."""
@@ -111,7 +115,7 @@ class LogisticObjective:
         """
         xp, dxp, X, sw = self.xp, self.data_xp, self.X, self.sample_weight
         ones = 1.0 if self.fit_intercept else 0.0
-        v, v_b = xp.ones(self.n_features, dtype=X.dtype), ones
+        v, v_b = xp.ones(self.n_features, dtype=X.dtype, **self.on_device), ones
         top = 0.0
         for _ in range(20):
             u = dxp.matmul(X, v) + v_b
@@ -125,4 +129,22 @@ class LogisticObjective:
                 break
             v, v_b = v / top, v_b / top
         return self.curvature * top * self.data_scale + self.alpha
+
+    def curvature_along(self, p) -> float:
+        """An upper bound on p^T H p at any theta, from one product with X:
+        ``curvature * sum_i w_i (x1_i . P)^2 / S + alpha ||P_W||^2`` (P is p as (W, b)).
+
+        At theta = 0 every sigmoid'(z) is 1/4, its largest value, so for a binary
+        problem the bound is the exact curvature there: -g.p / this is the Newton
+        step along p, whatever the scale of X. inf where the product overflows.
+        """
+        xp, dxp, sw = self.xp, self.data_xp, self.sample_weight
+        P, p_b = self.unpack(p)
+        with self.backend.fp_guard():
+            u = dxp.matmul(self.X, P) + (p_b if self.fit_intercept else 0.0)
+            u = u * u
+            if sw is not None:
+                u = u * (sw if u.ndim == 1 else sw[:, None])
+            (data,) = self.backend.fetch(dxp.sum(u))
+            return self.curvature * float(data) * self.data_scale + self.alpha * float(xp.sum(P * P))
 

@@ -29,7 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .._arrays import DASK, array_kind
+from .._arrays import DASK, HOST, array_kind
 from .._convert import to_numpy
 from ..backends._base import Backend
 from ._data import features, place_like, training_data
@@ -219,6 +219,20 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if array_kind(index) == DASK:
             return index.map_blocks(_labels_at, self.classes_, dtype=self.classes_.dtype)
         return self.classes_[index]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean accuracy of ``predict(X)`` against y (weighted by ``sample_weight``), as
+        scikit-learn's. y and the weights are read on the host, as ``fit`` reads them,
+        from wherever they live (NumPy cannot convert arrays on every device itself)."""
+        from sklearn.metrics import accuracy_score
+
+        return accuracy_score(_host(y), self.predict(X), sample_weight=_host(sample_weight))
+
+
+def _host(a: Any) -> Any:
+    """Labels or weights for scikit-learn's metrics: device arrays as NumPy; host
+    data, None and (lazy) Dask arrays as they are."""
+    return a if a is None or array_kind(a) in (HOST, DASK) else to_numpy(a)
 
 
 def _labels_at(index: np.ndarray, classes: np.ndarray) -> np.ndarray:
