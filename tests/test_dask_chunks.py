@@ -218,3 +218,111 @@ def test_non_finite_rows_with_empty_chunks_match_numpy_backend(op):
     fn = getattr(xpvec, op)
     result = computed(lazily(fn, da.from_array(x, chunks=((3, 0, 3), (4, 5))), **kwargs))
     np.testing.assert_allclose(result, fn(x, backend="numpy", **kwargs), rtol=1e-12, atol=1e-300)
+
+
+# ---------------------------------------------------------------- FP flags inside the tasks
+
+# -1000 (exp underflows), 1e308 (sums and squares overflow), +-inf, NaN, subnormals
+# (squares underflow), rows of -inf, zeros and ones. 1e308 is never beside -1e308
+# in a sum, so the overflow is to inf whatever the order of the partials.
+EXTREME = np.array(
+    [
+        [0.0, -1000.0, 1.0, 2.0, -3.0, 0.5],
+        [1e308, 1e308, 1e308, 1.0, 0.0, 2.0],
+        [-np.inf, 0.0, 1.0, -np.inf, 2.0, 3.0],
+        [np.nan, 1.0, 2.0, 3.0, np.inf, 4.0],
+        [1e-300, 1e-310, -1e-305, 0.0, 5e-324, 1e-320],
+        [-np.inf] * 6,
+        [0.0] * 6,
+        [1.0] * 6,
+    ]
+)
+EXTREME_CHUNKS = ((3, 5), (2, 2, 2))  # every reduced axis split across chunks
+
+
+def extreme_calls(x, other):
+    """(id, op, args, kwargs) for every op, reductions over split axes."""
+    calls = [(op, op, (x,), {}) for op in ("sigmoid", "sigmoid_grad", "log_sigmoid", "normalize_rows")]
+    for op in ALONG:
+        calls += [(f"{op}-axis={axis}", op, (x,), {"axis": axis}) for axis in (0, 1, None)]
+    calls += [
+        ("dot-2d", "dot", (x, x.T), {}),
+        ("dot-2d-1d", "dot", (x, x[1]), {}),
+        ("dot-1d", "dot", (x[1], x[1]), {}),
+        ("dot-1d-finite-partials", "dot", (x[1, 1:3], x[7, 1:3]), {}),  # 1e308 per chunk
+        ("image2vector", "image2vector", (x[:, :, None],), {}),
+    ]
+    for op in LOSS_REFERENCES:
+        calls += [
+            (op, op, (x, other), {}),
+            (f"{op}-finite-partials", op, (x[1, 1:3], x[6, 1:3]), {}),
+            (f"{op}-0d", op, (x[1, 0], -x[1, 0]), {}),  # 1e308 - -1e308 overflows
+        ]
+    return calls
+
+
+@pytest.mark.parametrize("scheduler", ["sync", "threads"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+@pytest.mark.parametrize("call", [c[0] for c in extreme_calls(EXTREME, EXTREME)])
+def test_no_fp_warnings_inside_tasks_on_extreme_values(call, dtype, scheduler):
+    """The README's promise on Dask: every task runs under the FP guard, on any
+    thread, so np.errstate(all="raise") and warnings-as-errors around compute
+    (which a worker thread does not inherit) never fire; values are the numpy backend's."""
+    with np.errstate(over="ignore"):
+        x = EXTREME.astype(dtype)  # 1e308 is inf in float32 and float16
+    other = -x[::-1]  # -1e308 against 1e308: the losses' differences overflow
+    calls = {c[0]: c[1:] for c in extreme_calls(x, other)}
+    dask_calls = {c[0]: c[1:] for c in extreme_calls(*(da.from_array(a, chunks=EXTREME_CHUNKS) for a in (x, other)))}
+    op, args, kwargs = dask_calls[call]
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        result = lazily(getattr(xpvec, op), *args, **kwargs)
+        with dask.config.set(scheduler=scheduler):
+            value = result.compute()
+        op, args, kwargs = calls[call]
+        expected = getattr(xpvec, op)(*args, backend="numpy", **kwargs)
+    assert value.dtype == expected.dtype
+    rtol = {np.float64: 1e-12, np.float32: 1e-5, np.float16: 1e-3}[dtype]
+    np.testing.assert_allclose(value, expected, rtol=rtol, atol=0.0)
+
+
+# ---------------------------------------------------------------- unknown chunk sizes
+
+UNKNOWN_MASK = (np.arange(20) < 5) | (np.arange(20) >= 10)  # the second block of 5 rows empty
+
+
+def unknown_rows(x, chunks):
+    """x chunked by ``chunks``, its rows kept by UNKNOWN_MASK: unknown row chunk sizes, one empty."""
+    masked = da.from_array(x, chunks=chunks)[da.from_array(UNKNOWN_MASK, chunks=5)]
+    assert np.isnan(masked.shape[0])
+    return masked, x[UNKNOWN_MASK]
+
+
+UNKNOWN_SIZE_OK = [("sigmoid", {}), ("normalize_rows", {})] + [
+    (op, {"axis": axis}) for op in ALONG for axis in (0, 1, None)
+]
+
+
+@pytest.mark.parametrize("op,kwargs", UNKNOWN_SIZE_OK, ids=[f"{op}-{kw}" for op, kw in UNKNOWN_SIZE_OK])
+def test_unknown_chunk_sizes_work_where_sizes_are_not_needed(op, kwargs):
+    """Reductions over an axis of unknown length, an empty block among its chunks, too."""
+    du, x = unknown_rows(values((20, 6)), (5, 3))
+    result = computed(lazily(getattr(xpvec, op), du, **kwargs))
+    np.testing.assert_allclose(result, getattr(xpvec, op)(x, backend="numpy", **kwargs), rtol=1e-12, atol=1e-300)
+
+
+def test_unknown_outer_sizes_dot_and_image2vector_work():
+    du, x = unknown_rows(values((20, 6)), (5, 3))
+    w = values((6, 2))
+    dw = da.from_array(w, chunks=(3, 1))
+    np.testing.assert_allclose(computed(lazily(xpvec.dot, du, dw)), x @ w, rtol=1e-12)
+    np.testing.assert_allclose(computed(lazily(xpvec.dot, dw.T, du.T)), w.T @ x.T, rtol=1e-12)
+    np.testing.assert_allclose(computed(lazily(xpvec.dot, du, dw[:, 0])), x @ w[:, 0], rtol=1e-12)
+    image, host = unknown_rows(values((20, 4, 3)), (5, 2, 2))  # width and channels split too
+    np.testing.assert_array_equal(computed(lazily(xpvec.image2vector, image)), host.reshape(-1, 1))
+
+
+def test_check_grad_with_unknown_chunk_sizes():
+    du, x = unknown_rows(values((20,)), 5)
+    assert xpvec.check_grad(lambda v: xpvec.l2_loss(v, da.zeros_like(v)).compute(), lambda v: 2 * v, du) < 1e-8
+    assert np.isnan(du.shape[0])  # x is left as it was

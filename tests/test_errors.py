@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -106,8 +108,8 @@ class TestBadInput:
     "bad,match",
     [
         (np.ones(3, dtype=np.complex128), r"complex input \(complex128\).*x\.real"),
-        (np.array([1, "a"], dtype=object), "not object"),
-        (np.array(["a", "b"]), "not <U1|not str"),
+        (np.array([1, "a"], dtype=object), r"not an object array \(dtype object\)"),
+        (np.array(["a", "b"]), r"not a string array \(dtype <U1\)"),
         (np.ones(2, dtype=np.longdouble), "not float128|not longdouble"),
     ],
     ids=["complex", "object", "string", "longdouble"],
@@ -129,3 +131,66 @@ def test_read_only_inputs_are_not_modified():
     xpvec.l2_loss(x, x)
     xpvec.dot(x, x.T)
     np.testing.assert_array_equal(x, keep)
+
+
+_NOT_NUMBERS = [
+    (np.array(["abc"]), "a string array (dtype <U3)"),
+    (np.array([b"ab"]), "a bytes array (dtype |S2)"),
+    (np.array([1, "a"], dtype=object), "an object array (dtype object)"),
+    (np.array(["2020-01-01"], dtype="datetime64[D]"), "a datetime array (dtype datetime64[D])"),
+    (np.array([1], dtype="timedelta64[s]"), "a timedelta array (dtype timedelta64[s])"),
+    (np.zeros(1, dtype=[("a", "f8")]), "a structured array (dtype [('a', '<f8')])"),
+    (np.zeros(1, dtype="V8"), "a raw-bytes (void) array (dtype |V8)"),
+]
+
+
+@pytest.mark.parametrize("backend", backend_params())
+@pytest.mark.parametrize("bad,named", _NOT_NUMBERS, ids=["str", "bytes", "object", "datetime", "timedelta", "structured", "void"])
+def test_dtypes_that_are_no_numbers_are_named_readably_on_every_backend(backend, bad, named):
+    # Not NumPy's internal names ("not str96", "not bytes16", "not void64"): one message, built
+    # in xpvec._dtypes, whichever backend refuses the input.
+    if backend == "cupy":
+        pytest.skip("CuPy arrays cannot hold strings, objects, dates or structured records")
+    # The array_api backend takes NumPy arrays (array-api-strict has none of these dtypes).
+    x = to_backend(bad, backend) if backend == "dask" else bad
+    message = (
+        f"xpvec.sigmoid takes real numbers (float16/32/64, integer or bool), not {named}; "
+        "convert the input, e.g. x.astype('float64')"
+    )
+    with pytest.raises(TypeError) as exc:
+        xpvec.sigmoid(x, backend=backend)
+    assert str(exc.value) == message
+    with pytest.raises(TypeError, match=re.escape(f"not {named};")):
+        xpvec.l2_loss(x, x, backend=backend)
+
+
+def test_dtype_names_that_read_well_are_kept():
+    from xpvec._dtypes import describe_dtype
+
+    assert describe_dtype(np.dtype(np.complex128)) == "complex128"
+    assert describe_dtype(np.dtype(np.longdouble)) == np.dtype(np.longdouble).name  # float128 or float64
+    with pytest.raises(TypeError, match=r"does not take complex input \(complex64\)"):
+        xpvec.sigmoid(np.ones(2, np.complex64))
+
+
+def test_dask_unknown_chunk_sizes_say_to_compute_them():
+    """After boolean indexing Dask knows no chunk sizes (NaN, and NaN != NaN): an op that
+    needs them says so and how to get them, instead of "(nan,) != (nan,)"."""
+    da = pytest.importorskip("dask.array")
+    d = da.from_array(np.random.default_rng(0).standard_normal(20), chunks=5)
+    du = d[d > 0]
+    X = da.from_array(np.ones((20, 3)), chunks=(5, 3))[d > 0]
+    fix = r"unknown chunk sizes \(shape \(.*nan.*boolean indexing.*\.compute_chunk_sizes\(\)"
+    calls = [
+        ("dot", lambda: xpvec.dot(du, du)),
+        ("dot", lambda: xpvec.dot(X.T, X)),  # the inner dimension is unknown
+        ("l1_loss", lambda: xpvec.l1_loss(du, du)),
+        ("l2_loss", lambda: xpvec.l2_loss(X, X)),
+        ("image2vector", lambda: xpvec.image2vector(du[None, :, None])),  # width unknown, in 4 blocks
+    ]
+    for op, call in calls:
+        with pytest.raises(ValueError, match=rf"xpvec\.{op}: .*{fix}"):
+            call()
+    du.compute_chunk_sizes()
+    assert xpvec.l2_loss(du, du).compute() == 0.0
+    np.testing.assert_allclose(xpvec.dot(du, du).compute(), np.sum(du.compute() ** 2))

@@ -29,6 +29,7 @@ import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from .._arrays import on_device_of
 from .._axes import check_reduced_not_empty, normalize_axes
 from .._dtypes import compute_and_output
 
@@ -56,6 +57,12 @@ _KERNELS = {op: f"_{op}" for op in KERNEL_OPS}
 
 def _shape(x) -> tuple[int, ...]:
     return tuple(x.shape)
+
+
+def _known(n) -> bool:
+    """Whether a dimension's size is known. Lazy arrays may not know it: the array
+    API says None, Dask NaN (after boolean indexing), and NaN != NaN."""
+    return n is not None and n == n
 
 
 class Backend:
@@ -183,8 +190,18 @@ class Backend:
         with self.fp_guard():
             return self.output(xp, kernel(xp, x, axes), out)
 
+    def _unknown_sizes_error(self, op: str, name: str, shape) -> ValueError:
+        """The error for an operand whose sizes ``op`` needs but a lazy array does not know."""
+        return ValueError(
+            f"xpvec.{op}: {name} has dimensions of unknown size (shape {shape}) and {op} "
+            "needs them; compute the array first"
+        )
+
     def _loss(self, kernel: Callable, yhat, y, op: str):
         xp, yhat, y, out = self._real_pair(yhat, y, op)
+        for name, shape in (("yhat", _shape(yhat)), ("y", _shape(y))):
+            if not all(map(_known, shape)):  # the shapes could not be compared
+                raise self._unknown_sizes_error(op, name, shape)
         if _shape(yhat) != _shape(y):
             raise ValueError(
                 f"xpvec.{op}: yhat and y must have the same shape, got {_shape(yhat)} and "
@@ -217,6 +234,9 @@ class Backend:
                 f"xpvec.dot takes 1-D and 2-D operands, got shapes {sa} and {sb}; "
                 "for 0-d use multiplication, for stacks of matrices use matmul"
             )
+        for name, shape, inner in (("a", sa, sa[-1]), ("b", sb, sb[0])):
+            if not _known(inner):  # the outer dimensions may stay unknown
+                raise self._unknown_sizes_error("dot", name, shape)
         if sa[-1] != sb[0]:
             raise ValueError(
                 f"xpvec.dot: shapes {sa} and {sb} not aligned: {sa[-1]} (dim {len(sa) - 1} of a) "
@@ -272,7 +292,8 @@ class Backend:
         eps = 6.055454452393343e-06 if eps is None else float(eps)  # 2**-52 ** (1/3)
         if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"xpvec.check_grad: eps must be a positive finite step, got {eps!r}; leave it None for the default")
-        g = xp.asarray(grad(x), dtype=xp.float64)
+        on_device = on_device_of(xp, x)  # g and g_num are created on x's device
+        g = xp.asarray(grad(x), dtype=xp.float64, **on_device)
         if _shape(g) != _shape(x):
             raise ValueError(
                 f"xpvec.check_grad: grad(x) has shape {_shape(g)} but x has shape {_shape(x)}"
@@ -293,7 +314,7 @@ class Backend:
             f_minus = _as_float(f(xp.reshape(flat, _shape(x))), "f")
             flat[i] = xi
             numeric.append((f_plus - f_minus) / (2 * hi))
-        g_num = xp.asarray(numeric, dtype=xp.float64)
+        g_num = xp.asarray(numeric, dtype=xp.float64, **on_device)
         g = xp.reshape(g, (-1,))
         diff = float(xp.linalg.vector_norm(g - g_num))
         scale = float(xp.linalg.vector_norm(g)) + float(xp.linalg.vector_norm(g_num))

@@ -10,7 +10,12 @@ Design requirements:
   over chunked columns, dot) are Dask reductions, never a silent rechunk to
   one block. Losses are a fused kernel per block pair, then a tree sum.
 - Chunk functions are module-level and refer to backends by name, so graphs
-  pickle to distributed workers; each runs under its backend's FP guard.
+  pickle to distributed workers; each task, reductions' steps included, runs
+  under its backend's FP guard (tasks run at compute time, on worker threads,
+  where the caller's ``np.errstate`` does not reach).
+- Unknown chunk sizes (boolean indexing: ``x[x > 0]``): an op that needs the
+  sizes (a dot's inner dimension, a loss's shapes) raises a ValueError saying
+  to call ``x.compute_chunk_sizes()``; the others work without them.
 - Models: the data stays chunked on the workers; parameters live on the
   client in the chunks' namespace (NumPy, or CuPy for CuPy chunks). One
   evaluation of the loss and gradient runs the chunk backend's fused kernel
@@ -22,12 +27,13 @@ Design requirements:
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
 from .._arrays import DASK
 from .._registry import get_instance, unusable_reason
-from ._base import Backend
+from ._base import Backend, _known
 
 
 def _chunk_backend_name(x) -> str:
@@ -35,6 +41,14 @@ def _chunk_backend_name(x) -> str:
     if type(x._meta).__module__.startswith("cupy"):
         return "cupy"
     return "numba" if unusable_reason("numba") is None else "numpy"
+
+
+def _guarded(backend_name: str, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` under the chunk backend's FP guard. Every chunk task
+    of this backend runs under it: Dask runs tasks at compute time, on worker
+    threads, where the caller's ``np.errstate`` does not reach."""
+    with get_instance(backend_name).fp_guard():
+        return fn(*args, **kwargs)
 
 
 def _run_kernel(block, backend_name: str, kernel: str, *args):
@@ -83,13 +97,43 @@ def _whole_rows(X):
 
 
 def _astype(block, dtype):
-    with np.errstate(all="ignore"):  # float32 -> float16 over/underflow is the intended rounding
-        return block.astype(dtype)
+    # Run under the FP guard: float32 -> float16 over/underflow is the intended rounding.
+    return block.astype(dtype)
 
 
-def _minus(x, m):
-    with np.errstate(all="ignore"):  # |x| near 1e308: x - max overflows to -inf, exp gives 0
-        return x - m
+def _column(block):
+    return block.reshape(-1, 1)
+
+
+def _blocks(fn, *arrays):
+    """``fn`` (a NumPy ufunc, which CuPy blocks dispatch to CuPy) over the arrays'
+    blocks, broadcast like ``fn``, each task under the chunk backend's FP guard."""
+    import dask.array as da
+
+    x = arrays[0]
+    return da.map_blocks(_guarded, _chunk_backend_name(x), fn, *arrays, dtype=x.dtype)
+
+
+def _reduce_block(op: str, x, axis, keepdims, computing_meta=False):
+    """One step (chunk, combine or aggregate) of a Dask ``sum`` or ``max`` reduction.
+
+    An empty block's max is max's identity, -inf. Dask's own per-block max gives a
+    (1, ..., 1, 0)-shaped placeholder instead, which fits the other blocks'
+    partials only by chance; and empty blocks cannot be dropped beforehand where
+    boolean indexing left the chunk sizes unknown.
+    """
+    if op == "max" and x.size == 0:
+        shape = tuple(1 if a in axis else n for a, n in enumerate(x.shape) if keepdims or a not in axis)
+        return np.full_like(x, -np.inf, shape=shape)
+    return getattr(x, op)(axis=axis, keepdims=keepdims)
+
+
+def _reduce(op: str, x, axis, keepdims=False):
+    """A Dask tree reduction (``"sum"`` or ``"max"``) whose every task runs under the FP guard."""
+    import dask.array as da
+
+    step = partial(_guarded, _chunk_backend_name(x), _reduce_block, op)
+    return da.reduction(x, step, step, axis=axis, keepdims=keepdims, dtype=x.dtype)
 
 
 class _DaskNamespace:
@@ -110,10 +154,10 @@ class _DaskNamespace:
     __name__ = "dask.array"
 
     def astype(self, x, dtype, copy=True):
-        return x.map_blocks(_astype, np.dtype(dtype), dtype=dtype)
+        return self._da.map_blocks(_guarded, _chunk_backend_name(x), _astype, x, np.dtype(dtype), dtype=dtype)
 
     def subtract(self, x, m):
-        return self._da.map_blocks(_minus, x, m, dtype=x.dtype)
+        return _blocks(np.subtract, x, m)
 
 
 class DaskBackend(Backend):
@@ -165,6 +209,13 @@ class DaskBackend(Backend):
     def estimator_output(self, x):
         return x
 
+    def _unknown_sizes_error(self, op: str, name: str, shape) -> ValueError:
+        return ValueError(
+            f"xpvec.{op}: {name} has unknown chunk sizes (shape {shape}; e.g. after boolean "
+            f"indexing like x[x > 0], or from a Dask DataFrame) and {op} needs them; call "
+            f"{name}.compute_chunk_sizes() or use to_dask_array(lengths=True) first."
+        )
+
     # ---- elementwise: the chunk backend's fused kernel on every block
     def _map(self, kernel: str, x, *args):
         return x.map_blocks(_run_kernel, _chunk_backend_name(x), kernel, *args, dtype=x.dtype)
@@ -183,40 +234,34 @@ class DaskBackend(Backend):
         # An empty array needs no reduction: each (empty) block maps to an empty block.
         return x.size == 0 or all(x.numblocks[a] == 1 for a in axes)
 
-    @staticmethod
-    def _drop_empty_chunks(x):
-        """x without its empty chunks, along every axis, before a Dask max.
-
-        Dask's per-block max (``chunk_max``) returns a (1, ..., 1, 0)-shaped
-        placeholder for any empty block, whatever the reduced axes: it fits
-        the other blocks' partials only by chance, and an empty chunk along a
-        kept axis leaves the combine step a max over nothing. Empty chunks
-        carry no data, so dropping them moves none (the other blocks pass
-        through as aliases) and leaves no empty block to reduce.
-        """
-        drop = {a: tuple(c for c in chunks if c) for a, chunks in enumerate(x.chunks) if 0 in chunks}
-        return x.rechunk(drop) if drop else x
-
+    # Across blocks: the generic kernels' steps, each a guarded block task or reduction.
     def _shifted(self, xp, x, axes):
-        x = self._drop_empty_chunks(x)
-        m = x.max(axis=axes, keepdims=True)
+        m = _reduce("max", x, axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, xp.full_like(m, math.nan))
         return xp.subtract(x, m)
 
     def _softmax(self, xp, x, axes):
         if self._within_blocks(x, axes):
             return self._map("_softmax", x, axes)
-        return super()._softmax(xp, x, axes)
+        e = _blocks(np.exp, self._shifted(xp, x, axes))
+        return _blocks(np.divide, e, _reduce("sum", e, axes, keepdims=True))
 
     def _log_softmax(self, xp, x, axes):
         if self._within_blocks(x, axes):
             return self._map("_log_softmax", x, axes)
-        return super()._log_softmax(xp, x, axes)
+        z = self._shifted(xp, x, axes)
+        s = _reduce("sum", _blocks(np.exp, z), axes, keepdims=True)
+        return _blocks(np.subtract, z, _blocks(np.log, s))
 
     def _normalize_rows(self, xp, x):
         if self._within_blocks(x, (1,)):
             return self._map("_normalize_rows", x)
-        return super()._normalize_rows(xp, self._drop_empty_chunks(x))
+        m = _reduce("max", _blocks(np.abs, x), (1,), keepdims=True)
+        one = xp.ones_like(m)
+        scale = xp.where(xp.isfinite(m), xp.where(m > 0, m, one), xp.full_like(m, math.nan))
+        y = _blocks(np.divide, x, scale)
+        n = _blocks(np.sqrt, _reduce("sum", _blocks(np.multiply, y, y), (1,), keepdims=True))
+        return _blocks(np.divide, y, xp.where(n > 0, n, one))
 
     def _dot(self, xp, a, b):
         # Blockwise products over the inner dimension's blocks, kept apart on
@@ -226,26 +271,33 @@ class DaskBackend(Backend):
 
         a2 = a if a.ndim == 2 else a[None, :]
         b2 = b if b.ndim == 2 else b[:, None]
-        partial = da.blockwise(
+        partials = da.blockwise(
             _block_dot, "ikj", a2, "ik", b2, "kj", _chunk_backend_name(a), None,
             adjust_chunks={"k": 1}, dtype=a.dtype,
         )  # fmt: skip
-        out = partial.sum(axis=1)
+        out = _reduce("sum", partials, (1,))
         if a.ndim == 1:
             out = out[0]
         return out[..., 0] if b.ndim == 1 else out
 
     def _image2vector(self, xp, image):
-        if image.size == 0:  # dask's reshape cannot plan an empty array
-            return xp.zeros((0, 1), dtype=image.dtype)
-        return image.reshape(-1, 1)
+        # Row blocks flattened one after another are the image's C-order ravel
+        # when width and channels are whole in every block. Unlike Dask's
+        # reshape, this needs no row counts, which boolean indexing leaves unknown.
+        if image.numblocks[1:] != (1, 1):
+            if not all(map(_known, image.shape[1:])):
+                raise self._unknown_sizes_error("image2vector", "image", image.shape)
+            image = image.rechunk({1: -1, 2: -1})
+        _, w, c = image.shape
+        rows = tuple(h * w * c for h in image.chunks[0])
+        return image.map_blocks(_column, chunks=(rows, (1,)), drop_axis=2, dtype=image.dtype)
 
     # ---- losses: one fused kernel per block pair, then a tree sum of the partials
     def _loss_sum(self, kernel: str, yhat, y):
-        if yhat.ndim == 0:
-            return getattr(super(), kernel)(self._ns, yhat, y)
         import dask.array as da
 
+        if yhat.ndim == 0:
+            yhat, y = yhat[None], y[None]
         # map_blocks pairs the operands' blocks by index and does not align
         # them: give y yhat's chunks so block pairs match the partials' grid.
         if y.chunks != yhat.chunks:
@@ -254,7 +306,7 @@ class DaskBackend(Backend):
             _partial_sum, yhat, y, _chunk_backend_name(yhat), kernel,
             dtype=yhat.dtype, chunks=tuple((1,) * n for n in yhat.numblocks),
         )  # fmt: skip
-        return partials.sum()
+        return _reduce("sum", partials, None)
 
     def _l1_loss(self, xp, yhat, y):
         return self._loss_sum("_l1_loss", yhat, y)
@@ -274,7 +326,7 @@ class DaskBackend(Backend):
             _block_loss_grad, "ip", X, "ij", *labels, *weights, W, None, b, None,
             _chunk_backend_name(X), None, new_axes={"p": size}, concatenate=True, meta=X._meta,
         )  # fmt: skip
-        total = partials.sum(axis=0)  # a tree reduction of the per-block partials
+        total = _reduce("sum", partials, (0,))  # a tree reduction of the per-block partials
         split = 1 + W.size
         return total[0], total[1:split].reshape(W.shape), total[split:]
 
@@ -298,6 +350,8 @@ class DaskBackend(Backend):
         from .._convert import to_numpy
 
         chunks = x.chunks
+        if not all(map(_known, x.shape)):  # from_array needs the sizes; x itself stays as it is
+            chunks = x.copy().compute_chunk_sizes().chunks
 
         def on_dask(fn):
             return lambda v: fn(da.from_array(v, chunks=chunks))
