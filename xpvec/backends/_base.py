@@ -365,15 +365,18 @@ class Backend:
         """x minus its max along ``axes``; rows with a non-finite max become NaN."""
         m = xp.max(x, axis=axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, xp.full_like(m, math.nan))
-        return x - m
+        return xp.subtract(x, m)
 
+    # The generic kernels call the namespace's functions, not operators, where FP flags
+    # can rise: a namespace can then guard them (Dask's tasks run where the caller's
+    # errstate does not reach; see dask_backend._DaskNamespace).
     def _softmax(self, xp, x, axes):
         e = xp.exp(self._shifted(xp, x, axes))
-        return e / xp.sum(e, axis=axes, keepdims=True)
+        return xp.divide(e, xp.sum(e, axis=axes, keepdims=True))
 
     def _log_softmax(self, xp, x, axes):
         z = self._shifted(xp, x, axes)
-        return z - xp.log(xp.sum(xp.exp(z), axis=axes, keepdims=True))
+        return xp.subtract(z, xp.log(xp.sum(xp.exp(z), axis=axes, keepdims=True)))
 
     def _dot(self, xp, a, b):
         return xp.matmul(a, b)
@@ -389,9 +392,9 @@ class Backend:
         m = xp.max(xp.abs(x), axis=1, keepdims=True)
         one = xp.ones_like(m)
         scale = xp.where(xp.isfinite(m), xp.where(m > 0, m, one), xp.full_like(m, math.nan))
-        y = x / scale
-        n = xp.sqrt(xp.sum(y * y, axis=1, keepdims=True))
-        return y / xp.where(n > 0, n, one)
+        y = xp.divide(x, scale)
+        n = xp.sqrt(xp.sum(xp.multiply(y, y), axis=1, keepdims=True))
+        return xp.divide(y, xp.where(n > 0, n, one))
 
     def _l1_loss(self, xp, yhat, y):
         return xp.sum(xp.abs(yhat - y))

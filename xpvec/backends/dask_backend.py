@@ -26,7 +26,6 @@ Design requirements:
 
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import numpy as np
@@ -156,8 +155,33 @@ class _DaskNamespace:
     def astype(self, x, dtype, copy=True):
         return self._da.map_blocks(_guarded, _chunk_backend_name(x), _astype, x, np.dtype(dtype), dtype=dtype)
 
+    # The generic kernels' calls that can raise FP flags, each task under the guard.
     def subtract(self, x, m):
         return _blocks(np.subtract, x, m)
+
+    def multiply(self, x, y):
+        return _blocks(np.multiply, x, y)
+
+    def divide(self, x, y):
+        return _blocks(np.divide, x, y)
+
+    def exp(self, x):
+        return _blocks(np.exp, x)
+
+    def log(self, x):
+        return _blocks(np.log, x)
+
+    def sqrt(self, x):
+        return _blocks(np.sqrt, x)
+
+    def abs(self, x):
+        return _blocks(np.abs, x)
+
+    def sum(self, x, axis=None, keepdims=False):
+        return _reduce("sum", x, axis, keepdims)
+
+    def max(self, x, axis=None, keepdims=False):
+        return _reduce("max", x, axis, keepdims)
 
 
 class DaskBackend(Backend):
@@ -234,34 +258,21 @@ class DaskBackend(Backend):
         # An empty array needs no reduction: each (empty) block maps to an empty block.
         return x.size == 0 or all(x.numblocks[a] == 1 for a in axes)
 
-    # Across blocks: the generic kernels' steps, each a guarded block task or reduction.
-    def _shifted(self, xp, x, axes):
-        m = _reduce("max", x, axes, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, xp.full_like(m, math.nan))
-        return xp.subtract(x, m)
-
+    # Across blocks, the generic kernels on the guarded namespace (_DaskNamespace).
     def _softmax(self, xp, x, axes):
         if self._within_blocks(x, axes):
             return self._map("_softmax", x, axes)
-        e = _blocks(np.exp, self._shifted(xp, x, axes))
-        return _blocks(np.divide, e, _reduce("sum", e, axes, keepdims=True))
+        return super()._softmax(xp, x, axes)
 
     def _log_softmax(self, xp, x, axes):
         if self._within_blocks(x, axes):
             return self._map("_log_softmax", x, axes)
-        z = self._shifted(xp, x, axes)
-        s = _reduce("sum", _blocks(np.exp, z), axes, keepdims=True)
-        return _blocks(np.subtract, z, _blocks(np.log, s))
+        return super()._log_softmax(xp, x, axes)
 
     def _normalize_rows(self, xp, x):
         if self._within_blocks(x, (1,)):
             return self._map("_normalize_rows", x)
-        m = _reduce("max", _blocks(np.abs, x), (1,), keepdims=True)
-        one = xp.ones_like(m)
-        scale = xp.where(xp.isfinite(m), xp.where(m > 0, m, one), xp.full_like(m, math.nan))
-        y = _blocks(np.divide, x, scale)
-        n = _blocks(np.sqrt, _reduce("sum", _blocks(np.multiply, y, y), (1,), keepdims=True))
-        return _blocks(np.divide, y, xp.where(n > 0, n, one))
+        return super()._normalize_rows(xp, x)
 
     def _dot(self, xp, a, b):
         # Blockwise products over the inner dimension's blocks, kept apart on
