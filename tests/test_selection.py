@@ -54,6 +54,16 @@ def test_resolution_order():
     assert xpvec.get_backend().name == "numpy"
 
 
+def test_set_backend_returns_the_previous_setting_to_restore():
+    dask = pytest.importorskip("dask.array")
+    previous = xpvec.set_backend("python")
+    assert previous is None  # nothing was set: inference by array type
+    assert xpvec.set_backend(previous).name == "python"
+    # Inference is back: a Dask array goes to dask, not to a pinned numpy.
+    assert resolve(None, dask.ones(3)).name == "dask"
+    assert resolve(None, np.ones(3)).name == "numpy"
+
+
 def test_use_backend_restores_after_an_exception():
     with pytest.raises(KeyError), xpvec.use_backend("python"):
         raise KeyError("boom")
@@ -113,11 +123,13 @@ def test_environment_variable_is_read_at_import():
     assert r.stdout.strip() == "python", r.stderr
     r = run_python(
         "import xpvec, numpy\n"
-        "xpvec.set_backend('numpy')\n"  # set_backend beats the environment
+        "previous = xpvec.set_backend('numpy')\n"  # set_backend beats the environment
+        "print(xpvec.get_backend().name)\n"
+        "xpvec.set_backend(previous)\n"  # and hands back the environment's choice
         "print(xpvec.get_backend().name)",
         XPVEC_BACKEND="python",
     )
-    assert r.stdout.strip() == "numpy", r.stderr
+    assert r.stdout.split() == ["numpy", "python"], r.stderr
 
 
 def test_bad_environment_variable_fails_on_first_call_with_a_clear_message():
@@ -192,6 +204,19 @@ def test_to_device_and_to_numpy_move_data_explicitly():
     assert isinstance(moved, np.ndarray)
     np.testing.assert_array_equal(xpvec.to_numpy(xps.asarray(x)), x)
     np.testing.assert_array_equal(xpvec.to_numpy([1, 2]), [1, 2])
+
+
+@pytest.mark.parametrize("x", [np.array([1, "a", None], dtype=object), np.array(["ab", "c"]),
+                               np.array([1 + 2j, 3j]), np.array(True)], ids=repr)
+@pytest.mark.parametrize("name", ["numpy", "array_api", "dask"])
+def test_to_device_moves_arrays_of_any_dtype_and_back(name, x):
+    # Moving data is not computing: dtypes the ops refuse still travel intact.
+    if name not in xpvec.available_backends():
+        pytest.skip(f"{name}: {xpvec.backend_report()[name]}")
+    moved = xpvec.to_device(x, name)
+    back = xpvec.to_numpy(moved)
+    assert back.dtype == x.dtype and back.shape == x.shape
+    np.testing.assert_array_equal(back, x)
 
 
 def test_backend_objects_and_report():

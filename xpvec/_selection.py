@@ -117,14 +117,21 @@ def get_backend() -> Backend:
     return _chosen() or get_instance("numpy")
 
 
-def set_backend(backend: str | Backend | None) -> None:
+def set_backend(backend: str | Backend | None) -> Backend | str | None:
     """Set the process-wide default backend; ``None`` restores inference by array type.
+
+    Returns the previous setting, to restore with ``set_backend(previous)``:
+    ``get_backend()`` is no substitute, as it reports numpy when nothing is
+    set, and setting numpy would refuse the CuPy and Dask arrays that
+    inference would have sent to their own backends.
 
     Raises BackendUnavailableError at once if the backend cannot run here.
     """
     global _default, _env_name
+    previous = _default if _env_name is None else _env_name
     _default = None if backend is None else _named(backend)
     _env_name = None
+    return previous
 
 
 @contextlib.contextmanager

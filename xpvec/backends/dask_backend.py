@@ -219,7 +219,10 @@ class DaskBackend(Backend):
     def from_numpy(self, x):
         import dask.array as da
 
-        return da.from_array(np.asarray(x))
+        x = np.asarray(x)
+        # Dask sizes "auto" chunks by bytes, which it cannot know for Python
+        # objects; to_device moves any array, so those go as one chunk.
+        return da.from_array(x, chunks=-1 if x.dtype == object else "auto")
 
     def parameter_namespace(self, X):
         backend = get_instance(_chunk_backend_name(X))
