@@ -56,6 +56,25 @@ def test_masked_arrays_are_refused_not_unmasked(backend):
     assert xpvec.sigmoid(x.filled(0.0), backend=backend).tolist() == [pytest.approx(0.7310585786300049), 0.5]
 
 
+@pytest.mark.parametrize("backend", ["numpy", "python", "numba"])
+def test_sparse_matrices_are_refused_with_the_way_to_densify(backend):
+    sparse = pytest.importorskip("scipy.sparse")
+    if backend not in xpvec.available_backends():
+        pytest.skip(f"{backend}: {xpvec.backend_report()[backend]}")
+    dense = np.array([[0.0, 2.0], [-1.0, 0.0]])
+    calls = (
+        lambda x: xpvec.sigmoid(x, backend=backend),
+        lambda x: xpvec.dot(x, np.ones(2), backend=backend),
+        xpvec.to_numpy,
+    )
+    for x in (sparse.csr_matrix(dense), sparse.coo_array(dense)):
+        # np.asarray would make a 0-d object array of it, refused as "an object array"
+        for call in calls:
+            with pytest.raises(TypeError, match=r"dense arrays, not a scipy\.sparse .*2 stored entries.*x\.toarray\(\)"):
+                call(x)
+        np.testing.assert_allclose(xpvec.dot(x.toarray(), np.ones(2), backend=backend), [2.0, -1.0])
+
+
 @pytest.mark.parametrize("backend", backend_params())
 class TestBadInput:
     def call(self, backend, fn, *arrays, **kw):

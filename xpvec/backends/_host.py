@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .._arrays import HOST
@@ -23,6 +25,12 @@ class HostBackend(Backend):
             raise TypeError(
                 "xpvec does not take masked arrays (numpy.ma.MaskedArray): the mask would be lost; "
                 "pass x.filled(value) to choose what the masked entries become"
+            )
+        sparse = sys.modules.get("scipy.sparse")
+        if sparse is not None and sparse.issparse(x):  # np.asarray makes a 0-d object array of it
+            raise TypeError(
+                f"xpvec takes dense arrays, not a scipy.sparse {type(x).__name__} "
+                f"(shape {x.shape}, {x.nnz} stored entries); pass x.toarray() for a dense copy"
             )
         return np.asarray(x)
 
