@@ -248,7 +248,7 @@ def test_bench_help_says_its_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["bench", "--help"])
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal's width
-    assert "(default: xpvec-bench)" in text
+    assert "default: xpvec-bench)" in text and "gpu.json" in text
     assert "(default: every usable one except array_api," in text
 
 

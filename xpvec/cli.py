@@ -1,4 +1,4 @@
-"""The ``xpvec`` command: ``info``, ``demo`` and ``bench`` (also ``python -m xpvec ...``)."""
+"""The xpvec command: info, demo and bench (also python -m xpvec ...)."""  # shown by --help: plain text
 
 from __future__ import annotations
 
@@ -219,7 +219,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bench",
         help="time every op on every backend against peers and the copy floor; with cupy, the GPU experiment too",
     )
-    bench.add_argument("--ops", type=_names, help="comma-separated ops (default: all)")
+    bench.add_argument(
+        "--ops",
+        type=_names,
+        help="comma-separated benchmark cases, named after the ops they time (default: all; a wrong name lists them)",
+    )
     bench.add_argument(
         "--backends",
         type=_names,
@@ -235,7 +239,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     bench.add_argument("--quick", action="store_true", help="sizes 1e3 and 1e5, fewer repeats (under a minute)")
     bench.add_argument("--no-peers", action="store_true", help="skip scipy/numexpr/NumPy-expression peers")
-    bench.add_argument("--out", default="xpvec-bench", help="where bench.json, bench.png go (default: %(default)s)")
+    bench.add_argument(
+        "--out",
+        default="xpvec-bench",
+        help="folder for bench.json and bench.png (with cupy also gpu.json, gpu-float32.png and "
+        "gpu-float64.png; default: %(default)s)",
+    )
     bench.set_defaults(run=_bench)
     args = parser.parse_args(argv)
     if args.command == "demo" and args.size is not None and not args.ops:
