@@ -96,3 +96,21 @@ def test_check_grad_errors():
     with pytest.raises(ValueError, match=r"eps=1e-300 is too small to move x\[1\] = 2\.0"):
         xpvec.check_grad(f, g, np.array([0.0, 2.0]), eps=1e-300)
     assert xpvec.check_grad(f, g, np.array([0.0, 2.0]), eps=1e-4) < 1e-8  # a large step is still a step
+
+
+@pytest.mark.parametrize("scale", [1e-170, 1e-30, 1.0, 1e30, 1e160])
+def test_relative_error_does_not_depend_on_the_gradients_scale(scale):
+    # The same gradient, off by a factor 2 (error 1/3), at any scale: the norms' squares
+    # must neither underflow (a perfect 0) nor overflow (NaN), and raise no FP warning.
+    x = np.array([1.0, 2.0, -0.5])
+    f = lambda v: scale * float(np.sum(v))  # noqa: E731
+    with np.errstate(all="raise"):
+        assert xpvec.check_grad(f, lambda v: np.full_like(v, 2 * scale), x) == pytest.approx(1 / 3, rel=1e-6)
+        assert xpvec.check_grad(f, lambda v: np.full_like(v, scale), x) < 1e-8
+
+
+def test_non_finite_gradients_give_nan():
+    x = np.array([1.0, 2.0])
+    assert np.isnan(xpvec.check_grad(lambda v: float(np.sum(v)), lambda v: np.array([1.0, np.inf]), x))
+    assert np.isnan(xpvec.check_grad(lambda v: float(np.sum(v)), lambda v: np.array([np.nan, 1.0]), x))
+    assert xpvec.check_grad(lambda v: 0.0, np.zeros_like, x) == 0.0

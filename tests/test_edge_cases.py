@@ -162,3 +162,28 @@ def test_float16_returns_float16_computed_in_float32(backend):
     assert r.dtype == np.float16
     # Computed in float32 then rounded once: within 1 ULP of float16.
     assert_ulp(r, sc.expit(x.astype(np.float64)), np.float16, ulps=1)
+
+
+@pytest.mark.parametrize("backend", backend_params())
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32])
+def test_other_byte_order_computes_as_native(backend, dtype):
+    # '>f8' on a little-endian machine (data from a file or another machine) holds the same
+    # numbers as float64 but compares unequal to it: it must not be refused as a non-float.
+    if "host" not in get_instance(backend).accepts and backend != "dask":
+        pytest.skip(f"{backend} arrays are made by its library, in native byte order")
+    native = np.array([[-3.0, 0.5, 2.0], [1e-3, -40.0, 7.0]]).astype(dtype)
+    swapped = native.astype(native.dtype.newbyteorder())
+    assert swapped.dtype != native.dtype and swapped.dtype.byteorder in "<>"
+
+    def run(fn, *arrays, **kwargs):
+        if backend == "dask":
+            arrays = tuple(to_backend(a, "dask") for a in arrays)
+        return xpvec.to_numpy(strict_call(fn, *arrays, backend=backend, **kwargs))
+
+    for fn, arrays in [(xpvec.sigmoid, (swapped,)), (xpvec.log_softmax, (swapped,)),
+                       (xpvec.normalize_rows, (swapped,)), (xpvec.dot, (swapped, swapped.T)),
+                       (xpvec.l2_loss, (swapped, native))]:
+        result = run(fn, *arrays)
+        expected = run(fn, *(a.astype(native.dtype) for a in arrays))
+        assert result.dtype == expected.dtype and result.dtype.byteorder in "=|"
+        np.testing.assert_array_equal(result, expected)

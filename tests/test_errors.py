@@ -213,3 +213,30 @@ def test_dask_unknown_chunk_sizes_say_to_compute_them():
     du.compute_chunk_sizes()
     assert xpvec.l2_loss(du, du).compute() == 0.0
     np.testing.assert_allclose(xpvec.dot(du, du).compute(), np.sum(du.compute() ** 2))
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_array_api_backend_reads_ndarray_subclasses_as_the_numpy_backend():
+    # Masked arrays were computed on with the mask dropped; np.matrix broke softmax.
+    masked = np.ma.masked_array([1.0, 2.0], mask=[False, True])
+    with pytest.raises(TypeError, match=r"masked arrays.*x\.filled"):
+        xpvec.sigmoid(masked, backend="array_api")
+    with pytest.raises(TypeError, match=r"masked arrays"):
+        xpvec.dot(masked, np.ones(2), backend="array_api")
+    m = np.matrix([[1.0, 2.0], [0.0, -1.0]])
+    for op in (xpvec.softmax, xpvec.sigmoid, xpvec.normalize_rows):
+        r = op(m, backend="array_api")
+        assert type(r) is np.ndarray
+        np.testing.assert_allclose(r, op(np.asarray(m), backend="numpy"), rtol=1e-15)
+
+
+def test_dask_arrays_of_masked_or_sparse_chunks_are_refused_up_front():
+    da = pytest.importorskip("dask.array")
+    sparse = pytest.importorskip("scipy.sparse")
+    masked = da.from_array(np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, True, False]), chunks=2)
+    for op in (xpvec.sigmoid, xpvec.softmax, lambda x: xpvec.l2_loss(x, x)):
+        with pytest.raises(TypeError, match=r"masked chunks.*dask\.array\.ma\.filled"):
+            op(masked)  # before any graph runs: not a numba typing error in a worker
+    chunks = da.from_array(np.eye(3), chunks=2).map_blocks(sparse.csr_matrix)
+    with pytest.raises(TypeError, match=r"scipy\.sparse chunks.*toarray"):
+        xpvec.sigmoid(chunks)

@@ -437,6 +437,37 @@ def test_array_api_inputs_train_where_they_live(monkeypatch):
         xpvec.LogisticRegression(backend="numpy").fit(xps.asarray(X), y)
 
 
+def _off_host(kind: str, X):
+    if kind == "dask":
+        return pytest.importorskip("dask.array").from_array(X, chunks=(max(1, X.shape[0] // 2), -1))
+    return pytest.importorskip("array_api_strict").asarray(X)
+
+
+@pytest.mark.parametrize("kind", ["array_api", "dask"])
+@pytest.mark.parametrize("shape, what", [((0, 3), "0 sample"), ((4, 0), "0 feature")])
+def test_empty_x_off_the_host_is_refused_as_scikit_learn_refuses_it(kind, shape, what):
+    y = np.array([0, 1, 0, 1])[: shape[0]]
+    for X in (np.zeros(shape), _off_host(kind, np.zeros(shape))):  # the host's message, then off it
+        with pytest.raises(ValueError, match=f"Found array with {what}.*minimum of 1 is required"):
+            xpvec.LogisticRegression().fit(X, y)
+
+
+@pytest.mark.parametrize("kind", ["array_api", "dask"])
+def test_refit_off_the_host_forgets_feature_names(kind):
+    pd = pytest.importorskip("pandas")
+    X, y = small_problem(2, n_samples=40)
+    frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    m = xpvec.LogisticRegression().fit(frame, y)
+    assert list(m.feature_names_in_) == list(frame.columns)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        m.predict(_off_host(kind, X))  # scikit-learn's warning for names fitted, none given
+    m.fit(_off_host(kind, X[:, :2]), y)
+    assert m.n_features_in_ == 2 and not hasattr(m, "feature_names_in_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no stale names to complain about
+        np.asarray(to_numpy(m.predict(frame.iloc[:, :2].to_numpy())))
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("solver", ["lbfgs", "gd"])

@@ -2,6 +2,7 @@
 
     float32 -> float32, float64 -> float64
     float16 -> computed in float32, returned as float16
+    non-native byte order ('>f8' on x86) -> as the native dtype (returned in native order)
     integer and bool -> computed and returned in float64 (no wrap-around)
     complex, object, string and other dtypes -> TypeError
 """
@@ -38,6 +39,10 @@ def describe_dtype(dtype) -> str:
 
 
 def _policy(xp, dtype, op: str) -> tuple[object, object]:
+    if getattr(dtype, "byteorder", None) in ("<", ">"):  # NumPy spells the native order "="
+        # A dtype in the other byte order ('>f8' on x86) holds the same numbers, and compares
+        # unequal to float64: take it as its native twin, so the input is converted.
+        return _policy(xp, dtype.newbyteorder("="), op)
     name = describe_dtype(dtype)
     try:
         if dtype == xp.float32 or dtype == xp.float64:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._arrays import ARRAY_API, CUPY, HOST, array_kind, describe
+from .._registry import get_instance
 from ._base import Backend
 
 
@@ -31,8 +32,12 @@ class ArrayApiBackend(Backend):
         return array_namespace(x)
 
     def asarray(self, x):
-        # Lists and Python scalars become NumPy arrays (NumPy is an array-API namespace).
-        return x if array_kind(x) == ARRAY_API or hasattr(x, "__array_namespace__") else np.asarray(x)
+        if type(x) is np.ndarray or array_kind(x) != HOST:
+            return x
+        # Lists, scalars and ndarray subclasses are read as the numpy backend reads them
+        # (NumPy is an array-API namespace): np.matrix becomes an ndarray, whose methods
+        # follow the standard; masked and sparse arrays are refused, not silently unmasked.
+        return get_instance("numpy").asarray(x)
 
     def to_numpy(self, x):
         if hasattr(x, "__dlpack__"):

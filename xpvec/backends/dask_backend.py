@@ -26,6 +26,7 @@ Design requirements:
 
 from __future__ import annotations
 
+import sys
 from functools import partial
 
 import numpy as np
@@ -205,6 +206,23 @@ class DaskBackend(Backend):
 
     def namespace(self, x):
         return self._ns
+
+    def asarray(self, x):
+        # The chunk kernels take plain NumPy or CuPy blocks: refuse other blocks here,
+        # not in a worker mid-compute (and not for some ops only).
+        meta = x._meta
+        if isinstance(meta, np.ma.MaskedArray):
+            raise TypeError(
+                "xpvec does not take Dask arrays of masked chunks: the masks would be lost; "
+                "pass dask.array.ma.filled(x, value) to choose what the masked entries become"
+            )
+        sparse = sys.modules.get("scipy.sparse")
+        if sparse is not None and sparse.issparse(meta):
+            raise TypeError(
+                "xpvec takes dense arrays, not a Dask array of scipy.sparse chunks; "
+                "pass x.map_blocks(lambda block: block.toarray()) for dense chunks"
+            )
+        return x
 
     def finish(self, result):
         import dask

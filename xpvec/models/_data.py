@@ -11,6 +11,7 @@ beside X's rows.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,12 +75,26 @@ def checked_layout(estimator, backend: Backend, X, *, reset: bool):
         raise ValueError(str(exc)) from None
     if X.dtype != compute:
         X = xp.astype(X, compute)
+    for axis, what in ((0, "sample(s)"), (1, "feature(s)")):
+        if X.shape[axis] == 0:  # an unknown (NaN) Dask size is no zero: its blocks are checked later
+            raise ValueError(
+                f"Found array with 0 {what} (shape={tuple(X.shape)}) while a minimum of 1 is required by {name}."
+            )
     if reset:
         estimator.n_features_in_ = X.shape[1]
+        # Arrays off the host carry no column names: names from an earlier fit no longer apply.
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
     elif X.shape[1] != estimator.n_features_in_:
         raise ValueError(
             f"X has {X.shape[1]} features, but {name} is expecting "
             f"{estimator.n_features_in_} features as input."
+        )
+    elif hasattr(estimator, "feature_names_in_"):  # scikit-learn's warning, word for word
+        warnings.warn(
+            f"X does not have valid feature names, but {name} was fitted with feature names",
+            UserWarning,
+            stacklevel=4,
         )
     return X
 
@@ -116,6 +131,8 @@ def encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_two_classes(classes: np.ndarray) -> None:
+    if classes.shape[0] == 0:
+        raise ValueError("LogisticRegression needs samples of at least 2 classes in the data, but y is empty")
     if classes.shape[0] < 2:
         raise ValueError(
             "LogisticRegression needs samples of at least 2 classes in the data, but the "
