@@ -10,6 +10,32 @@ from .._arrays import HOST
 from ._base import Backend
 
 
+def refuse_lossy(x, *, chunks_of_dask: bool = False) -> None:
+    """TypeError for NumPy-like input that ``np.asarray`` would mangle: a masked array (the mask
+    would be dropped) or a scipy.sparse matrix (it would become a 0-d object array).
+
+    ``chunks_of_dask``: ``x`` is the ``_meta`` of a Dask array, whose fix differs.
+    """
+    if isinstance(x, np.ma.MaskedArray):
+        fix = "dask.array.ma.filled(x, value)" if chunks_of_dask else "x.filled(value)"
+        what = "Dask arrays of masked chunks" if chunks_of_dask else "masked arrays (numpy.ma.MaskedArray)"
+        raise TypeError(
+            f"xpvec does not take {what}: the mask would be lost; "
+            f"pass {fix} to choose what the masked entries become"
+        )
+    sparse = sys.modules.get("scipy.sparse")
+    if sparse is not None and sparse.issparse(x):
+        if chunks_of_dask:
+            raise TypeError(
+                "xpvec takes dense arrays, not a Dask array of scipy.sparse chunks; "
+                "pass x.map_blocks(lambda block: block.toarray()) for dense chunks"
+            )
+        raise TypeError(
+            f"xpvec takes dense arrays, not a scipy.sparse {type(x).__name__} "
+            f"(shape {x.shape}, {x.nnz} stored entries); pass x.toarray() for a dense copy"
+        )
+
+
 class HostBackend(Backend):
     """NumPy arrays in, NumPy arrays out; lists and Python scalars are accepted."""
 
@@ -21,17 +47,7 @@ class HostBackend(Backend):
     def asarray(self, x):
         if type(x) is np.ndarray:
             return x
-        if isinstance(x, np.ma.MaskedArray):  # np.asarray would drop the mask without a word
-            raise TypeError(
-                "xpvec does not take masked arrays (numpy.ma.MaskedArray): the mask would be lost; "
-                "pass x.filled(value) to choose what the masked entries become"
-            )
-        sparse = sys.modules.get("scipy.sparse")
-        if sparse is not None and sparse.issparse(x):  # np.asarray makes a 0-d object array of it
-            raise TypeError(
-                f"xpvec takes dense arrays, not a scipy.sparse {type(x).__name__} "
-                f"(shape {x.shape}, {x.nnz} stored entries); pass x.toarray() for a dense copy"
-            )
+        refuse_lossy(x)
         return np.asarray(x)
 
     def to_numpy(self, x):

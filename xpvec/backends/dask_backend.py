@@ -26,7 +26,6 @@ Design requirements:
 
 from __future__ import annotations
 
-import sys
 from functools import partial
 
 import numpy as np
@@ -34,6 +33,7 @@ import numpy as np
 from .._arrays import DASK
 from .._registry import get_instance, unusable_reason
 from ._base import Backend, _known
+from ._host import refuse_lossy
 
 
 def _chunk_backend_name(x) -> str:
@@ -208,20 +208,9 @@ class DaskBackend(Backend):
         return self._ns
 
     def asarray(self, x):
-        # The chunk kernels take plain NumPy or CuPy blocks: refuse other blocks here,
-        # not in a worker mid-compute (and not for some ops only).
-        meta = x._meta
-        if isinstance(meta, np.ma.MaskedArray):
-            raise TypeError(
-                "xpvec does not take Dask arrays of masked chunks: the masks would be lost; "
-                "pass dask.array.ma.filled(x, value) to choose what the masked entries become"
-            )
-        sparse = sys.modules.get("scipy.sparse")
-        if sparse is not None and sparse.issparse(meta):
-            raise TypeError(
-                "xpvec takes dense arrays, not a Dask array of scipy.sparse chunks; "
-                "pass x.map_blocks(lambda block: block.toarray()) for dense chunks"
-            )
+        # The chunk kernels take plain NumPy or CuPy blocks: refuse masked or sparse
+        # blocks here, not in a worker mid-compute (and not for some ops only).
+        refuse_lossy(x._meta, chunks_of_dask=True)
         return x
 
     def finish(self, result):
