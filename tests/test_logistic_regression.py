@@ -482,3 +482,44 @@ def test_non_finite_x_is_refused_before_training(backend, bad, solver):
     for sample_weight in (None, weights):
         with pytest.raises(ValueError, match="NaN|infinity"):
             xpvec.LogisticRegression(solver=solver, backend=backend).fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_solvers_read_the_host_once_per_evaluation(monkeypatch, solver, n_classes):
+    # On a GPU every read of a device value waits for the device: the solvers may read
+    # once per evaluation of the loss (an L-BFGS iteration is one, unless its line search
+    # needs more), plus a few reads while setting up. array-api-strict arrays stand in
+    # for device arrays here; every way of reading one on the host is counted.
+    xps = pytest.importorskip("array_api_strict")
+    from xpvec.backends.array_api_backend import ArrayApiBackend
+
+    reads = evaluations = 0
+
+    def counted(method):
+        def read(self, *args, **kwargs):
+            nonlocal reads
+            reads += 1
+            return method(self, *args, **kwargs)
+
+        return read
+
+    Array = type(xps.asarray([0.0]))
+    for name in ("__float__", "__bool__", "__int__", "__index__", "__array__", "__dlpack__"):
+        monkeypatch.setattr(Array, name, counted(getattr(Array, name)))
+    kernel = ArrayApiBackend.logistic_loss_grad
+
+    def evaluation(self, *args, **kwargs):
+        nonlocal evaluations
+        evaluations += 1
+        return kernel(self, *args, **kwargs)
+
+    monkeypatch.setattr(ArrayApiBackend, "logistic_loss_grad", evaluation)
+    X, y = small_problem(n_classes, n_samples=200)
+    X = StandardScaler().fit_transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = xpvec.LogisticRegression(solver=solver, max_iter=60).fit(xps.asarray(X), y)
+    assert model.n_iter_[0] >= 5
+    setup = 25 if solver == "gd" else 6  # gd's power iteration for its step reads once per product, 20
+    assert reads <= evaluations + setup, (reads, evaluations)

@@ -32,23 +32,22 @@ def gd(
     eps = float(xp.finfo(theta.dtype).eps)
     step = learning_rate or 1.0 / fun.lipschitz()
     f, g = fun(theta)
-    f = float(f)
+    f, g_max = fun.read(f, xp.max(xp.abs(g)))  # one read of the host per evaluation
     monitor.check_finite(f)
     for it in range(1, max_iter + 1):
-        if float(xp.max(xp.abs(g))) <= tol:
+        if g_max <= tol:
             return SolverResult(theta, it - 1, True, monitor.loss_curve)
         theta_new = theta - step * g
         f_new, g_new = fun(theta_new)
-        f_new = float(f_new)
+        f_new, g_new_max = fun.read(f_new, xp.max(xp.abs(g_new)))
         # The power iteration estimates L from below; should 1/L overshoot
         # (f goes up), halve the step and retry rather than oscillate.
         if learning_rate is None and not f_new <= f + 8 * eps * abs(f):
             step *= 0.5
         else:
-            theta, f, g = theta_new, f_new, g_new
+            theta, f, g, g_max = theta_new, f_new, g_new, g_new_max
         monitor.record(f)
-    converged = float(xp.max(xp.abs(g))) <= tol
-    return SolverResult(theta, max_iter, converged, monitor.loss_curve, "max_iter was reached")
+    return SolverResult(theta, max_iter, g_max <= tol, monitor.loss_curve, "max_iter was reached")
 
 
 def sgd(

@@ -2,8 +2,10 @@
 
 Every vector (theta, gradients, the m stored pairs) stays an array of the
 data's backend; the two-loop recursion keeps its coefficients as 0-d arrays.
-Per iteration the host sees a handful of scalars: f and grad.p for the line
-search, s.y for the curvature test, max |grad| for the stopping test.
+The host reads scalars once per evaluation, all together (on a GPU each read
+waits for the device): f and g.p for the line search, s.y for the curvature
+test, max |g| for the stopping test. An iteration is one evaluation unless
+its line search needs more trials.
 
 Stopping mirrors scipy's L-BFGS-B as scikit-learn calls it: max |grad| <= tol,
 or a relative decrease of f below 64 machine epsilons.
@@ -28,37 +30,49 @@ _C1, _C2 = 1e-4, 0.9  # sufficient decrease and curvature constants (Nocedal & W
 _MAX_LINE_SEARCH = 50
 
 
-def _line_search(fun, theta, f: float, g, p, gtp: float, t: float, slack: float):
+def _line_search(fun, theta, f: float, g, p, t: float, slack: float, gtp: float | None):
     """A step t along p meeting the weak Wolfe conditions, by bracketing and bisection.
 
-    ``slack`` (a few ulps of f) is accepted as "no increase": close to the
-    optimum f's rounding noise exceeds c1 * t * g.p, and without it the
+    Each trial is one evaluation and one read of the host: f, g.p, max |g| and
+    s.y at the trial point together (and g.p at theta with the first trial when
+    ``gtp`` is None, as it is after the first iteration, whose step 1 needs no
+    g.p ahead). ``slack`` (a few ulps of f) is accepted as "no increase": close
+    to the optimum f's rounding noise exceeds c1 * t * g.p, and without it the
     search would reject every step there and stall short of ``tol``.
-    Returns ``(t, theta_new, f_new, g_new)`` or None if no step was found.
+    Returns ``(gtp, step)``, step ``(t, theta_new, f_new, g_new, max |g_new|, s.y)``
+    or None if no step was found.
     """
     xp = fun.xp
     lo, hi = 0.0, math.inf
     for _ in range(_MAX_LINE_SEARCH):
         theta_new = theta + t * p
         f_new, g_new = fun(theta_new)
-        f_new = float(f_new)
+        # g.p and s.y overflow only for X near the float range: the no-step message reports it.
+        with fun.backend.fp_guard():
+            wanted = [f_new, xp.vecdot(g_new, p), xp.max(xp.abs(g_new)), xp.vecdot(theta_new - theta, g_new - g)]
+            f_new, gtp_new, g_max, sy, *ahead = fun.read(*wanted, *([] if gtp is not None else [xp.vecdot(g, p)]))
+        if ahead:
+            gtp = ahead[0]
+            if not math.isfinite(gtp):
+                return gtp, None
         # A non-finite f here means the trial step overshot, not that training diverged.
         if not f_new <= f + _C1 * t * gtp + slack:
             hi = t
-        elif float(xp.vecdot(g_new, p)) < _C2 * gtp:
+        elif gtp_new < _C2 * gtp:
             lo = t
         else:
-            return t, theta_new, f_new, g_new
+            return gtp, (t, theta_new, f_new, g_new, g_max, sy)
         t = 2.0 * lo if hi == math.inf else 0.5 * (lo + hi)
-    return None
+    return gtp, None
 
 
-def _first_step(fun: LogisticObjective, p, gtp: float) -> float:
-    """The first trial step along p, before any curvature is known: the minimum of the
-    quadratic model whose curvature is the objective's upper bound along p (the Newton step
-    from theta = 0), so it fits the scale of X; 1 where the bound overflows."""
-    bound = fun.curvature_along(p)
-    return -gtp / bound if 0.0 < bound < math.inf else 1.0
+def _first_step(fun: LogisticObjective, g, p) -> tuple[float, float]:
+    """``(g.p, t)``: the first trial step along p, before any curvature is known, is the
+    minimum of the quadratic model whose curvature is the objective's upper bound along p
+    (the Newton step from theta = 0), so it fits the scale of X; 1 where the bound overflows."""
+    with fun.backend.fp_guard():
+        gtp, bound = fun.read(fun.xp.vecdot(g, p), fun.curvature_along(p))
+    return gtp, (-gtp / bound if 0.0 < bound < math.inf else 1.0)
 
 
 def _no_step(f: float, gtp: float, t: float, eps: float) -> str:
@@ -81,11 +95,11 @@ def lbfgs(
     xp = fun.xp
     eps = float(xp.finfo(theta.dtype).eps)
     f, g = fun(theta)
-    f = float(f)
+    f, g_max = fun.read(f, xp.max(xp.abs(g)))
     monitor.check_finite(f)
     pairs: deque = deque(maxlen=memory)  # (s, y, 1 / y.s) of the last steps
     for it in range(1, max_iter + 1):
-        if float(xp.max(xp.abs(g))) <= tol:
+        if g_max <= tol:
             return SolverResult(theta, it - 1, True, monitor.loss_curve)
         q = g
         alphas = []
@@ -98,26 +112,26 @@ def lbfgs(
             q = q / (rho * xp.vecdot(y, y))  # H0 = (s.y / y.y) I
         for (s, y, rho), a in zip(pairs, reversed(alphas), strict=True):
             q = q + (a - rho * xp.vecdot(y, q)) * s
-        # The first direction (no curvature known yet) is -g scaled to unit sup norm, so g.p
-        # and the curvature along p stay finite for X up to ~1e150.
-        p = -q if pairs else -q / float(xp.max(xp.abs(q)))
-        with fun.backend.fp_guard():  # g.p overflows only for X near the float range: reported below
-            gtp = float(xp.vecdot(g, p))
-        t = 1.0 if pairs else _first_step(fun, p, gtp)
-        found = _line_search(fun, theta, f, g, p, gtp, t, 8 * eps * abs(f)) if math.isfinite(gtp) else None
+        if pairs:
+            p, gtp, t = -q, None, 1.0  # g.p is read with the first trial
+        else:
+            # The first direction (no curvature known yet) is -g scaled to unit sup norm, so g.p
+            # and the curvature along p stay finite for X up to ~1e150.
+            p = -q / xp.max(xp.abs(q))
+            gtp, t = _first_step(fun, g, p)
+        found = None
+        if gtp is None or math.isfinite(gtp):
+            gtp, found = _line_search(fun, theta, f, g, p, t, 8 * eps * abs(f), gtp)
         if found is None:
             return SolverResult(theta, it - 1, False, monitor.loss_curve, _no_step(f, gtp, t, eps))
-        t, theta_new, f_new, g_new = found
-        s, y = theta_new - theta, g_new - g
-        sy = xp.vecdot(s, y)
+        t, theta_new, f_new, g_new, g_max, sy = found
         # Curvature enough to keep the pair (L-BFGS-B's test: s.y against -g.s, both
         # products of a step and a gradient, so the test does not depend on X's scale).
-        if float(sy) > eps * -gtp * t:
-            pairs.append((s, y, 1.0 / sy))
+        if sy > eps * -gtp * t:
+            pairs.append((theta_new - theta, g_new - g, 1.0 / sy))
         decrease = f - f_new
         theta, f, g = theta_new, f_new, g_new
         monitor.record(f)
         if decrease <= 64 * eps * max(abs(f), abs(f + decrease), 1.0):
             return SolverResult(theta, it, True, monitor.loss_curve)
-    converged = float(xp.max(xp.abs(g))) <= tol
-    return SolverResult(theta, max_iter, converged, monitor.loss_curve, "max_iter was reached")
+    return SolverResult(theta, max_iter, g_max <= tol, monitor.loss_curve, "max_iter was reached")

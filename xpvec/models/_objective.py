@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import math
 
-from .._arrays import on_device_of
+from .._arrays import HOST, array_kind, on_device_of
+from .._convert import to_numpy
 from ..backends._base import Backend
 
 
@@ -123,16 +124,31 @@ class LogisticObjective:
                 u = u * sw
             # One round trip per product where X is chunked: v comes back d-sized.
             v, u_sum = self.backend.fetch(dxp.matmul(X.T, u), dxp.sum(u))
-            v_b = float(u_sum) * ones
-            top = math.sqrt(float(xp.vecdot(v, v)) + v_b * v_b)
+            u_sum, v_squared = self.read(u_sum, xp.vecdot(v, v))  # once per product, at setup
+            v_b = u_sum * ones
+            top = math.sqrt(v_squared + v_b * v_b)
             if top == 0.0:
                 break
             v, v_b = v / top, v_b / top
         return self.curvature * top * self.data_scale + self.alpha
 
-    def curvature_along(self, p) -> float:
+    def read(self, *values) -> tuple[float, ...]:
+        """0-d arrays of the parameter namespace as Python floats, read together.
+
+        On a device that is one copy to the host and one wait for the device,
+        however many values: the solvers read what each step needs in one go
+        (on a GPU each separate read would stall the launch queue). NumPy's
+        values are on the host already.
+        """
+        if not values or array_kind(values[0]) == HOST:
+            return tuple(float(v) for v in values)
+        xp = self.xp
+        return tuple(to_numpy(xp.stack([xp.reshape(v, ()) for v in values])).tolist())
+
+    def curvature_along(self, p):
         """An upper bound on p^T H p at any theta, from one product with X:
-        ``curvature * sum_i w_i (x1_i . P)^2 / S + alpha ||P_W||^2`` (P is p as (W, b)).
+        ``curvature * sum_i w_i (x1_i . P)^2 / S + alpha ||P_W||^2`` (P is p as (W, b)),
+        as a 0-d array of the parameter namespace (the caller reads it with what else it needs).
 
         At theta = 0 every sigmoid'(z) is 1/4, its largest value, so for a binary
         problem the bound is the exact curvature there: -g.p / this is the Newton
@@ -146,5 +162,5 @@ class LogisticObjective:
             if sw is not None:
                 u = u * (sw if u.ndim == 1 else sw[:, None])
             (data,) = self.backend.fetch(dxp.sum(u))
-            return self.curvature * float(data) * self.data_scale + self.alpha * float(xp.sum(P * P))
+            return self.curvature * self.data_scale * data + self.alpha * xp.sum(P * P)
 
