@@ -99,3 +99,18 @@ def test_a_run_cut_short_keeps_what_it_measured(tmp_path, monkeypatch):
                                  + [("loss_grad", "float32"), ("loss_grad", "float64")] * 4)  # K=1, 10; fused, 2-pass
     goals = {g["goal"]: g["met"] for g in doc["targets"]}
     assert sum("within 1.3x" in g for g in goals) == 4 and not any("scikit-learn" in g for g in goals)
+
+
+def test_ops_are_timed_without_a_wait_after_each_call(monkeypatch):
+    # The device timer brackets the calls with CUDA events; a device-wide wait inside each
+    # call (Backend.finish) would add the host's launch gaps to every op's time, and to
+    # xpvec's only: the peers and the copy floor run back to back.
+    from xpvec._registry import get_instance
+
+    backend = get_instance(gpu.HostStandIn.backend)
+    waits = []
+    monkeypatch.setattr(type(backend), "finish", lambda self, result: waits.append(1) or result)
+    plan = gpu.Plan(["sigmoid", "softmax"], [300], dtypes=("float32",), repeats=2, min_sample=0.001)
+    results = gpu.time_ops(gpu.HostStandIn(), plan, lambda step: None)
+    assert {r.runner for r in results} == {"numpy", "numpy expression"}
+    assert waits == []

@@ -219,3 +219,26 @@ def test_warmup_and_synchronize(cp):
     xpvec.warmup("cupy")
     backend.synchronize()
     assert "sigmoid" in backend.native_ops() and "logistic_loss_grad" in backend.native_ops()
+
+
+def test_namespace_supplies_the_standard_names_older_cupy_lacks():
+    # CuPy before the array-API names has concatenate but no concat, and no isdtype; the
+    # solvers (concat) and the dtype policy (isdtype) use the standard names.
+    old_cupy = SimpleNamespace(concatenate=np.concatenate, linalg=SimpleNamespace())
+    ns = cupy_backend._CupyNamespace(old_cupy)
+    np.testing.assert_array_equal(ns.concat([np.ones(2), np.zeros(1)]), [1.0, 1.0, 0.0])
+    assert ns.isdtype(np.dtype(np.int16), "integral") and not ns.isdtype(np.dtype(np.float32), "integral")
+    assert ns.isdtype(np.dtype(np.bool_), ("integral", "bool"))
+
+
+def test_small_grids_do_not_warn_unless_the_user_asks(monkeypatch):
+    # numba-cuda warns at every launch of under 128 blocks (a loss on 1000 elements is one
+    # block on purpose); under simplefilter("error") each such op would raise.
+    cuda = pytest.importorskip("numba.cuda")
+    monkeypatch.setattr(cuda.config, "CUDA_LOW_OCCUPANCY_WARNINGS", 1)
+    monkeypatch.setenv("NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS", "1")
+    cupy_backend._quiet_small_grids(cuda)
+    assert cuda.config.CUDA_LOW_OCCUPANCY_WARNINGS == 1  # the user's explicit choice stands
+    monkeypatch.delenv("NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS")
+    cupy_backend._quiet_small_grids(cuda)
+    assert cuda.config.CUDA_LOW_OCCUPANCY_WARNINGS == 0

@@ -178,11 +178,13 @@ class Launcher:
 
     def logistic_loss_grad(self, X, Y, W, b, sample_weight):
         """``(loss, grad_W, grad_b)`` from the fused kernel, or None where it does not apply
-        (X not C-ordered, without columns, or too wide for a tile of ``logistic.MIN_ROWS`` rows)."""
+        (X not C-ordered, without rows or columns, or too wide for a tile of ``logistic.MIN_ROWS`` rows)."""
         n, d = X.shape
         k = 1 if W.ndim == 1 else W.shape[1]
         tile = logistic.rows_per_tile(d, k, X.itemsize, self.threads, self.shared_budget)
-        if not tile or d == 0 or not X.flags.c_contiguous:
+        # No rows: no blocks, and the one block ``launch`` would still start would write past
+        # the end of an empty ``partials``.
+        if not tile or n == 0 or d == 0 or not X.flags.c_contiguous:
             return None
         xp = self.xp
         n_grad = d * k + k

@@ -531,3 +531,16 @@ def test_backend_loss_grad_and_training(d):
         result = lbfgs(fun, fun.zeros(), max_iter=50, tol=1e-8, monitor=Monitor("lbfgs", 50, False, None))
         thetas.append(result.theta)
     np.testing.assert_allclose(thetas[0], thetas[1], rtol=1e-7, atol=1e-9)
+
+
+def test_loss_grad_of_no_rows_is_left_to_the_generic_path():
+    # No rows means no blocks; the one block a launch still starts would write past an empty
+    # partials array. The fused path declines and the backend's generic formula answers.
+    from xpvec._registry import get_instance
+
+    X, Y, W, b, sw = _logistic_problem(0, 4, 3, np.float64, True)
+    assert Launcher(np, threads=8, max_blocks=3).logistic_loss_grad(X, Y, W, b, sw) is None
+    got = simulated_cupy_backend().logistic_loss_grad(X, Y, W, b, sw)
+    want = get_instance("numpy").logistic_loss_grad(X, Y, W, b, sw)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)

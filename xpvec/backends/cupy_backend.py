@@ -21,6 +21,7 @@ Design requirements:
 from __future__ import annotations
 
 import importlib.util
+import os
 
 from .._arrays import CUPY, describe
 from ._base import Backend
@@ -55,6 +56,18 @@ def _cuda_problem(cupy) -> str | None:
     return None
 
 
+def _quiet_small_grids(cuda) -> None:
+    """Turn off numba-cuda's warning for grids under 128 blocks, unless the user set it.
+
+    The launcher sizes grids to the work: a loss on 1000 elements is one block
+    on purpose. numba-cuda would warn at every such launch, and under
+    ``warnings.simplefilter("error")`` raise. The setting is numba-cuda's, for
+    the process; ``NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS=1`` keeps the warning on.
+    """
+    if "NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS" not in os.environ:
+        cuda.config.CUDA_LOW_OCCUPANCY_WARNINGS = 0
+
+
 def _numba_cuda_problem() -> str | None:
     if importlib.util.find_spec("numba_cuda") is None:
         return f"numba-cuda (the backend's kernel compiler) is not installed: {INSTALL}"
@@ -72,7 +85,8 @@ def _numba_cuda_problem() -> str | None:
 
 class _CupyNamespace:
     """The cupy module as the namespace the generic kernels and solvers use, with
-    the two standard names it lacks (``vecdot``, ``linalg.vector_norm``)."""
+    the standard names it lacks or may lack (``vecdot``, ``linalg.vector_norm``,
+    ``concat``, ``isdtype``)."""
 
     __name__ = "cupy"
 
@@ -82,6 +96,15 @@ class _CupyNamespace:
 
     def __getattr__(self, name):
         return getattr(self._cp, name)
+
+    def concat(self, arrays, /, *, axis=0):  # the standard's name; older CuPy has concatenate only
+        return self._cp.concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def isdtype(dtype, kind):  # CuPy's dtypes are NumPy's; older CuPy lacks isdtype
+        import numpy
+
+        return numpy.isdtype(dtype, kind)
 
     def vecdot(self, x1, x2, /, *, axis=-1):
         if x1.ndim == x2.ndim == 1:
@@ -121,6 +144,7 @@ class CupyBackend(Backend):
         from xpvec.kernels.gpu.host import Launcher
 
         self._cp, self._cuda = cupy, cuda
+        _quiet_small_grids(cuda)
         self._ns = _CupyNamespace(cupy)
         self._streams: dict[int, object] = {}
         sms = cupy.cuda.Device().attributes["MultiProcessorCount"]

@@ -107,6 +107,10 @@ def _numexpr_sigmoid() -> Callable:
     return lambda x: numexpr.evaluate("1 / (1 + exp(-x))", local_dict={"x": x})
 
 
+def _as_is(result):
+    return result
+
+
 def _plain(fn: Callable) -> Callable[[], Callable]:
     return lambda: fn
 
@@ -126,9 +130,10 @@ class Case:
     #: whether GB/s against the copy floor means something (a fit makes many passes: not plotted).
     one_pass: bool = True
 
-    def xpvec_call(self, backend: str, args: tuple) -> Callable[[], object]:
-        """One timed call: the op, and the work behind its result finished (GPU, Dask)."""
-        finish = get_instance(backend).finish
+    def xpvec_call(self, backend: str, args: tuple, *, finish: bool = True) -> Callable[[], object]:
+        """One timed call: the op, and (``finish``) the work behind its result finished (GPU, Dask).
+        Without ``finish`` for timers that wait for the device themselves (CUDA events)."""
+        finish = get_instance(backend).finish if finish else _as_is
         if self.run is not None:
             return lambda: finish(self.run(backend, *args))
         fn = getattr(xpvec, self.op)

@@ -4,8 +4,9 @@ On the device, in float32 and float64, at sizes from 1e3 to 1e8:
 - the floor: a device-to-device copy moving the op's bytes, timed like the ops;
 - each op on the cupy backend, and the CuPy expression a user would write
   instead, timed with CUDA events around back-to-back calls on the current
-  stream after a warm-up (kernel compilation, CuPy's memory pool), small
-  inputs rotated through copies spanning more than an H100's L2 cache;
+  stream after a warm-up (kernel compilation, CuPy's memory pool), with no
+  wait between calls, small inputs rotated through up to 16 copies (the
+  smallest still fit in L2 together: the peers and the floor are timed so too);
 - the logistic loss+gradient on 1e6 x 64 (binary and 10 classes), fused and
   as two cuBLAS passes, against one copy of X;
 - LogisticRegression fits on n x 64 on the device against scikit-learn's
@@ -34,7 +35,7 @@ from .timing import median, time_calls
 
 DTYPES = ("float32", "float64")
 SIZES = (1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000)
-ROTATE_BYTES = 256 * 2**20  # past an H100's 50 MB L2, so small inputs come from DRAM
+ROTATE_BYTES = 256 * 2**20  # copies of an input up to this much in all (past an H100's 50 MB L2), at most 16
 LOSS_GRAD_SHAPE = (1_000_000, 64)
 # rows, features, classes, dtype: float32 is the GPU's natural type, float64 shows the same optimum
 # without float32's rounding floor in the stopping test.
@@ -178,7 +179,9 @@ def time_ops(device, plan: Plan, progress: Callable[[str], None]) -> list[Result
                 if nbytes not in floors:
                     floors[nbytes] = _copy_floor(device, nbytes, plan)
                 moved = _copies(device, host, nbytes)
-                runners = [(device.backend, "backend", [case.xpvec_call(device.backend, a) for a in moved])]
+                # The events bracket the calls: a wait after each would time the host's gaps too.
+                xpvec_calls = [case.xpvec_call(device.backend, a, finish=False) for a in moved]
+                runners = [(device.backend, "backend", xpvec_calls)]
                 if op in PEERS:
                     calls = [lambda a=a, fn=PEERS[op]: fn(device.xp, *a) for a in moved]
                     runners.append((f"{device.xp.__name__} expression", "peer", calls))
