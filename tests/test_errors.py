@@ -234,9 +234,15 @@ def test_dask_arrays_of_masked_or_sparse_chunks_are_refused_up_front():
     da = pytest.importorskip("dask.array")
     sparse = pytest.importorskip("scipy.sparse")
     masked = da.from_array(np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, True, False]), chunks=2)
-    for op in (xpvec.sigmoid, xpvec.softmax, lambda x: xpvec.l2_loss(x, x)):
+    for op in (xpvec.sigmoid, xpvec.softmax, lambda x: xpvec.l2_loss(x, x), xpvec.to_numpy):
         with pytest.raises(TypeError, match=r"masked chunks.*dask\.array\.ma\.filled"):
             op(masked)  # before any graph runs: not a numba typing error in a worker
     chunks = da.from_array(np.eye(3), chunks=2).map_blocks(sparse.csr_matrix)
     with pytest.raises(TypeError, match=r"scipy\.sparse chunks.*toarray"):
+        xpvec.to_numpy(chunks)
+    with pytest.raises(TypeError, match=r"scipy\.sparse chunks.*toarray") as refused:
         xpvec.sigmoid(chunks)
+    # The advice, run as written, gives chunks xpvec takes.
+    advice = re.search(r"pass (x\.map_blocks\(.*\)) for dense chunks", str(refused.value)).group(1)
+    dense = eval(advice, {"x": chunks})
+    np.testing.assert_allclose(xpvec.sigmoid(dense).compute(), 1 / (1 + np.exp(-np.eye(3))), rtol=1e-15)

@@ -459,8 +459,12 @@ def test_refit_off_the_host_forgets_feature_names(kind):
     frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
     m = xpvec.LogisticRegression().fit(frame, y)
     assert list(m.feature_names_in_) == list(frame.columns)
-    with pytest.warns(UserWarning, match="X does not have valid feature names"):
-        m.predict(_off_host(kind, X))  # scikit-learn's warning for names fitted, none given
+    # scikit-learn's warning for names fitted, none given, at the caller's line
+    # whatever the depth of the path to the check.
+    for call in (m.predict, m.predict_proba, lambda X: m.score(X, y)):
+        with pytest.warns(UserWarning, match="X does not have valid feature names") as caught:
+            call(_off_host(kind, X))
+        assert [w.filename for w in caught] == [__file__]
     m.fit(_off_host(kind, X[:, :2]), y)
     assert m.n_features_in_ == 2 and not hasattr(m, "feature_names_in_")
     with warnings.catch_warnings():

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 import xpvec
+from xpvec._arrays import array_kind
+from xpvec._registry import get_instance
 from xpvec._selection import resolve
 
 
@@ -138,6 +140,23 @@ def test_bad_environment_variable_fails_on_first_call_with_a_clear_message():
     assert "BackendUnavailableError" in r.stderr and "XPVEC_BACKEND" in r.stderr and "'numpy'" in r.stderr
 
 
+def test_restoring_an_unused_environment_choice_defers_its_check_again():
+    # The restore must not raise for a bad name that no call has used yet; the
+    # first call after it fails as it would have without the detour.
+    r = run_python(
+        "import xpvec\n"
+        "previous = xpvec.set_backend('numpy')\n"
+        "print(xpvec.sigmoid(0.0))\n"
+        "xpvec.set_backend(previous)\n"
+        "print('restored')\n"
+        "xpvec.sigmoid(0.0)",
+        XPVEC_BACKEND="nunpy",
+    )
+    assert r.stdout.split() == ["0.5", "restored"], r.stderr
+    assert r.returncode != 0
+    assert "BackendUnavailableError" in r.stderr and "XPVEC_BACKEND" in r.stderr
+
+
 def test_import_touches_no_optional_library():
     r = run_python(
         "import sys, json, numpy as np, xpvec\n"
@@ -214,6 +233,7 @@ def test_to_device_moves_arrays_of_any_dtype_and_back(name, x):
     if name not in xpvec.available_backends():
         pytest.skip(f"{name}: {xpvec.backend_report()[name]}")
     moved = xpvec.to_device(x, name)
+    assert array_kind(moved) in get_instance(name).accepts  # a Dask array for dask; on the host the array itself
     back = xpvec.to_numpy(moved)
     assert back.dtype == x.dtype and back.shape == x.shape
     np.testing.assert_array_equal(back, x)

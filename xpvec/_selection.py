@@ -117,7 +117,24 @@ def get_backend() -> Backend:
     return _chosen() or get_instance("numpy")
 
 
-def set_backend(backend: str | Backend | None) -> Backend | str | None:
+class _FromEnv:
+    """A previous setting that is still the environment variable's unused name.
+
+    Handed back by ``set_backend`` so that restoring it defers the name's
+    check to the first call again, as at import: passing the raw string back
+    would check it at once, and an unusable name would raise in the restore.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<the {ENV_VAR}={self.name!r} setting, not yet used>"
+
+
+def set_backend(backend: str | Backend | None) -> Backend | _FromEnv | None:
     """Set the process-wide default backend; ``None`` restores inference by array type.
 
     Returns the previous setting, to restore with ``set_backend(previous)``:
@@ -128,9 +145,12 @@ def set_backend(backend: str | Backend | None) -> Backend | str | None:
     Raises BackendUnavailableError at once if the backend cannot run here.
     """
     global _default, _env_name
-    previous = _default if _env_name is None else _env_name
-    _default = None if backend is None else _named(backend)
-    _env_name = None
+    previous = _default if _env_name is None else _FromEnv(_env_name)
+    if isinstance(backend, _FromEnv):
+        _default, _env_name = None, backend.name
+    else:
+        _default = None if backend is None else _named(backend)
+        _env_name = None
     return previous
 
 

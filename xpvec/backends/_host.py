@@ -28,7 +28,7 @@ def refuse_lossy(x, *, chunks_of_dask: bool = False) -> None:
         if chunks_of_dask:
             raise TypeError(
                 "xpvec takes dense arrays, not a Dask array of scipy.sparse chunks; "
-                "pass x.map_blocks(lambda block: block.toarray()) for dense chunks"
+                "pass x.map_blocks(lambda block: block.toarray(), dtype=x.dtype) for dense chunks"
             )
         raise TypeError(
             f"xpvec takes dense arrays, not a scipy.sparse {type(x).__name__} "

@@ -221,7 +221,7 @@ class DaskBackend(Backend):
     def to_numpy(self, x):
         from .._convert import to_numpy
 
-        return to_numpy(x.compute())
+        return to_numpy(self.asarray(x).compute())  # masked or sparse chunks refused before the graph runs
 
     def from_numpy(self, x):
         import dask.array as da

@@ -15,7 +15,6 @@ Design requirements:
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 from sklearn.exceptions import DataConversionWarning
@@ -23,6 +22,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from ..backends._base import Backend
 from ._data import TrainingData, checked_layout, encode_labels, non_finite_error
+from ._warn import warn_caller
 
 
 def dask_training_data(estimator, backend: Backend, X, y, sample_weight) -> TrainingData:
@@ -83,11 +83,10 @@ def _labels(y):
 
     y = y if isinstance(y, da.Array) else da.from_array(np.asarray(y))
     if y.ndim == 2 and y.shape[1] == 1:
-        warnings.warn(
+        warn_caller(
             "A column-vector y was passed when a 1d array was expected. Please change the "
             "shape of y to (n_samples, ), for example using ravel().",
             DataConversionWarning,
-            stacklevel=4,
         )
         y = y[:, 0]
     if y.ndim != 1:

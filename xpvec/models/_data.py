@@ -11,7 +11,6 @@ beside X's rows.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +28,7 @@ from .._convert import to_numpy
 from .._dtypes import compute_and_output
 from .._selection import resolve
 from ..backends._base import Backend
+from ._warn import warn_caller
 
 _HOST_DTYPES = [np.float64, np.float32]
 
@@ -91,10 +91,9 @@ def checked_layout(estimator, backend: Backend, X, *, reset: bool):
             f"{estimator.n_features_in_} features as input."
         )
     elif hasattr(estimator, "feature_names_in_"):  # scikit-learn's warning, word for word
-        warnings.warn(
+        warn_caller(
             f"X does not have valid feature names, but {name} was fitted with feature names",
             UserWarning,
-            stacklevel=4,
         )
     return X
 
@@ -124,20 +123,14 @@ def encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(classes, Y)`` from host labels: Y the 0/1 codes for two classes, else one-hot."""
     check_classification_targets(y)
     classes, codes = np.unique(y, return_inverse=True)
-    check_two_classes(classes)
-    if classes.shape[0] == 2:
-        return classes, codes
-    return classes, codes[:, None] == np.arange(classes.shape[0])
-
-
-def check_two_classes(classes: np.ndarray) -> None:
-    if classes.shape[0] == 0:
-        raise ValueError("LogisticRegression needs samples of at least 2 classes in the data, but y is empty")
-    if classes.shape[0] < 2:
+    if classes.shape[0] < 2:  # y is not empty: X's rows, at least one, were checked against it
         raise ValueError(
             "LogisticRegression needs samples of at least 2 classes in the data, but the "
             f"data contains only one class: {classes[0]!r}"
         )
+    if classes.shape[0] == 2:
+        return classes, codes
+    return classes, codes[:, None] == np.arange(classes.shape[0])
 
 
 def training_data(estimator, X, y, sample_weight) -> TrainingData:

@@ -1,7 +1,9 @@
 """L-BFGS: the two-loop recursion and a weak Wolfe line search, on backend arrays.
 
 Every vector (theta, gradients, the m stored pairs) stays an array of the
-data's backend; the two-loop recursion keeps its coefficients as 0-d arrays.
+data's backend; the two-loop recursion's alphas stay 0-d arrays (reading them
+would wait for the device), and each pair's rho = 1 / s.y is the Python float
+read with its line search's last trial.
 The host reads scalars once per evaluation, all together (on a GPU each read
 waits for the device): f and g.p for the line search, s.y for the curvature
 test, max |g| for the stopping test. An iteration is one evaluation unless
@@ -39,8 +41,8 @@ def _line_search(fun, theta, f: float, g, p, t: float, slack: float, gtp: float 
     g.p ahead). ``slack`` (a few ulps of f) is accepted as "no increase": close
     to the optimum f's rounding noise exceeds c1 * t * g.p, and without it the
     search would reject every step there and stall short of ``tol``.
-    Returns ``(gtp, step)``, step ``(t, theta_new, f_new, g_new, max |g_new|, s.y)``
-    or None if no step was found.
+    Returns ``(gtp, step)``, step ``(t, theta_new, f_new, g_new, max |g_new|, s, y, s.y)``
+    (s and y the steps in theta and g, for the curvature pairs) or None if no step was found.
     """
     xp = fun.xp
     lo, hi = 0.0, math.inf
@@ -49,7 +51,8 @@ def _line_search(fun, theta, f: float, g, p, t: float, slack: float, gtp: float 
         f_new, g_new = fun(theta_new)
         # g.p and s.y overflow only for X near the float range: the no-step message reports it.
         with fun.backend.fp_guard():
-            wanted = [f_new, xp.vecdot(g_new, p), xp.max(xp.abs(g_new)), xp.vecdot(theta_new - theta, g_new - g)]
+            s, y = theta_new - theta, g_new - g
+            wanted = [f_new, xp.vecdot(g_new, p), xp.max(xp.abs(g_new)), xp.vecdot(s, y)]
             f_new, gtp_new, g_max, sy, *ahead = fun.read(*wanted, *([] if gtp is not None else [xp.vecdot(g, p)]))
         if ahead:
             gtp = ahead[0]
@@ -61,7 +64,7 @@ def _line_search(fun, theta, f: float, g, p, t: float, slack: float, gtp: float 
         elif gtp_new < _C2 * gtp:
             lo = t
         else:
-            return gtp, (t, theta_new, f_new, g_new, g_max, sy)
+            return gtp, (t, theta_new, f_new, g_new, g_max, s, y, sy)
         t = 2.0 * lo if hi == math.inf else 0.5 * (lo + hi)
     return gtp, None
 
@@ -71,7 +74,8 @@ def _first_step(fun: LogisticObjective, g, p) -> tuple[float, float]:
     minimum of the quadratic model whose curvature is the objective's upper bound along p
     (the Newton step from theta = 0), so it fits the scale of X; 1 where the bound overflows."""
     with fun.backend.fp_guard():
-        gtp, bound = fun.read(fun.xp.vecdot(g, p), fun.curvature_along(p))
+        gtp, data, penalty = fun.read(fun.xp.vecdot(g, p), *fun.curvature_along(p))
+    bound = fun.curvature_bound(data, penalty)
     return gtp, (-gtp / bound if 0.0 < bound < math.inf else 1.0)
 
 
@@ -124,11 +128,12 @@ def lbfgs(
             gtp, found = _line_search(fun, theta, f, g, p, t, 8 * eps * abs(f), gtp)
         if found is None:
             return SolverResult(theta, it - 1, False, monitor.loss_curve, _no_step(f, gtp, t, eps))
-        t, theta_new, f_new, g_new, g_max, sy = found
+        t, theta_new, f_new, g_new, g_max, s, y, sy = found
         # Curvature enough to keep the pair (L-BFGS-B's test: s.y against -g.s, both
-        # products of a step and a gradient, so the test does not depend on X's scale).
-        if sy > eps * -gtp * t:
-            pairs.append((theta_new - theta, g_new - g, 1.0 / sy))
+        # products of a step and a gradient, so the test does not depend on X's scale;
+        # never s.y <= 0, whatever the sign rounding gave g.p).
+        if sy > max(0.0, eps * -gtp * t):
+            pairs.append((s, y, 1.0 / sy))
         decrease = f - f_new
         theta, f, g = theta_new, f_new, g_new
         monitor.record(f)

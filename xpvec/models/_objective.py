@@ -146,13 +146,10 @@ class LogisticObjective:
         return tuple(to_numpy(xp.stack([xp.reshape(v, ()) for v in values])).tolist())
 
     def curvature_along(self, p):
-        """An upper bound on p^T H p at any theta, from one product with X:
-        ``curvature * sum_i w_i (x1_i . P)^2 / S + alpha ||P_W||^2`` (P is p as (W, b)),
-        as a 0-d array of the parameter namespace (the caller reads it with what else it needs).
-
-        At theta = 0 every sigmoid'(z) is 1/4, its largest value, so for a binary
-        problem the bound is the exact curvature there: -g.p / this is the Newton
-        step along p, whatever the scale of X. inf where the product overflows.
+        """The two sums of an upper bound on p^T H p at any theta, from one product with X:
+        ``(sum_i w_i (x1_i . P)^2, ||P_W||^2)`` (P is p as (W, b)), as 0-d arrays of the
+        parameter namespace (NumPy scalars on numpy), for the caller to read with what
+        else it needs; ``curvature_bound`` combines them.
         """
         xp, dxp, sw = self.xp, self.data_xp, self.sample_weight
         P, p_b = self.unpack(p)
@@ -162,5 +159,14 @@ class LogisticObjective:
             if sw is not None:
                 u = u * (sw if u.ndim == 1 else sw[:, None])
             (data,) = self.backend.fetch(dxp.sum(u))
-            return self.curvature * self.data_scale * data + self.alpha * xp.sum(P * P)
+            return data, xp.sum(P * P)
 
+    def curvature_bound(self, data: float, penalty: float) -> float:
+        """The bound from ``curvature_along``'s sums, read as Python floats (combined in
+        float64 whatever the data's dtype): ``curvature * data / S + alpha * penalty``.
+
+        At theta = 0 every sigmoid'(z) is 1/4, its largest value, so for a binary
+        problem the bound is the exact curvature there: -g.p / this is the Newton
+        step along p, whatever the scale of X. inf where the product overflows.
+        """
+        return self.curvature * self.data_scale * data + self.alpha * penalty

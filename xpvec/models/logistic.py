@@ -19,7 +19,6 @@ Design requirements (API.md "Models"):
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 from typing import Any
 
@@ -37,6 +36,7 @@ from ._descent import gd, sgd
 from ._lbfgs import lbfgs
 from ._monitor import Monitor
 from ._objective import LogisticObjective
+from ._warn import warn_caller
 
 _SOLVERS = ("lbfgs", "gd", "sgd")
 
@@ -126,12 +126,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         finally:
             monitor.close()
         if not result.converged:
-            warnings.warn(
+            warn_caller(
                 f"LogisticRegression(solver={self.solver!r}) did not converge: {result.message}. "
                 "Increase max_iter, standardize the features (e.g. sklearn.preprocessing."
                 "StandardScaler), or loosen tol.",
                 ConvergenceWarning,
-                stacklevel=2,
             )
 
         W, b = (to_numpy(a) for a in objective.unpack(result.theta))
