@@ -317,6 +317,27 @@ def test_bad_parameters(params, match):
         xpvec.LogisticRegression(**params).fit(X_OK, Y_OK)
 
 
+@pytest.mark.parametrize(
+    "params, ignored",
+    [
+        (dict(learning_rate=0.1), "learning_rate"),
+        (dict(batch_size=8), "batch_size"),
+        (dict(solver="gd", batch_size=8), "batch_size"),
+    ],
+)
+def test_a_setting_the_solver_ignores_is_named_and_changes_nothing(params, ignored):
+    with pytest.warns(UserWarning, match=f"{ignored} is used by solver=.*ignores it") as caught:
+        m = xpvec.LogisticRegression(**params).fit(X_OK, Y_OK)
+    assert [w.filename for w in caught if ignored in str(w.message)] == [__file__]
+    plain = xpvec.LogisticRegression(solver=m.solver).fit(X_OK, Y_OK)
+    np.testing.assert_array_equal(m.coef_, plain.coef_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the settings each solver uses pass without a word
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        xpvec.LogisticRegression(solver="sgd", learning_rate=0.1, batch_size=8, random_state=0).fit(X_OK, Y_OK)
+        xpvec.LogisticRegression(solver="gd", learning_rate=0.1, max_iter=500).fit(X_OK, Y_OK)
+
+
 def test_max_iter_gives_convergence_warning():
     X, y = standardized(load_digits)
     with pytest.warns(ConvergenceWarning, match="max_iter"):

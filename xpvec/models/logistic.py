@@ -60,8 +60,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     tol : stop when max |gradient| of the objective divided by ``C * sum(w)``
         is below it (scikit-learn's meaning); for "sgd", a plateau is 10 epochs
         whose mean loss does not improve by ``tol``, and it stops at the fourth.
-    learning_rate : initial step for "gd"/"sgd"; None picks a safe one.
-    batch_size : mini-batch size for "sgd" (default min(32, n_samples)).
+    learning_rate : initial step for "gd"/"sgd"; None picks a safe one ("lbfgs"
+        warns that it ignores it).
+    batch_size : mini-batch size for "sgd" (default min(32, n_samples); the
+        full-batch solvers warn that they ignore it).
     random_state : seed or RandomState for "sgd"'s shuffling.
     backend : xpvec backend name or Backend; None resolves as for the ops.
     verbose : show a progress bar with the current loss.
@@ -163,6 +165,19 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(f"fit_intercept must be True or False, got {self.fit_intercept!r}")
         if not isinstance(self.verbose, (bool, np.bool_, Integral)):
             raise ValueError(f"verbose must be True or False, got {self.verbose!r}")
+        # A setting the solver ignores is worth a word: silence would read as "it had no effect".
+        if self.learning_rate is not None and self.solver == "lbfgs":
+            warn_caller(
+                "learning_rate is used by solver='gd' and 'sgd' only; solver='lbfgs' chooses "
+                "its steps by line search and ignores it",
+                UserWarning,
+            )
+        if self.batch_size is not None and self.solver != "sgd":
+            warn_caller(
+                f"batch_size is used by solver='sgd' only; solver={self.solver!r} uses every "
+                "sample in each step and ignores it",
+                UserWarning,
+            )
 
     def _solve(self, objective: LogisticObjective, monitor: Monitor):
         common = dict(max_iter=self.max_iter, tol=self.tol, monitor=monitor)
