@@ -372,23 +372,25 @@ def test_zero_d_and_empty_inputs():
     assert xpvec.normalize_rows(np.empty((2, 0)), backend="numba").shape == (2, 0)
 
 
-@pytest.mark.parametrize("n", [softmax.BLOCK, softmax.BLOCK + 1, 3 * softmax.BLOCK + 5])
-@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
-def test_softmax_rows_longer_than_a_block(op, n):
-    """Rows past one block take the online max-and-sum path; specials behave as in short rows."""
+_PAST_CACHE = softmax.CACHED_ROW_BYTES // 8 + 1  # float64 elements
+
+
+@pytest.mark.parametrize("n", [softmax.BLOCK, softmax.BLOCK + 1, 3 * softmax.BLOCK + 5, _PAST_CACHE])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_rows_of_many_blocks_in_cache_and_past_it(log, n):
+    """Rows in cache are summed block by block; longer ones take the online max-and-sum path
+    (the serial kernel; the parallel one cuts these six rows into pieces). Specials behave
+    as in short rows in both."""
+    assert (n * 8 > softmax.CACHED_ROW_BYTES) == (n == _PAST_CACHE)
     x = np.random.default_rng(3).standard_normal((6, n)) * 20
     x[0, n // 2 :] = -np.inf  # whole blocks of -inf beside finite values
     x[1, -1] = 700.0  # the max arrives in the last block: earlier sums are rescaled
     x[2, 3] = np.nan
     x[3, -2] = np.inf
     x[4, :] = -np.inf
-    got = getattr(xpvec, op)(x, backend="numba")
-    want = getattr(xpvec, op)(x, backend="numpy")
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
-    finite = np.isfinite(want)
-    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-12, atol=1e-12)
-    assert np.isnan(got[2:5]).all() and not np.isnan(got[[0, 1, 5]]).any()
+    want = (xpvec.log_softmax if log else xpvec.softmax)(x, backend="numpy")
+    assert np.isnan(want[2:5]).all() and not np.isnan(want[[0, 1, 5]]).any()
+    _assert_both_variants_give(softmax.softmax_rows, _readonly(x), want, log)
 
 
 def _assert_both_variants_give(kernel, xd, want, log):
@@ -398,6 +400,7 @@ def _assert_both_variants_give(kernel, xd, want, log):
         got = np.empty_like(xd)
         variant(xd, got, log)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_array_equal(got[np.isinf(want)], want[np.isinf(want)])  # log_softmax's -inf
         finite = np.isfinite(want)
         scale = np.maximum(np.abs(want[finite]), 1.0) if log else np.maximum(want[finite], np.finfo(xd.dtype).tiny)
         assert np.max(np.abs(got[finite] - want[finite]) / scale) < tol

@@ -45,17 +45,20 @@ def to_rows(x: np.ndarray, axes: tuple[int, ...]):
     Returns ``(rows, restore)``; ``restore(rows_out)`` gives an array of ``x``'s
     shape. ``rows`` is a view when the layout allows it, else a C-ordered copy.
     """
-    nd = x.ndim
-    kept = [a for a in range(nd) if a not in axes]
-    order = kept + list(axes)
-    moved = np.transpose(x, order)
+    nd, shape = x.ndim, x.shape
     n = 1
     for a in axes:
-        n *= x.shape[a]
-    rows = np.reshape(moved, (-1, n))
+        n *= shape[a]
+    if axes == tuple(range(nd - len(axes), nd)):
+        # Trailing axes (the usual axis=-1) are rows already: a reshape, no transposes
+        # (on small inputs the general path's bookkeeping costs more than the kernel).
+        return x.reshape(-1, n), lambda rows_out: rows_out.reshape(shape)
+    order = [a for a in range(nd) if a not in axes] + list(axes)
+    moved = x.transpose(order)
+    rows = moved.reshape(-1, n)
     inverse = np.argsort(order)
 
     def restore(rows_out: np.ndarray) -> np.ndarray:
-        return np.transpose(np.reshape(rows_out, moved.shape), inverse)
+        return rows_out.reshape(moved.shape).transpose(inverse)
 
     return rows, restore

@@ -1,10 +1,13 @@
 """softmax and log_softmax over the rows of a 2-D C-contiguous array.
 
-A row of at most ``BLOCK`` elements (16 KiB of float64) stays in L1 while it
-is worked on, so it is read from memory once and written once (2 * itemsize
-bytes moved per element): its max, then exp(x - max) written to the output
-and summed, then the output scaled by 1/sum in place (or, for log_softmax,
-overwritten with (x - max) - log(sum)). One exp per element.
+A row of at most ``CACHED_ROW_BYTES`` (1 MiB, a core's L2 on current x86
+servers) stays in cache while it is worked on, so it is read from memory once
+and written once (2 * itemsize bytes moved per element): its max, then
+exp(x - max) written to the output and summed block by block, then the output
+scaled by 1/sum in place (or, for log_softmax, overwritten with
+(x - max) - log(sum)). One exp per element: softmax rows of 4096 to 1e5
+float64 took 0.55-0.65x the time of the online passes below, which compute
+every exp twice (measured on a 2-core EPYC VM, one row and 64 rows).
 
 A longer row takes two passes over memory (two reads, one write, 3 *
 itemsize bytes per element; the block scratch stays in L1):
@@ -57,6 +60,7 @@ from .exp import exp
 from .log1p import log_normal
 
 BLOCK = 2048
+CACHED_ROW_BYTES = 1 << 20
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
 
@@ -118,8 +122,8 @@ def _emit(row, dst, m, scale, log):
 
 
 @njit(error_model="numpy", fastmath={"contract"})
-def _short_row(row, dst, log):
-    """softmax of a row of at most BLOCK elements, using ``dst`` as the scratch."""
+def _cached_row(row, dst, log):
+    """softmax of a row that fits in cache, using ``dst`` as the scratch."""
     wide_vectors()
     m = like(-math.inf, row)
     for j in range(row.size):
@@ -127,9 +131,14 @@ def _short_row(row, dst, log):
     if not (-math.inf < m < math.inf):  # +inf or NaN present, or all -inf
         dst[:] = like(math.nan, row)
         return
-    for j in range(row.size):
-        dst[j] = exp(row[j] - m)
-    s = prefix_sum(dst, row.size)
+    # Summed per block while the block is in L1, and the blocks' sums added: the
+    # rounding error grows with BLOCK / vector lanes + size / BLOCK terms, not with size.
+    s = like(0.0, m)
+    for lo in range(0, row.size, BLOCK):
+        block, exps = row[lo : lo + BLOCK], dst[lo : lo + BLOCK]
+        for j in range(block.size):
+            exps[j] = exp(block[j] - m)
+        s += prefix_sum(exps, exps.size)
     if log:
         _emit(row, dst, m, _scale(s, True), True)
     else:
@@ -142,8 +151,8 @@ def _short_row(row, dst, log):
 def _rows(x, out, lo, hi, buf, log):
     for r in range(lo, hi):
         row, dst = x[r], out[r]
-        if row.size <= BLOCK:
-            _short_row(row, dst, log)
+        if row.size * row.itemsize <= CACHED_ROW_BYTES:
+            _cached_row(row, dst, log)
             continue
         m, s = _max_and_sum(row, buf)
         _emit(row, dst, m, _scale(s, log), log)

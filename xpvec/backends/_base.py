@@ -146,6 +146,11 @@ class Backend:
         """Context in which kernels run; host backends silence benign FP flags."""
         return contextlib.nullcontext()
 
+    def kernel_guard(self, compute, out) -> contextlib.AbstractContextManager:
+        """Context for an op's kernel in dtype ``compute`` and the cast of its result to
+        ``out``: ``fp_guard``, unless the backend knows that neither can raise FP flags."""
+        return self.fp_guard()
+
     def output(self, xp, r, dtype):
         """A kernel's array result in the output dtype."""
         return r if r.dtype == dtype else xp.astype(r, dtype)
@@ -180,14 +185,14 @@ class Backend:
 
     def _elementwise(self, kernel: Callable, x, op: str):
         xp, x, out = self._real(x, op)
-        with self.fp_guard():
+        with self.kernel_guard(x.dtype, out):
             return self.output(xp, kernel(xp, x), out)
 
     def _along(self, kernel: Callable, x, axis, op: str):
         xp, x, out = self._real(x, op)
         axes = normalize_axes(axis, x.ndim, op)
         check_reduced_not_empty(_shape(x), axes, op)
-        with self.fp_guard():
+        with self.kernel_guard(x.dtype, out):
             return self.output(xp, kernel(xp, x, axes), out)
 
     def _unknown_sizes_error(self, op: str, name: str, shape) -> ValueError:
@@ -268,7 +273,7 @@ class Backend:
             )
         if _shape(x)[1] == 0:  # rows without features: nothing to divide, and no max to scale by
             return self.output(xp, xp.zeros_like(x), out)
-        with self.fp_guard():
+        with self.kernel_guard(x.dtype, out):
             return self.output(xp, self._normalize_rows(xp, x), out)
 
     def l1_loss(self, yhat, y):

@@ -29,6 +29,7 @@ Design requirements:
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -43,6 +44,10 @@ from ._host import HostBackend
 # 1, float32: (1e5, 10, 2) columns 21.9 ms, transposed 6.0; (1e5, 10, 8) 34
 # and 34; (2e4, 10, 16) 4.6 and 9.6; (32, 10, 128, 128) 5.9 and 15.7.
 _MIN_COLUMNS = 8
+
+
+# Stateless, so one instance serves every call and thread.
+_NO_GUARD = contextlib.nullcontext()
 
 
 def _readonly(x: np.ndarray) -> np.ndarray:
@@ -71,6 +76,13 @@ class NumbaBackend(HostBackend):
         from ..kernels import cpu
 
         self._k = cpu
+
+    def kernel_guard(self, compute, out):
+        # The kernels are not NumPy ufuncs and leave NumPy's FP flags alone; the layout
+        # steps around them only move data. What can raise a flag is NumPy's cast of the
+        # result to a narrower output dtype (float16). np.errstate costs ~1 us to enter
+        # and leave: a quarter of a call on a small array.
+        return _NO_GUARD if compute == out else self.fp_guard()
 
     def warmup(self) -> None:
         """Compile (or load from the disk cache) every kernel for float32 and float64."""
