@@ -1,8 +1,9 @@
 """The ``numpy`` backend: vectorized NumPy, numerically stable (the default).
 
 The generic kernels of ``Backend`` already run on NumPy; this class overrides
-the elementwise ones and the losses to reuse ``out=`` buffers: each generic
-expression allocates a temporary per operation, these allocate one or two.
+the elementwise ones, softmax, log_softmax and the losses to reuse ``out=``
+buffers: each generic expression allocates a temporary per operation, these
+allocate one or two.
 
 ``_logistic_loss_grad`` reads X twice, the fewest BLAS allows: one gemv/gemm
 for the logits, one for X^T R. Between them it works in place on the
@@ -44,6 +45,23 @@ class NumpyBackend(HostBackend):
         e = _exp_neg_abs(x)
         np.log1p(e, out=e)
         return np.subtract(np.minimum(x, 0.0), e, out=e)
+
+    # softmax and log_softmax: the generic kernels' formulas with one temporary each
+    # (x - max, worked on in place) instead of one per operation.
+    def _shifted(self, xp, x, axes):
+        m = np.max(x, axis=axes, keepdims=True)
+        m = np.where(np.isfinite(m), m, np.nan)  # a row without a finite max becomes NaN
+        return np.subtract(x, m, out=np.empty_like(x))  # out= keeps 0-d as arrays
+
+    def _softmax(self, xp, x, axes):
+        z = self._shifted(xp, x, axes)
+        np.exp(z, out=z)
+        return np.divide(z, np.sum(z, axis=axes, keepdims=True), out=z)
+
+    def _log_softmax(self, xp, x, axes):
+        z = self._shifted(xp, x, axes)
+        s = np.log(np.sum(np.exp(z), axis=axes, keepdims=True))
+        return np.subtract(z, s, out=z)
 
     def _dot(self, xp, a, b):
         return np.dot(a, b)
