@@ -157,6 +157,25 @@ def test_restoring_an_unused_environment_choice_defers_its_check_again():
     assert "BackendUnavailableError" in r.stderr and "XPVEC_BACKEND" in r.stderr
 
 
+def test_restoring_the_environment_choice_holds_for_types_inferred_meanwhile():
+    # set_backend(None) lets calls infer numpy for ndarrays (and cache that); restoring
+    # the environment's choice must win over that cache. The returned setting also
+    # serves wherever a name does.
+    r = run_python(
+        "import numpy as np, xpvec\n"
+        "from xpvec._selection import resolve\n"
+        "previous = xpvec.set_backend(None)\n"
+        "xpvec.sigmoid(np.zeros(3))\n"
+        "print(resolve(None, np.zeros(3)).name)\n"
+        "xpvec.set_backend(previous)\n"
+        "print(resolve(None, np.zeros(3)).name)\n"
+        "with xpvec.use_backend(previous) as b:\n"
+        "    print(b.name, xpvec.sigmoid(0.0, backend=previous))",
+        XPVEC_BACKEND="python",
+    )
+    assert r.stdout.split() == ["numpy", "python", "python", "0.5"], r.stderr
+
+
 def test_import_touches_no_optional_library():
     r = run_python(
         "import sys, json, numpy as np, xpvec\n"

@@ -43,9 +43,28 @@ _accepted: dict[Backend, set[type]] = {}  # backend -> input types it takes
 _by_name: dict[object, dict[type, Backend]] = {}  # backend= value -> input type -> backend
 
 
-def _named(backend: str | Backend, source: str = "") -> Backend:
+class _FromEnv:
+    """A previous setting that is still the environment variable's unused name.
+
+    Handed back by ``set_backend`` so that restoring it defers the name's
+    check to the first call again, as at import: passing the raw string back
+    would check it at once, and an unusable name would raise in the restore.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<the {ENV_VAR}={self.name!r} setting, not yet used>"
+
+
+def _named(backend: str | Backend | _FromEnv, source: str = "") -> Backend:
     if isinstance(backend, Backend):
         return backend
+    if isinstance(backend, _FromEnv):  # set_backend's previous setting, used as a name
+        backend, source = backend.name, f"from the environment variable {ENV_VAR}"
     if not isinstance(backend, str):
         raise TypeError(f"backend must be a name (str) or a Backend, not {type(backend).__name__}")
     return get_instance(backend, source=source)
@@ -117,27 +136,11 @@ def get_backend() -> Backend:
     return _chosen() or get_instance("numpy")
 
 
-class _FromEnv:
-    """A previous setting that is still the environment variable's unused name.
-
-    Handed back by ``set_backend`` so that restoring it defers the name's
-    check to the first call again, as at import: passing the raw string back
-    would check it at once, and an unusable name would raise in the restore.
-    """
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"<the {ENV_VAR}={self.name!r} setting, not yet used>"
-
-
 def set_backend(backend: str | Backend | None) -> Backend | _FromEnv | None:
     """Set the process-wide default backend; ``None`` restores inference by array type.
 
-    Returns the previous setting, to restore with ``set_backend(previous)``:
+    Returns the previous setting, to restore with ``set_backend(previous)`` (it is
+    also taken wherever a backend name is):
     ``get_backend()`` is no substitute, as it reports numpy when nothing is
     set, and setting numpy would refuse the CuPy and Dask arrays that
     inference would have sent to their own backends.
@@ -148,6 +151,8 @@ def set_backend(backend: str | Backend | None) -> Backend | _FromEnv | None:
     previous = _default if _env_name is None else _FromEnv(_env_name)
     if isinstance(backend, _FromEnv):
         _default, _env_name = None, backend.name
+        # Types inferred meanwhile must meet the environment's choice again on their next call.
+        _inferred.clear()
     else:
         _default = None if backend is None else _named(backend)
         _env_name = None
