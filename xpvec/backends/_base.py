@@ -176,6 +176,8 @@ class Backend:
                 f"xpvec.{op}: the operands come from different array libraries "
                 f"({xp.__name__} and {xp_b.__name__}); convert one with xpvec.to_device or xp.asarray"
             )
+        if a.dtype == b.dtype and out_a == a.dtype and out_b == a.dtype:
+            return xp, a, b, a.dtype  # the usual case, without result_type's ~1 us
         compute = xp.result_type(a.dtype, b.dtype)
         if a.dtype != compute:
             a = xp.astype(a, compute)
