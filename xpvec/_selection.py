@@ -75,7 +75,7 @@ def _chosen() -> Backend | None:
     global _default, _env_name
     b = _context.get() or _default
     if b is None and _env_name is not None:
-        b = _default = _named(_env_name, source=f"from the environment variable {ENV_VAR}")
+        b = _default = _named(_FromEnv(_env_name))
         _env_name = None
     return b
 

@@ -378,11 +378,15 @@ class Backend:
     def _log_sigmoid(self, xp, x):
         return xp.where(x < 0, x, xp.zeros_like(x)) - xp.log1p(xp.exp(-xp.abs(x)))
 
+    def _finite_max(self, xp, x, axes):
+        """x's max along ``axes`` (kept as axes of 1), NaN where it is not finite, so that
+        subtracting it turns a row holding +inf or NaN, or only -inf, into NaN."""
+        m = xp.max(x, axis=axes, keepdims=True)
+        return xp.where(xp.isfinite(m), m, xp.full_like(m, math.nan))
+
     def _shifted(self, xp, x, axes):
         """x minus its max along ``axes``; rows with a non-finite max become NaN."""
-        m = xp.max(x, axis=axes, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, xp.full_like(m, math.nan))
-        return xp.subtract(x, m)
+        return xp.subtract(x, self._finite_max(xp, x, axes))
 
     # The generic kernels call the namespace's functions, not operators, where FP flags
     # can rise: a namespace can then guard them (Dask's tasks run where the caller's
@@ -406,12 +410,14 @@ class Backend:
         # Scale by the row's max |x| first so the sum of squares can neither
         # overflow (|x| > 1e154) nor underflow (subnormal rows). A non-finite
         # max scales by NaN: the row becomes NaN without an inf/inf warning.
-        m = xp.max(xp.abs(x), axis=1, keepdims=True)
-        one = xp.ones_like(m)
-        scale = xp.where(xp.isfinite(m), xp.where(m > 0, m, one), xp.full_like(m, math.nan))
-        y = xp.divide(x, scale)
+        y = xp.divide(x, self._row_scale(xp, xp.max(xp.abs(x), axis=1, keepdims=True)))
         n = xp.sqrt(xp.sum(xp.multiply(y, y), axis=1, keepdims=True))
-        return xp.divide(y, xp.where(n > 0, n, one))
+        return xp.divide(y, xp.where(n > 0, n, xp.ones_like(n)))
+
+    def _row_scale(self, xp, m):
+        """What normalize_rows divides a row by first, from its max |x| ``m``: m itself,
+        1 for a row of zeros, NaN where m is not finite."""
+        return xp.where(xp.isfinite(m), xp.where(m > 0, m, xp.ones_like(m)), xp.full_like(m, math.nan))
 
     def _l1_loss(self, xp, yhat, y):
         return xp.sum(xp.abs(yhat - y))

@@ -49,9 +49,8 @@ class NumpyBackend(HostBackend):
     # softmax and log_softmax: the generic kernels' formulas with one temporary each
     # (x - max, worked on in place) instead of one per operation.
     def _shifted(self, xp, x, axes):
-        m = np.max(x, axis=axes, keepdims=True)
-        m = np.where(np.isfinite(m), m, np.nan)  # a row without a finite max becomes NaN
-        return np.subtract(x, m, out=np.empty_like(x))  # out= keeps 0-d as arrays
+        # The generic kernel's, in a new array to work on in place (out= keeps 0-d as arrays).
+        return np.subtract(x, self._finite_max(xp, x, axes), out=np.empty_like(x))
 
     def _softmax(self, xp, x, axes):
         z = self._shifted(xp, x, axes)
@@ -69,9 +68,7 @@ class NumpyBackend(HostBackend):
         # one n x d buffer: |x|, then x / scale, then the result. einsum sums the squares
         # without a temporary (float32 rows of 4M elements: norms within 5e-7 relative).
         y = np.abs(x, out=np.empty_like(x))
-        m = np.max(y, axis=1, keepdims=True)
-        scale = np.where(np.isfinite(m), np.where(m > 0, m, 1.0), np.nan)
-        np.divide(x, scale, out=y)
+        np.divide(x, self._row_scale(xp, np.max(y, axis=1, keepdims=True)), out=y)
         n = np.sqrt(np.einsum("ij,ij->i", y, y))[:, None]
         return np.divide(y, np.where(n > 0, n, 1.0), out=y)
 
