@@ -31,8 +31,10 @@ def test_experiment_runs_end_to_end_on_the_host_stand_in(tmp_path, capsys):
 
     experiment = gpu.run(gpu.HostStandIn(), plan, steps.append, checkpoint)
     assert len(steps) == plan.steps
-    n_ops = 2 * len(plan.sizes) * (len(plan.ops) + 3)  # sigmoid, softmax and l2_loss have a peer; dot has not
-    assert phases == [(False, n_ops, 0, 0), (False, n_ops, 8, 0), (True, n_ops, 8, 2)]
+    per_dtype = len(plan.sizes) * (len(plan.ops) + 3)  # sigmoid, softmax and l2_loss have a peer; dot has not
+    # What the goals are judged on first (float32 ops, loss+gradient, fits), float64's ops last.
+    assert phases == [(False, per_dtype, 0, 0), (False, per_dtype, 8, 0), (False, per_dtype, 8, 2), (True, 2 * per_dtype, 8, 2)]
+    assert [r.dtype for r in experiment["results"]] == ["float32"] * per_dtype + ["float64"] * per_dtype
 
     results = experiment["results"]
     assert {r.op for r in results} == set(plan.ops)
@@ -95,8 +97,10 @@ def test_a_run_cut_short_keeps_what_it_measured(tmp_path, monkeypatch):
     doc = json.loads((tmp_path / "gpu.json").read_text())
     assert doc["complete"] is False and doc["fits"] == []
     ops = [(r["op"].split()[0], r["dtype"]) for r in doc["results"]]
-    assert sorted(ops) == sorted([("sigmoid", "float32"), ("sigmoid", "float64")] * 2  # backend and peer
-                                 + [("loss_grad", "float32"), ("loss_grad", "float64")] * 4)  # K=1, 10; fused, 2-pass
+    # float32's ops (backend and peer) and the loss+gradient (K=1, 10; fused, 2-pass) came before the
+    # fits; float64's ops were to come after them.
+    assert sorted(ops) == sorted([("sigmoid", "float32")] * 2
+                                 + [("loss_grad", "float32"), ("loss_grad", "float64")] * 4)
     goals = {g["goal"]: g["met"] for g in doc["targets"]}
     assert sum("within 1.3x" in g for g in goals) == 4 and not any("scikit-learn" in g for g in goals)
 

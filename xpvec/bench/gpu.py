@@ -12,7 +12,10 @@ On the device, in float32 and float64, at sizes from 1e3 to 1e8:
 - LogisticRegression fits on n x 64 on the device against scikit-learn's
   lbfgs on the host CPU, same C and tol, with the objective each reaches
   (``xpvec.bench.fit``).
-``targets`` checks the issue's goals against the numbers.
+``targets`` checks the issue's goals against the numbers. The phases run in
+the order the goals need them (the ops in float32, the loss+gradient, the fits,
+then the ops in float64), and each ends with a checkpoint: a run cut short by
+a time limit keeps what the goals are judged on.
 
 The code is written against a small device interface (put arrays, time
 calls, copy), so the tests run the whole experiment on the host with NumPy
@@ -166,10 +169,11 @@ def _copy_floor(device, nbytes_moved: int, plan: Plan) -> float:
     return median(device.time(calls, plan.repeats, plan.min_sample)) * nbytes_moved / (16 * n)
 
 
-def time_ops(device, plan: Plan, progress: Callable[[str], None]) -> list[Result]:
+def time_ops(device, plan: Plan, progress: Callable[[str], None], dtypes: tuple[str, ...] | None = None) -> list[Result]:
+    """Each op at each size, in ``dtypes`` (default: the plan's), against its peer and the copy floor."""
     rng = np.random.default_rng(0)
     results = []
-    for dtype in plan.dtypes:
+    for dtype in plan.dtypes if dtypes is None else dtypes:
         floors: dict[int, float] = {}
         for op in plan.ops:
             case = CASES[op]
@@ -245,12 +249,20 @@ def targets(results: list[Result], loss_grad: list[Result], fits: list[Fit], bac
 
 
 def run(device, plan: Plan, progress: Callable[[str], None], checkpoint: Callable[[dict], None] | None = None) -> dict:
-    """The whole experiment. ``checkpoint`` gets the experiment so far after each of its three
-    phases (ops, loss+gradient, fits), so a run cut short still leaves what it measured."""
+    """The whole experiment. ``checkpoint`` gets the experiment so far after each phase: the ops
+    in the plan's first dtype (float32, which the goals name), the loss+gradient, the fits, the
+    ops in the other dtypes. A run cut short still leaves what it measured, goals first."""
     experiment = {"device": device.name, "results": [], "loss_grad": [], "fits": [], "targets": [], "complete": False}
-    phases = (("results", time_ops), ("loss_grad", time_loss_grad), ("fits", lambda d, p, f: time_fits(d, p.fits, f)))
+    first, others = plan.dtypes[:1], plan.dtypes[1:]
+    phases = [
+        ("results", lambda d, p, f: time_ops(d, p, f, first)),
+        ("loss_grad", time_loss_grad),
+        ("fits", lambda d, p, f: time_fits(d, p.fits, f)),
+    ]
+    if others:
+        phases.append(("results", lambda d, p, f: time_ops(d, p, f, others)))
     for i, (key, measure) in enumerate(phases):
-        experiment[key] = measure(device, plan, progress)
+        experiment[key] = experiment[key] + measure(device, plan, progress)
         experiment["complete"] = i == len(phases) - 1
         experiment["targets"] = targets(experiment["results"], experiment["loss_grad"], experiment["fits"], device.backend)
         if checkpoint is not None:
