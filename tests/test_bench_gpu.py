@@ -105,6 +105,27 @@ def test_a_run_cut_short_keeps_what_it_measured(tmp_path, monkeypatch):
     assert sum("within 1.3x" in g for g in goals) == 4 and not any("scikit-learn" in g for g in goals)
 
 
+def test_variants_of_the_backend_are_timed_beside_it():
+    # On a GPU the backend is also timed with numba-cuda launching its kernels: on sigmoid at
+    # every size and on the fused loss+gradient, each a runner of its own, steps counted.
+    from xpvec.backends.numpy_backend import NumpyBackend
+
+    class WithVariant(gpu.HostStandIn):
+        def variants(self):
+            return [("numpy, again", NumpyBackend())]
+
+    plan = gpu.Plan(["sigmoid", "softmax"], [300, 2000], dtypes=("float32",), loss_grad_shape=(500, 4),
+                    fits=(), repeats=2, min_sample=0.001, variants=1)  # fmt: skip
+    steps: list[str] = []
+    experiment = gpu.run(WithVariant(), plan, steps.append)
+    assert len(steps) == plan.steps
+    runners = {(r.op, r.size, r.runner) for r in experiment["results"]}
+    assert {("sigmoid", n, "numpy, again") for n in (300, 2000)} <= runners
+    assert not any(op == "softmax" and runner == "numpy, again" for op, _, runner in runners)
+    varied = [r for r in experiment["loss_grad"] if r.runner == "numpy, again"]
+    assert len(varied) == 2 and all(r.kind == "backend" and r.median_s > 0 for r in varied)  # K=1, 10
+
+
 def test_ops_are_timed_without_a_wait_after_each_call(monkeypatch):
     # The device timer brackets the calls with CUDA events; a device-wide wait inside each
     # call (Backend.finish) would add the host's launch gaps to every op's time, and to

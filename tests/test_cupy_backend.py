@@ -214,6 +214,45 @@ def test_training_stays_on_the_device_and_matches_numpy(cp, monkeypatch, n_class
 
 
 @needs_device
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cupy_and_numba_cuda_launch_the_same_kernels_alike(cp, dtype):
+    # The default launch (CuPy, parameters laid out by xpvec) against numba-cuda's own, on every
+    # kind of kernel: elementwise, rows, columns, lines in pieces, loss partials, the fused loss+gradient.
+    rng = np.random.default_rng(3)
+    x = cp.asarray((rng.standard_normal((300, 70)) * 5).astype(dtype))
+    vector = cp.asarray(rng.standard_normal(2 * 10**6).astype(dtype))
+    X = cp.asarray(rng.standard_normal((5000, 64)).astype(dtype))
+    Y = cp.asarray(np.eye(10, dtype=dtype)[rng.integers(0, 10, 5000)])
+    W, b, sw = cp.full((64, 10), 0.05, dtype=dtype), cp.zeros(10, dtype=dtype), cp.ones(5000, dtype=dtype)
+
+    def everything(backend):
+        return [
+            backend.sigmoid(x), backend.log_sigmoid(x), backend.softmax(x), backend.log_softmax(x, axis=0),
+            backend.softmax(x.reshape(30, 10, 70), axis=1), backend.softmax(vector), backend.normalize_rows(x),
+            backend.l1_loss(x, x[::-1]), *backend.logistic_loss_grad(X, Y, W, b, sw),
+            *backend.logistic_loss_grad(X, Y[:, 0], W[:, 0], b[:1], None),
+        ]  # fmt: skip
+
+    by_cupy = everything(cupy_backend.CupyBackend(launch="cupy"))
+    by_numba = everything(cupy_backend.CupyBackend(launch="numba"))
+    tol = 4 * np.finfo(dtype).eps
+    for a, b_ in zip(by_cupy, by_numba, strict=True):
+        np.testing.assert_allclose(a.get(), b_.get(), rtol=tol, atol=tol * float(cp.abs(b_).max()))
+
+
+def test_an_unknown_launcher_is_named_with_the_choices(monkeypatch):
+    monkeypatch.setenv("XPVEC_CUDA_LAUNCH", "nvrtc")
+    assert cupy_backend._launcher_problem() == (
+        "XPVEC_CUDA_LAUNCH='nvrtc' is not one of cupy, numba; unset it for the default (cupy)"
+    )
+    for ok in ("numba", " NUMBA ", "cupy", ""):
+        monkeypatch.setenv("XPVEC_CUDA_LAUNCH", ok)
+        assert cupy_backend._launcher_problem() is None
+    monkeypatch.delenv("XPVEC_CUDA_LAUNCH")
+    assert cupy_backend._launcher_problem() is None and cupy_backend._launcher_choice() == "cupy"
+
+
+@needs_device
 def test_warmup_and_synchronize(cp):
     backend = get_instance("cupy")
     xpvec.warmup("cupy")

@@ -191,10 +191,12 @@ def _bench_gpu(args: argparse.Namespace, ops: list[str], out) -> None:
     plan = gpu.quick_plan(ops) if args.quick else gpu.Plan(ops)
     if args.sizes:
         plan.sizes = args.sizes
+    device = gpu.CupyDevice()
+    plan.variants = len(device.variants())
     progress = _Progress(plan.steps)
     machine = machine_info()
     # gpu.json is rewritten after each phase: a run cut short keeps what it measured.
-    experiment = gpu.run(gpu.CupyDevice(), plan, progress, lambda e: gpu.write_json(out, e, machine, plan))
+    experiment = gpu.run(device, plan, progress, lambda e: gpu.write_json(out, e, machine, plan))
     progress.close()
     for dtype in plan.dtypes:
         print(report.tables([r for r in experiment["results"] + experiment["loss_grad"] if r.dtype == dtype]) + "\n")

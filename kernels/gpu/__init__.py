@@ -11,7 +11,9 @@ Design requirements:
   multinomial). Shared pieces: ``_lines`` (the four-loads pass over a row or a
   column), ``_online`` (softmax's one-read max and sum), ``_norm`` (normalize_rows' steps), ``_block``
   (shared-memory block reductions), ``_jit`` (the decorator that adds launch
-  bounds).
+  bounds). The host side: ``host`` (shapes arrays, sizes grids, finishes
+  partials) and ``launch`` (numba-cuda compiles each kernel, nvJitLink links it,
+  CuPy launches it with the parameters laid out in numba's ABI).
 - Memory-bound passes keep four independent loads in flight per thread
   (grid-stride or block-stride, so each warp load stays coalesced), and the
   row, loss-partial and logistic kernels carry launch bounds that cap their

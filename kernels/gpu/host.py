@@ -1,32 +1,26 @@
 """The host side of the GPU kernels: shapes arrays for them, launches them, finishes partials.
 
 Written against an array module rather than CuPy itself: on a device ``xp`` is
-cupy and ``as_kernel_arg`` wraps CuPy memory for numba-cuda; under numba-cuda's
-simulator ``xp`` is numpy and the kernels take NumPy arrays as they are. So
-the CI tests run this very code, with small blocks and grids, on the simulator.
+cupy and ``start`` launches through CuPy (``launch.CupyStart``); under
+numba-cuda's simulator ``xp`` is numpy and numba-cuda launches the kernels on
+NumPy arrays as they are (``launch.NumbaDispatch``). So the CI tests run this
+very code, with small blocks and grids, on the simulator.
 
-Every launch is asynchronous on ``stream()``; nothing here reads a result
-back to the host.
+Every launch is asynchronous, on the current stream; nothing here reads a
+result back to the host.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import columns, elementwise, logistic, pieces, reduce, rows
+from .launch import NumbaDispatch
 
 PIECE_MIN_PER_THREAD = 64  # elements per thread in a piece of a line cut across blocks: fewer, and merging pairs costs more than reading
-
-
-def _as_is(a):
-    return a
-
-
-def _no_stream():
-    return 0
 
 
 def _c_order(xp, a):
@@ -53,13 +47,12 @@ class Launcher:
     xp: Any  # cupy on a device, numpy under the simulator
     threads: int  # per block, a power of two
     max_blocks: int  # grid-stride kernels launch at most this many blocks
-    as_kernel_arg: Callable[[Any], Any] = _as_is
-    stream: Callable[[], Any] = _no_stream
+    # start(kernel, grid, threads, shared bytes, arrays, args): one launch
+    start: Callable[..., None] = field(default_factory=NumbaDispatch)
     shared_budget: int = logistic.SHARED_BYTES  # per block, for the fused logistic kernel's tiles
 
     def launch(self, kernel, blocks: int, *arrays, shared: int = 0, args: tuple = ()) -> None:
-        grid = max(1, min(blocks, self.max_blocks))
-        kernel[grid, self.threads, self.stream(), shared](*map(self.as_kernel_arg, arrays), *args)
+        self.start(kernel, max(1, min(blocks, self.max_blocks)), self.threads, shared, arrays, args)
 
     def blocks_for(self, size: int) -> int:
         return -(-size // self.threads)

@@ -8,13 +8,16 @@ The simulator runs the kernels as Python, so it cannot show that they type
 and lower for the CUDA target. This does, for the exact kernels and argument
 types the launcher passes: a recording launcher drives the host code
 (``xpvec.kernels.gpu.host``) in float32 and float64 and compiles what it would
-launch, with the kernel's launch bounds. On the PTX it checks the dtype
-policy (a float32 kernel has no double-precision instruction: a Python float
-constant or a float64 intermediate would add one) and that nothing lives in
-local memory. Then nvJitLink assembles the PTX to sm_90 machine code, as numba-cuda does
-on a device, and ptxas's resource report must show at most a few bytes of
-register spills: a kernel whose launch bounds cap its registers well below
-what it needs spills there, which the PTX cannot show.
+launch with the functions the cupy backend compiles with on a device
+(``xpvec.kernels.gpu.launch``). On the PTX it checks the dtype policy (a
+float32 kernel has no double-precision instruction: a Python float constant
+or a float64 intermediate would add one), that nothing lives in local memory,
+and that the parameters the backend lays out for the launch match the
+kernel entry's, one by one in width. Then nvJitLink links the PTX to sm_90
+machine code, as the backend does on a device, and ptxas's resource report
+must show at most a few bytes of register spills: a kernel whose launch
+bounds cap its registers well below what it needs spills there, which the
+PTX cannot show.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import re
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-import numba
 import numpy as np
 import pytest
 from numba import cuda
@@ -33,21 +35,9 @@ if cuda.config.ENABLE_CUDASIM:
     pytest.skip("NUMBA_ENABLE_CUDASIM=1 is set: this compiles for a real GPU", allow_module_level=True)
 
 from numba.cuda.cudadrv import nvvm  # noqa: E402
+from xpvec.kernels.gpu import launch  # noqa: E402
 
-
-def _nvjitlink():
-    """cuda.bindings' nvJitLink module, or None where the library cannot be loaded."""
-    try:
-        from cuda.bindings import nvjitlink
-
-        nvjitlink.destroy(nvjitlink.create(1, ["-arch=sm_90"]))
-        return nvjitlink
-    except Exception:  # not installed: ImportError, or the library's own load error
-        return None
-
-
-nvjitlink = _nvjitlink()
-if not nvvm.is_available() or nvjitlink is None:
+if not nvvm.is_available() or launch._nvjitlink() is None:
     pytest.skip(
         "no NVVM or nvJitLink (the CUDA compiler libraries): install the nvvm extra (pip install '.[nvvm]')",
         allow_module_level=True,
@@ -76,13 +66,12 @@ def _no_device(monkeypatch):
 
 @dataclass
 class RecordingLauncher(Launcher):
-    """The launcher with its launches recorded (kernel, argument types) instead of run."""
+    """The launcher with its launches recorded (kernel, argument types: the first arguments of each) instead of run."""
 
     launches: dict = field(default_factory=dict)
 
     def launch(self, kernel, blocks, *arrays, shared=0, args=()):
-        sig = tuple(numba.typeof(a) for a in (*arrays, *args))
-        self.launches.setdefault((kernel, sig), None)
+        self.launches.setdefault((kernel, launch.signature(arrays, args)), (arrays, args))
 
 
 def _everything_launched(dtype) -> list:
@@ -102,13 +91,18 @@ def _everything_launched(dtype) -> list:
     for k in (1, 3):
         W = np.zeros(40 if k == 1 else (40, k), dtype)
         gpu.logistic_loss_grad(x, np.zeros((6, k), dtype), W, np.zeros(k, dtype), np.ones(6, dtype))
-    return list(gpu.launches)
+    return list(gpu.launches.items())
 
 
 LAUNCHES = [
     pytest.param(dtype, kernel, sig, id=f"{np.dtype(dtype).name}-{kernel.py_func.__name__}")
     for dtype in (np.float32, np.float64)
-    for kernel, sig in _everything_launched(dtype)
+    for (kernel, sig), _ in _everything_launched(dtype)
+]
+ARGUMENTS = [
+    pytest.param(kernel, sig, arguments, id=f"{np.dtype(dtype).name}-{kernel.py_func.__name__}")
+    for dtype in (np.float32, np.float64)
+    for (kernel, sig), arguments in _everything_launched(dtype)
 ]
 
 
@@ -127,28 +121,65 @@ def test_the_host_code_launches_every_kernel(dtype):
         )
         for name in vars(module)
     }
-    launched = [kernel.py_func.__name__ for kernel, _ in _everything_launched(dtype)]
+    launched = [kernel.py_func.__name__ for (kernel, _), _ in _everything_launched(dtype)]
     assert sorted(launched) == sorted(defined)  # each once: one signature per kernel and dtype
 
 
+def test_the_kernels_are_compiled_with_every_option_they_set():
+    # The backend compiles with cuda.compile_ptx, passing the launch bounds: any other option a
+    # kernel's decorator set would be dropped there, so none may differ from compile_ptx's defaults.
+    defaults = {"debug": 0, "lineinfo": False, "opt": True, "fastmath": False, "device": False}
+    for (kernel, _), _ in _everything_launched(np.float32):
+        options = kernel.targetoptions
+        assert {k: options[k] for k in defaults if k in options} == {k: v for k, v in defaults.items() if k in options}
+        assert not options.get("link") and not options.get("extensions")
+
+
+def test_parameters_are_laid_out_as_numbas_array_model():
+    # The backend flattens each array into its data model's members, in order.
+    from numba import types
+    from numba.cuda.descriptor import cuda_target
+
+    for ndim in (1, 2):
+        model = cuda_target.target_context.data_model_manager.lookup(types.Array(types.float32, ndim, "C"))
+        assert tuple(model._fields) == launch.ARRAY_MEMBERS
+
+
 @functools.cache
+def _entry(kernel, sig) -> tuple[str, str]:
+    return launch.compile_ptx(kernel, sig, CC)
+
+
 def _ptx(kernel, sig) -> str:
-    ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=CC, launch_bounds=kernel.targetoptions.get("launch_bounds"))
-    return ptx
+    return _entry(kernel, sig)[1]
 
 
 def _sass_report(ptx: str) -> str:
-    """ptxas's resource report for ``ptx`` assembled to sm_90 by nvJitLink."""
-    handle = nvjitlink.create(2, [f"-arch=sm_{CC[0]}{CC[1]}", "-verbose"])
-    try:
-        data = ptx.encode()
-        nvjitlink.add_data(handle, nvjitlink.InputType.PTX, data, len(data), "kernel.ptx")
-        nvjitlink.complete(handle)
-        log = bytearray(nvjitlink.get_info_log_size(handle))
-        nvjitlink.get_info_log(handle, log)
-        return log.decode(errors="replace")
-    finally:
-        nvjitlink.destroy(handle)
+    """ptxas's resource report for ``ptx`` linked to sm_90 machine code by nvJitLink, as on a device."""
+    cubin, log = launch.link(ptx, CC, verbose=True)
+    assert cubin[:4] == b"\x7fELF", "nvJitLink returned no machine code"
+    return log
+
+
+PARAM_BYTES = {"u8": 1, "b8": 1, "s8": 1, "u16": 2, "b16": 2, "s16": 2, "u32": 4, "b32": 4, "s32": 4, "f32": 4,
+               "u64": 8, "b64": 8, "s64": 8, "f64": 8}  # fmt: skip
+
+
+@pytest.mark.parametrize("kernel,sig,arguments", ARGUMENTS)
+def test_launch_parameters_match_the_kernel_entry(kernel, sig, arguments):
+    arrays, args = arguments
+    entry, ptx = _entry(kernel, sig)
+    declared = re.search(re.escape(entry) + r"\((.*?)\)", ptx, re.S).group(1)
+    widths = [PARAM_BYTES[t] for t in re.findall(r"\.param\s+\.(\w+)", declared)]
+    params = launch.parameters(arrays, args, pointer=lambda a: a.ctypes.data)
+    assert [p.itemsize for p in params] == widths
+    # Each array's members in numba's order: its size, item size, data address, shape and strides.
+    at = 0
+    for a in arrays:
+        members = [int(p) for p in params[at : at + 5 + 2 * a.ndim]]
+        assert members == [0, 0, a.size, a.itemsize, a.ctypes.data, *a.shape, *a.strides]
+        at += 5 + 2 * a.ndim
+    assert [type(p) for p in params[at:]] == [np.bool_ if isinstance(v, bool) else np.int64 for v in args]
 
 
 @pytest.mark.parametrize("dtype,kernel,sig", LAUNCHES)
@@ -174,3 +205,38 @@ def test_machine_code_for_sm90_spills_at_most_a_few_registers(dtype, kernel, sig
     # ptxas releases move a few bytes of spills in or out of a kernel at its register cap; more
     # means the launch bounds leave it too few registers (or an array landed in local memory).
     assert max(spills) <= SPILL_BUDGET, f"{kernel.py_func.__name__} spills {max(spills)} bytes\n{report}"
+
+
+class _CupyArray(np.ndarray):
+    """A NumPy array with CuPy's pointer attribute, ``a.data.ptr``."""
+
+    @property
+    def data(self):
+        return SimpleNamespace(ptr=self.ctypes.data)
+
+
+def test_cupy_start_compiles_each_kernel_once_and_launches_its_machine_code():
+    # CupyStart with CuPy faked at the module/function level: what it loads and what it launches.
+    loaded, launched = [], []
+
+    class Module:
+        def load(self, image):
+            loaded.append(image)
+
+        def get_function(self, entry):
+            return lambda grid, block, params, shared_mem: launched.append((entry, grid, block, params, shared_mem))
+
+    cuda_ns = SimpleNamespace(
+        runtime=SimpleNamespace(getDevice=lambda: 0),
+        Device=lambda: SimpleNamespace(compute_capability=f"{CC[0]}{CC[1]}"),
+        function=SimpleNamespace(Module=Module),
+    )
+    gpu = Launcher(np, THREADS, 1056, launch.CupyStart(SimpleNamespace(cuda=cuda_ns)))
+    x = np.linspace(-3, 3, 240, dtype=np.float32).reshape(6, 40).view(_CupyArray)
+    outs = [gpu.elementwise("sigmoid", x), gpu.elementwise("sigmoid", x[1:])]
+    assert len(loaded) == 1 and loaded[0][:4] == b"\x7fELF"  # machine code, compiled and linked once
+    entries = [call[0] for call in launched]
+    assert entries[0] == entries[1] and "elementwise7sigmoid" in entries[0]  # the entry numba named
+    for (_, grid, block, params, shared), source, out in zip(launched, (x, x[1:]), outs):
+        assert block == (THREADS,) and grid == (1,) and shared == 0
+        assert params == launch.parameters((source.reshape(-1), out.reshape(-1)), (), lambda a: a.ctypes.data)

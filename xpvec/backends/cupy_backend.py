@@ -6,8 +6,12 @@ Design requirements:
   backend cannot run (cupy not installed; installed but no usable driver; no
   device; numba-cuda missing) with the fix.
 - Each elementwise op is one launch of a numba-cuda kernel
-  (``xpvec.kernels.gpu``) on CuPy's memory through ``__cuda_array_interface__``,
-  on CuPy's current stream, with no stream synchronization on the way in.
+  (``xpvec.kernels.gpu``) on CuPy's memory, on CuPy's current stream, with no
+  stream synchronization on the way in. numba-cuda compiles the kernels and
+  CuPy launches them (``xpvec.kernels.gpu.launch``): numba-cuda's own launch
+  costs tens of microseconds of host time, longer than the kernels themselves
+  up to millions of elements. ``XPVEC_CUDA_LAUNCH=numba`` launches through
+  numba-cuda instead (``__cuda_array_interface__``), for comparison.
   softmax / log_softmax / normalize_rows are one kernel over rows (or, for
   softmax over a middle axis, over columns), the losses
   and the logistic loss+gradient a partials kernel and a column sum; dot is
@@ -29,6 +33,20 @@ from ._base import Backend
 INSTALL = "pip install 'xpvec[cuda12]' (CUDA 12 driver) or 'xpvec[cuda13]' (CUDA 13 driver)"
 THREADS = 256  # per block: a power of two (the tree reductions halve it)
 BLOCKS_PER_SM = 8  # grid-stride kernels launch at most this many blocks per SM
+LAUNCHERS = ("cupy", "numba")  # XPVEC_CUDA_LAUNCH: who launches the numba-cuda kernels
+
+
+def _launcher_choice() -> str:
+    return os.environ.get("XPVEC_CUDA_LAUNCH", "").strip().lower() or LAUNCHERS[0]
+
+
+def _launcher_problem() -> str | None:
+    if _launcher_choice() not in LAUNCHERS:
+        return (
+            f"XPVEC_CUDA_LAUNCH={os.environ['XPVEC_CUDA_LAUNCH']!r} is not one of {', '.join(LAUNCHERS)}; "
+            "unset it for the default (cupy)"
+        )
+    return None
 
 
 def _cuda_problem(cupy) -> str | None:
@@ -135,20 +153,29 @@ class CupyBackend(Backend):
             import cupy
         except Exception as exc:  # a broken install fails here, not at first use
             return f"cupy is installed but cannot be imported ({type(exc).__name__}: {exc}); reinstall: {INSTALL}"
-        return _cuda_problem(cupy) or _numba_cuda_problem()
+        return _cuda_problem(cupy) or _numba_cuda_problem() or _launcher_problem()
 
-    def __init__(self):
+    def __init__(self, launch: str | None = None):
+        """``launch``: who launches the kernels, "cupy" or "numba" (default: ``XPVEC_CUDA_LAUNCH``, else cupy)."""
         import cupy
         from numba import cuda
 
         from xpvec.kernels.gpu.host import Launcher
+        from xpvec.kernels.gpu.launch import CupyStart, NumbaDispatch
 
         self._cp, self._cuda = cupy, cuda
-        _quiet_small_grids(cuda)
         self._ns = _CupyNamespace(cupy)
         self._streams: dict[int, object] = {}
+        launch = launch or _launcher_choice()
+        if launch not in LAUNCHERS:
+            raise ValueError(f"launch={launch!r} is not one of {', '.join(LAUNCHERS)}")
+        if launch == "numba":
+            _quiet_small_grids(cuda)
+            start = NumbaDispatch(self._kernel_arg, self._stream)
+        else:
+            start = CupyStart(cupy)
         sms = cupy.cuda.Device().attributes["MultiProcessorCount"]
-        self._gpu = Launcher(cupy, THREADS, sms * BLOCKS_PER_SM, self._kernel_arg, self._stream)
+        self._gpu = Launcher(cupy, THREADS, sms * BLOCKS_PER_SM, start)
 
     # ----------------------------------------------------------- plumbing
     def namespace(self, x):
@@ -190,7 +217,7 @@ class CupyBackend(Backend):
                 self.logistic_loss_grad(x, Y, W, b, self._cp.ones(3, dtype=dtype))
         self.synchronize()
 
-    # ----------------------------------------------------------- launching
+    # ----------------------------------------------------------- launching through numba-cuda
     def _stream(self):
         """CuPy's current stream as a numba stream: kernels queue behind CuPy's work."""
         ptr = self._cp.cuda.get_current_stream().ptr

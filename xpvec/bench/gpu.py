@@ -49,6 +49,9 @@ FITS = (
     (1_000_000, 64, 10, "float32"),
 )
 ELEMENTWISE_TARGET = ("sigmoid", "sigmoid_grad", "log_sigmoid", "softmax", "log_softmax")
+# Ops also timed with the device's variants of the backend: the cost of a launch shows on the
+# smallest elementwise op at each size, and on the fused loss+gradient.
+VARIED_OPS = ("sigmoid",)
 
 
 @dataclass
@@ -60,11 +63,14 @@ class Plan:
     fits: tuple[tuple[int, int, int, str], ...] = FITS
     repeats: int = 7
     min_sample: float = 0.02
+    variants: int = 0  # the device's other ways of launching the backend's kernels (``CupyDevice.variants``)
 
     @property
     def steps(self) -> int:
         peers = sum(op in PEERS for op in self.ops)
-        per_dtype = len(self.sizes) * (len(self.ops) + peers) + 2 * 2  # ops; loss_grad K=1, 10 x fused, 2-pass
+        varied = sum(op in VARIED_OPS for op in self.ops) * self.variants
+        per_dtype = len(self.sizes) * (len(self.ops) + peers + varied)
+        per_dtype += 2 * (2 + self.variants)  # loss_grad K=1, 10 x fused, 2-pass, variants
         return len(self.dtypes) * per_dtype + len(self.fits)
 
 
@@ -83,6 +89,15 @@ class CupyDevice:
 
         self.xp = cupy
         self.name = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)["name"].decode()
+        self._variants: list[tuple[str, Backend]] | None = None
+
+    def variants(self) -> list[tuple[str, Backend]]:
+        """The backend with its kernels launched by numba-cuda, beside the default launch by CuPy."""
+        if self._variants is None:
+            from ..backends.cupy_backend import CupyBackend
+
+            self._variants = [("cupy, numba-cuda launch", CupyBackend(launch="numba"))]
+        return self._variants
 
     def put(self, a: np.ndarray):
         return self.xp.asarray(a)
@@ -119,6 +134,9 @@ class HostStandIn:
 
     def put(self, a: np.ndarray):
         return a
+
+    def variants(self) -> list[tuple[str, Backend]]:
+        return []
 
     def time(self, calls: list[Callable], repeats: int, min_sample: float) -> list[float]:
         return time_calls(calls, repeats=repeats, min_sample=min_sample)
@@ -173,6 +191,7 @@ def time_ops(device, plan: Plan, progress: Callable[[str], None], dtypes: tuple[
     """Each op at each size, in ``dtypes`` (default: the plan's), against its peer and the copy floor."""
     rng = np.random.default_rng(0)
     results = []
+    variants = device.variants()
     for dtype in plan.dtypes if dtypes is None else dtypes:
         floors: dict[int, float] = {}
         for op in plan.ops:
@@ -186,6 +205,10 @@ def time_ops(device, plan: Plan, progress: Callable[[str], None], dtypes: tuple[
                 # The events bracket the calls: a wait after each would time the host's gaps too.
                 xpvec_calls = [case.xpvec_call(device.backend, a, finish=False) for a in moved]
                 runners = [(device.backend, "backend", xpvec_calls)]
+                if op in VARIED_OPS:
+                    for label, variant in variants:
+                        fn = getattr(variant, op)
+                        runners.append((label, "backend", [lambda a=a, f=fn: f(*a) for a in moved]))
                 if op in PEERS:
                     calls = [lambda a=a, fn=PEERS[op]: fn(device.xp, *a) for a in moved]
                     runners.append((f"{device.xp.__name__} expression", "peer", calls))
@@ -201,6 +224,9 @@ def time_ops(device, plan: Plan, progress: Callable[[str], None], dtypes: tuple[
 def time_loss_grad(device, plan: Plan, progress: Callable[[str], None]) -> list[Result]:
     """The fused loss+gradient and the two-pass formulation, against one copy of X."""
     backend = get_instance(device.backend)
+    kernels = [(device.backend, backend._logistic_loss_grad)]
+    kernels += [(label, variant._logistic_loss_grad) for label, variant in device.variants()]
+    kernels.append(("two BLAS passes", _two_pass(backend)))
     n, d = plan.loss_grad_shape
     rng = np.random.default_rng(1)
     results = []
@@ -215,11 +241,11 @@ def time_loss_grad(device, plan: Plan, progress: Callable[[str], None]) -> list[
             W = device.put(np.full(d if k == 1 else (d, k), 0.05, dtype=dtype))
             b = device.put(np.zeros(k, dtype=dtype))
             args = (xp, X, Y, W, b, None)
-            for label, kernel in ((device.backend, backend._logistic_loss_grad), ("two BLAS passes", _two_pass(backend))):
+            for label, kernel in kernels:
                 progress(f"loss_grad K={k} {dtype} {label}")
                 seconds = median(device.time([lambda f=kernel, a=args: f(*a)], plan.repeats, plan.min_sample))
                 op = f"loss_grad {n:.0e}x{d} K={k}"
-                kind = "backend" if label == device.backend else "peer"
+                kind = "peer" if label == "two BLAS passes" else "backend"
                 results.append(Result(op, n * d, dtype, label, kind, seconds, host_X.nbytes, floor))
     return results
 

@@ -54,7 +54,7 @@ FIELDS = {
     "size": "elements of the op's first input",
     "dtype": "the inputs' dtype",
     "runner": "an xpvec backend, or a peer's label (what a user would write instead)",
-    "kind": "'backend' or 'peer'",
+    "kind": "'backend' (xpvec, or a variant of its backend) or 'peer'",
     "median_s": "median seconds per call over the samples (null: skipped, see note)",
     "bytes_moved": "bytes one call must read plus write at the least (a pass over the data)",
     "copy_floor_s": "median seconds of a copy moving bytes_moved, measured in the same run",
