@@ -28,7 +28,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-from ._jit import bounded_jit
+from ._jit import kernel_jit
 from ._lines import COLUMNS
 from ._online import normalizer
 
@@ -52,7 +52,7 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     nbtype = numba.from_dtype(dtype)
     online = normalizer(dtype, COLUMNS.fold)
     max_sum = online.max_sum
-    jit_kernel = bounded_jit(threads, BLOCKS_PER_SM[dtype.itemsize])
+    jit_kernel = kernel_jit(threads, BLOCKS_PER_SM[dtype.itemsize])
 
     def column_kernel(name, value, prepare):
         """softmax or log_softmax down each of the ``columns`` columns of x, flat (outer, n, inner) in C order."""

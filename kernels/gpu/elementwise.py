@@ -24,6 +24,7 @@ from types import SimpleNamespace
 import numpy as np
 from numba import cuda
 
+from ._jit import kernel_jit
 from ._lines import COLUMNS
 
 UNROLL = 4  # loads in flight per thread: the loops in _lines (used here), reduce and logistic spell out four
@@ -43,7 +44,7 @@ def _map(name: str, f):
         emit(x, out, 0, 1, cuda.grid(1), cuda.gridsize(1), x.size, 0, 0)  # element k at 0 + k * 1
 
     kernel.__name__ = kernel.__qualname__ = name  # what profilers and compile errors show
-    return cuda.jit(kernel)
+    return kernel_jit()(kernel)
 
 
 @functools.cache

@@ -21,7 +21,10 @@ the backend launches another way, with public APIs only:
 The parameters follow numba's kernel ABI: each array is flattened into its
 data model's members (meminfo, parent, nitems, itemsize, data, shape...,
 strides...; ``ARRAY_MEMBERS``), each a separate 64-bit parameter, and an
-integer or boolean argument is one parameter of its width. CI checks these
+integer or boolean argument is one parameter of its width. They go to CuPy
+as Python ints (CuPy passes those as 64-bit integers) and NumPy booleans (one
+byte): a NumPy scalar per parameter would cost more host time than the rest
+of the launch. CI checks these
 against the PTX of every kernel the host code launches
 (tests/gpu_sim/kernels_for_sm90.py), and compiles and links them with the
 very functions here; only CuPy's load and launch need a device.
@@ -42,6 +45,7 @@ import numpy as np
 
 ARRAY_MEMBERS = ("meminfo", "parent", "nitems", "itemsize", "data", "shape", "strides")  # numba's ArrayModel
 _ENTRY = re.compile(r"\.entry\s+([\w$]+)\s*\(")
+_EXTERN = re.compile(r"\.extern\s+\.func")
 
 
 def _as_is(a):
@@ -81,18 +85,16 @@ def signature(arrays: Sequence, args: tuple) -> tuple:
 
 
 def parameters(arrays: Sequence, args: tuple, pointer: Callable[[Any], int]) -> tuple:
-    """The kernel's parameters for these arguments, in numba's ABI, as NumPy scalars of each one's width.
+    """The kernel's parameters for these arguments, in numba's ABI: a Python int for each 64-bit
+    one, a NumPy bool for each boolean (one byte).
 
     ``pointer(a)`` is the address of a's first element (``a.data.ptr`` for CuPy).
     """
-    params = []
+    params: list = []
     for a in arrays:
         # meminfo and parent: no NRT, no Python parent object on a device.
-        params += [np.uint64(0), np.uint64(0), np.int64(a.size), np.int64(a.itemsize), np.uint64(pointer(a))]
-        params += [np.int64(n) for n in a.shape]
-        params += [np.int64(s) for s in a.strides]
-    for v in args:
-        params.append(np.bool_(v) if isinstance(v, (bool, np.bool_)) else np.int64(v))
+        params += (0, 0, a.size, a.itemsize, pointer(a), *a.shape, *a.strides)
+    params += (np.bool_(v) if isinstance(v, (bool, np.bool_)) else int(v) for v in args)
     return tuple(params)
 
 
@@ -131,8 +133,14 @@ def link(ptx: str, cc: tuple[int, int], verbose: bool = False) -> tuple[bytes, s
     handle = nvjitlink.create(2 if verbose else 1, [f"-arch=sm_{cc[0]}{cc[1]}"] + (["-verbose"] if verbose else []))
     try:
         data = ptx.encode()
-        nvjitlink.add_data(handle, nvjitlink.InputType.PTX, data, len(data), "kernel.ptx")
-        nvjitlink.complete(handle)
+        try:
+            nvjitlink.add_data(handle, nvjitlink.InputType.PTX, data, len(data), "kernel.ptx")
+            nvjitlink.complete(handle)
+        except nvjitlink.nvJitLinkError as exc:
+            log = bytearray(nvjitlink.get_error_log_size(handle))
+            nvjitlink.get_error_log(handle, log)
+            raise RuntimeError(f"nvJitLink could not link a kernel for sm_{cc[0]}{cc[1]} ({exc}): "
+                               + log.decode(errors="replace").strip()) from exc  # fmt: skip
         cubin = bytearray(nvjitlink.get_linked_cubin_size(handle))
         nvjitlink.get_linked_cubin(handle, cubin)
         log = bytearray(nvjitlink.get_info_log_size(handle))
@@ -163,9 +171,25 @@ class CupyStart:
         cc = self._cp.cuda.Device().compute_capability  # "90"
         cc = (int(cc[:-1]), int(cc[-1]))
         entry, ptx = compile_ptx(kernel, sig, cc)
+        name = kernel.py_func.__name__
+        if _EXTERN.search(ptx):  # numba links its runtime (NRT) into such a kernel itself
+            raise RuntimeError(
+                f"the {name} kernel calls functions numba-cuda links in itself (NUMBA_CUDA_ENABLE_NRT is "
+                "set?); unset NUMBA_CUDA_ENABLE_NRT, or set XPVEC_CUDA_LAUNCH=numba"
+            )
         linked = link(ptx, cc)
         module = self._cp.cuda.function.Module()
-        module.load(linked[0] if linked else ptx.encode())
+        if linked:
+            module.load(linked[0])
+        else:
+            try:  # no nvJitLink: the driver compiles the PTX, if it knows its version
+                module.load(ptx.encode())
+            except self._cp.cuda.driver.CUDADriverError as exc:
+                raise RuntimeError(
+                    f"the CUDA driver cannot load the {name} kernel's PTX ({exc}) and nvJitLink, which "
+                    "would link it for this GPU, cannot be loaded: install the CUDA extra matching the "
+                    "driver (pip install 'xpvec[cuda12]' or 'xpvec[cuda13]'), or set XPVEC_CUDA_LAUNCH=numba"
+                ) from exc
         return module.get_function(entry)  # holds the module
 
 

@@ -33,7 +33,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-from ._jit import bounded_jit
+from ._jit import kernel_jit
 
 SHARED_BYTES = 32 * 1024  # per block; leaves room for several resident blocks per SM
 MIN_ROWS = 8  # below this a tile keeps too few threads busy: two cuBLAS passes do better
@@ -62,7 +62,7 @@ def shared_bytes(rows: int, d: int, k: int, itemsize: int, threads: int) -> int:
 def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     zero, one = dtype.type(0), dtype.type(1)
     nbtype = numba.from_dtype(dtype)
-    jit_kernel = bounded_jit(threads, BLOCKS_PER_SM[dtype.itemsize])
+    jit_kernel = kernel_jit(threads, BLOCKS_PER_SM[dtype.itemsize])
 
     @cuda.jit(device=True)
     def advance(t, j, d, dt, dj):

@@ -46,7 +46,7 @@ from numba import cuda
 
 from . import _norm
 from ._block import reducers
-from ._jit import bounded_jit
+from ._jit import kernel_jit
 from ._lines import COLUMNS
 from ._online import normalizer
 from .columns import BLOCKS_PER_SM, tile  # the same lines and tiles, the same register budget
@@ -69,7 +69,7 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     zero, inf = dtype.type(0), dtype.type(np.inf)
     online = normalizer(dtype, COLUMNS.fold)
     line_pair, merge, merge_parts, finished = online.line_pair, online.merge, online.merge_parts, online.finished
-    jit_kernel = bounded_jit(threads, BLOCKS_PER_SM[dtype.itemsize])
+    jit_kernel = kernel_jit(threads, BLOCKS_PER_SM[dtype.itemsize])
 
     @jit_kernel
     def line_pieces(x, maxes_out, sums_out, n, inner, columns, lanes, piece, pieces):

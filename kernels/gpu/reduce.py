@@ -19,7 +19,7 @@ import numpy as np
 from numba import cuda
 
 from ._block import reducers
-from ._jit import bounded_jit
+from ._jit import kernel_jit
 
 BLOCKS_PER_SM = 8  # the partials kernels: <= 32 registers at 256 threads, full occupancy
 
@@ -31,7 +31,7 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     # Device functions are bound to plain names: numba can call a closure's
     # dispatcher, not an attribute of a Python object.
     block_sum, _ = reducers(dtype, threads)
-    jit_kernel = bounded_jit(threads, BLOCKS_PER_SM)
+    jit_kernel = kernel_jit(threads, BLOCKS_PER_SM)
 
     def partials_of(name: str, term):
         """A kernel ``name`` writing partials[block] = sum term(a, b) over the block's grid-stride
@@ -70,7 +70,7 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
         d = u - v
         return d * d
 
-    @cuda.jit
+    @kernel_jit()
     def sum_columns(partials, out):
         """out[c] = sum over rows of partials[:, c]: one block per column (grid-stride)."""
         scratch = cuda.shared.array(threads, dtype=nbtype)

@@ -36,7 +36,7 @@ from numba import cuda
 
 from . import _norm
 from ._block import reducers
-from ._jit import bounded_jit
+from ._jit import kernel_jit
 from ._lines import ROWS
 from ._online import normalizer
 
@@ -53,7 +53,7 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
     fold, emit = ROWS.fold, ROWS.emit
     online = normalizer(dtype, fold)
     max_sum = online.max_sum
-    jit_kernel = bounded_jit(threads, BLOCKS_PER_SM)
+    jit_kernel = kernel_jit(threads, BLOCKS_PER_SM)
 
     def softmax_kernel(name, value, prepare):
         """softmax or log_softmax per row; 2 (row in L2) to 3 * itemsize bytes per element."""

@@ -133,6 +133,7 @@ def test_the_kernels_are_compiled_with_every_option_they_set():
         options = kernel.targetoptions
         assert {k: options[k] for k in defaults if k in options} == {k: v for k, v in defaults.items() if k in options}
         assert not options.get("link") and not options.get("extensions")
+        assert options.get("lto") is False  # numba-cuda's own launch runs the same machine code
 
 
 def test_parameters_are_laid_out_as_numbas_array_model():
@@ -172,14 +173,14 @@ def test_launch_parameters_match_the_kernel_entry(kernel, sig, arguments):
     declared = re.search(re.escape(entry) + r"\((.*?)\)", ptx, re.S).group(1)
     widths = [PARAM_BYTES[t] for t in re.findall(r"\.param\s+\.(\w+)", declared)]
     params = launch.parameters(arrays, args, pointer=lambda a: a.ctypes.data)
-    assert [p.itemsize for p in params] == widths
+    assert [8 if type(p) is int else p.itemsize for p in params] == widths  # CuPy passes an int as int64
     # Each array's members in numba's order: its size, item size, data address, shape and strides.
     at = 0
     for a in arrays:
         members = [int(p) for p in params[at : at + 5 + 2 * a.ndim]]
         assert members == [0, 0, a.size, a.itemsize, a.ctypes.data, *a.shape, *a.strides]
         at += 5 + 2 * a.ndim
-    assert [type(p) for p in params[at:]] == [np.bool_ if isinstance(v, bool) else np.int64 for v in args]
+    assert [type(p) for p in params[at:]] == [np.bool_ if isinstance(v, bool) else int for v in args]
 
 
 @pytest.mark.parametrize("dtype,kernel,sig", LAUNCHES)
@@ -207,12 +208,36 @@ def test_machine_code_for_sm90_spills_at_most_a_few_registers(dtype, kernel, sig
     assert max(spills) <= SPILL_BUDGET, f"{kernel.py_func.__name__} spills {max(spills)} bytes\n{report}"
 
 
+def test_link_failures_say_what_nvjitlink_said():
+    with pytest.raises(RuntimeError, match="nvJitLink could not link a kernel for sm_90") as info:
+        launch.link(".version 8.0\n.target sm_90\n.address_size 64\n.visible .entry broken( {\n", CC)
+    assert len(str(info.value)) > 80  # the error log, not only the code
+
+
 class _CupyArray(np.ndarray):
     """A NumPy array with CuPy's pointer attribute, ``a.data.ptr``."""
 
     @property
     def data(self):
         return SimpleNamespace(ptr=self.ctypes.data)
+
+
+def _fake_cupy_cuda(module_class):
+    return SimpleNamespace(
+        runtime=SimpleNamespace(getDevice=lambda: 0),
+        Device=lambda: SimpleNamespace(compute_capability=f"{CC[0]}{CC[1]}"),
+        function=SimpleNamespace(Module=module_class),
+    )
+
+
+def test_a_kernel_that_needs_numbas_runtime_is_refused_with_the_fix(monkeypatch):
+    # With NUMBA_CUDA_ENABLE_NRT=1 numba-cuda adds calls into its runtime, which it links in itself.
+    real = launch.compile_ptx
+    monkeypatch.setattr(launch, "compile_ptx", lambda *a: (lambda e, p: (e, ".extern .func NRT_incref\n" + p))(*real(*a)))
+    start = launch.CupyStart(SimpleNamespace(cuda=_fake_cupy_cuda(object)))
+    x = np.zeros(8, np.float32).view(_CupyArray)
+    with pytest.raises(RuntimeError, match="unset NUMBA_CUDA_ENABLE_NRT, or set XPVEC_CUDA_LAUNCH=numba"):
+        start(elementwise.kernels(np.dtype(np.float32)).sigmoid, 1, THREADS, 0, (x, x), ())
 
 
 def test_cupy_start_compiles_each_kernel_once_and_launches_its_machine_code():
@@ -226,12 +251,7 @@ def test_cupy_start_compiles_each_kernel_once_and_launches_its_machine_code():
         def get_function(self, entry):
             return lambda grid, block, params, shared_mem: launched.append((entry, grid, block, params, shared_mem))
 
-    cuda_ns = SimpleNamespace(
-        runtime=SimpleNamespace(getDevice=lambda: 0),
-        Device=lambda: SimpleNamespace(compute_capability=f"{CC[0]}{CC[1]}"),
-        function=SimpleNamespace(Module=Module),
-    )
-    gpu = Launcher(np, THREADS, 1056, launch.CupyStart(SimpleNamespace(cuda=cuda_ns)))
+    gpu = Launcher(np, THREADS, 1056, launch.CupyStart(SimpleNamespace(cuda=_fake_cupy_cuda(Module))))
     x = np.linspace(-3, 3, 240, dtype=np.float32).reshape(6, 40).view(_CupyArray)
     outs = [gpu.elementwise("sigmoid", x), gpu.elementwise("sigmoid", x[1:])]
     assert len(loaded) == 1 and loaded[0][:4] == b"\x7fELF"  # machine code, compiled and linked once
