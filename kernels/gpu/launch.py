@@ -24,9 +24,8 @@ strides...; ``ARRAY_MEMBERS``), each a separate 64-bit parameter, and an
 integer or boolean argument is one parameter of its width. They go to CuPy
 as Python ints (CuPy passes those as 64-bit integers) and NumPy booleans (one
 byte): a NumPy scalar per parameter would cost more host time than the rest
-of the launch. CI checks these
-against the PTX of every kernel the host code launches
-(tests/gpu_sim/kernels_for_sm90.py), and compiles and links them with the
+of the launch. CI checks these against the PTX of every kernel the host code
+launches (tests/gpu_sim/kernels_for_sm90.py), and compiles and links with the
 very functions here; only CuPy's load and launch need a device.
 
 ``NumbaDispatch`` is numba-cuda's own launch: the simulator's (which runs
@@ -36,6 +35,7 @@ backend's, for comparison or should a numba-cuda release change the ABI.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -111,6 +111,7 @@ def compile_ptx(kernel, sig: tuple, cc: tuple[int, int]) -> tuple[str, str]:
     return match.group(1), ptx
 
 
+@functools.cache
 def _nvjitlink():
     """cuda.bindings' nvJitLink, or None where its library cannot be loaded."""
     try:

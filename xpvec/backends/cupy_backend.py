@@ -9,9 +9,9 @@ Design requirements:
   (``xpvec.kernels.gpu``) on CuPy's memory, on CuPy's current stream, with no
   stream synchronization on the way in. numba-cuda compiles the kernels and
   CuPy launches them (``xpvec.kernels.gpu.launch``): numba-cuda's own launch
-  costs tens of microseconds of host time, longer than the kernels themselves
-  up to millions of elements. ``XPVEC_CUDA_LAUNCH=numba`` launches through
-  numba-cuda instead (``__cuda_array_interface__``), for comparison.
+  wraps every CuPy array on every call, host time longer than the kernels
+  take up to millions of elements. ``XPVEC_CUDA_LAUNCH=numba`` launches
+  through numba-cuda instead (``__cuda_array_interface__``), for comparison.
   softmax / log_softmax / normalize_rows are one kernel over rows (or, for
   softmax over a middle axis, over columns), the losses
   and the logistic loss+gradient a partials kernel and a column sum; dot is
