@@ -8,6 +8,7 @@ any timing.
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -31,9 +32,14 @@ def test_experiment_runs_end_to_end_on_the_host_stand_in(tmp_path, capsys):
 
     experiment = gpu.run(gpu.HostStandIn(), plan, steps.append, checkpoint)
     assert len(steps) == plan.steps
-    per_dtype = len(plan.sizes) * (len(plan.ops) + 3)  # sigmoid, softmax and l2_loss have a peer; dot has not
-    # What the goals are judged on first (float32 ops, loss+gradient, fits), float64's ops last.
-    assert phases == [(False, per_dtype, 0, 0), (False, per_dtype, 8, 0), (False, per_dtype, 8, 2), (True, 2 * per_dtype, 8, 2)]
+    per_op = len(plan.sizes)  # sigmoid, softmax and l2_loss also have a peer; dot has not
+    so_far = list(itertools.accumulate(2 * per_op if op != "dot" else per_op for op in plan.ops))
+    per_dtype = so_far[-1]
+    # What the goals are judged on first (float32 ops, op by op; loss+gradient; fits), float64's ops last.
+    assert phases == (
+        [(False, n, 0, 0) for n in so_far] + [(False, per_dtype, 0, 0), (False, per_dtype, 8, 0), (False, per_dtype, 8, 2)]
+        + [(False, per_dtype + n, 8, 2) for n in so_far] + [(True, 2 * per_dtype, 8, 2)]
+    )  # fmt: skip
     assert [r.dtype for r in experiment["results"]] == ["float32"] * per_dtype + ["float64"] * per_dtype
 
     results = experiment["results"]
@@ -103,6 +109,27 @@ def test_a_run_cut_short_keeps_what_it_measured(tmp_path, monkeypatch):
                                  + [("loss_grad", "float32"), ("loss_grad", "float64")] * 4)
     goals = {g["goal"]: g["met"] for g in doc["targets"]}
     assert sum("within 1.3x" in g for g in goals) == 4 and not any("scikit-learn" in g for g in goals)
+
+
+def test_a_run_cut_within_the_ops_keeps_the_ops_already_timed(tmp_path, monkeypatch):
+    import argparse
+    import dataclasses
+
+    from xpvec import cli
+
+    def cut(*args):
+        raise KeyboardInterrupt
+
+    cases = dict(gpu.CASES)
+    cases["softmax"] = dataclasses.replace(cases["softmax"], make_inputs=cut)
+    monkeypatch.setattr(gpu, "CASES", cases)
+    monkeypatch.setattr(gpu, "CupyDevice", gpu.HostStandIn)
+    with pytest.raises(KeyboardInterrupt):
+        cli._bench_gpu(argparse.Namespace(quick=True, sizes=[500]), ["sigmoid", "softmax"], tmp_path)
+    doc = json.loads((tmp_path / "gpu.json").read_text())
+    assert doc["complete"] is False
+    assert [(r["op"], r["dtype"], r["kind"]) for r in doc["results"]] == [
+        ("sigmoid", "float32", "backend"), ("sigmoid", "float32", "peer")]  # fmt: skip
 
 
 def test_variants_of_the_backend_are_timed_beside_it():

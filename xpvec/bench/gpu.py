@@ -187,8 +187,12 @@ def _copy_floor(device, nbytes_moved: int, plan: Plan) -> float:
     return median(device.time(calls, plan.repeats, plan.min_sample)) * nbytes_moved / (16 * n)
 
 
-def time_ops(device, plan: Plan, progress: Callable[[str], None], dtypes: tuple[str, ...] | None = None) -> list[Result]:
-    """Each op at each size, in ``dtypes`` (default: the plan's), against its peer and the copy floor."""
+def time_ops(
+    device, plan: Plan, progress: Callable[[str], None], dtypes: tuple[str, ...] | None = None,
+    keep: Callable[[list[Result]], None] | None = None,
+) -> list[Result]:
+    """Each op at each size, in ``dtypes`` (default: the plan's), against its peer and the copy
+    floor; ``keep`` gets the results so far after each op."""
     rng = np.random.default_rng(0)
     results = []
     variants = device.variants()
@@ -218,6 +222,8 @@ def time_ops(device, plan: Plan, progress: Callable[[str], None], dtypes: tuple[
                         seconds = median(device.time(calls, plan.repeats, plan.min_sample))
                     results.append(Result(op, size, dtype, label, kind, seconds, nbytes, floors[nbytes]))
                 del moved
+            if keep is not None:
+                keep(results)
     return results
 
 
@@ -277,22 +283,27 @@ def targets(results: list[Result], loss_grad: list[Result], fits: list[Fit], bac
 def run(device, plan: Plan, progress: Callable[[str], None], checkpoint: Callable[[dict], None] | None = None) -> dict:
     """The whole experiment. ``checkpoint`` gets the experiment so far after each phase: the ops
     in the plan's first dtype (float32, which the goals name), the loss+gradient, the fits, the
-    ops in the other dtypes. A run cut short still leaves what it measured, goals first."""
+    ops in the other dtypes; and within the ops' phases after each op. A run cut short still
+    leaves what it measured, goals first."""
     experiment = {"device": device.name, "results": [], "loss_grad": [], "fits": [], "targets": [], "complete": False}
+
+    def save(key: str, so_far: list, complete: bool = False) -> dict:
+        done = {**experiment, key: experiment[key] + so_far, "complete": complete}
+        done["targets"] = targets(done["results"], done["loss_grad"], done["fits"], device.backend)
+        if checkpoint is not None:
+            checkpoint(done)
+        return done
+
     first, others = plan.dtypes[:1], plan.dtypes[1:]
     phases = [
-        ("results", lambda d, p, f: time_ops(d, p, f, first)),
+        ("results", lambda d, p, f: time_ops(d, p, f, first, lambda r: save("results", r))),
         ("loss_grad", time_loss_grad),
         ("fits", lambda d, p, f: time_fits(d, p.fits, f)),
     ]
     if others:
-        phases.append(("results", lambda d, p, f: time_ops(d, p, f, others)))
+        phases.append(("results", lambda d, p, f: time_ops(d, p, f, others, lambda r: save("results", r))))
     for i, (key, measure) in enumerate(phases):
-        experiment[key] = experiment[key] + measure(device, plan, progress)
-        experiment["complete"] = i == len(phases) - 1
-        experiment["targets"] = targets(experiment["results"], experiment["loss_grad"], experiment["fits"], device.backend)
-        if checkpoint is not None:
-            checkpoint(experiment)
+        experiment = save(key, measure(device, plan, progress), complete=i == len(phases) - 1)
     return experiment
 
 
