@@ -32,7 +32,7 @@ export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
 
 {
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
-    python3 -m pip list 2>/dev/null | grep -i -E '^(cupy|numba|numpy|scikit-learn|cuda-)'
+    python3 -m pip list 2>/dev/null | grep -i -E '^(cupy|numba|numpy|scikit-learn|cuda-|nvidia-(nvjitlink|nvvm|cuda-nvcc|cuda-runtime))'
     python3 -m xpvec info
 } 2>&1 | tee "$out/info.txt"
 timeout "${TEST_SECONDS:-150}" python3 -m pytest -q -p no:cacheprovider -k cupy tests 2>&1 | tee "$out/tests.log"
