@@ -66,7 +66,8 @@ def _no_device(monkeypatch):
 
 @dataclass
 class RecordingLauncher(Launcher):
-    """The launcher with its launches recorded (kernel, argument types: the first arguments of each) instead of run."""
+    """The launcher with each (kernel, argument types) it would launch recorded, and the first arguments
+    it saw for them, instead of launching."""
 
     launches: dict = field(default_factory=dict)
 
@@ -128,12 +129,11 @@ def test_the_host_code_launches_every_kernel(dtype):
 def test_the_kernels_are_compiled_with_every_option_they_set():
     # The backend compiles with cuda.compile_ptx, passing the launch bounds: any other option a
     # kernel's decorator set would be dropped there, so none may differ from compile_ptx's defaults.
-    defaults = {"debug": 0, "lineinfo": False, "opt": True, "fastmath": False, "device": False}
     for (kernel, _), _ in _everything_launched(np.float32):
         options = kernel.targetoptions
-        assert {k: options[k] for k in defaults if k in options} == {k: v for k, v in defaults.items() if k in options}
-        assert not options.get("link") and not options.get("extensions")
-        assert options.get("lto") is False  # numba-cuda's own launch runs the same machine code
+        assert not any(options.get(k) for k in ("debug", "lineinfo", "fastmath", "device", "link", "extensions"))
+        assert options.get("opt", True)
+        assert options.get("lto", False) is False  # numba-cuda's own launch runs the same machine code
 
 
 def test_parameters_are_laid_out_as_numbas_array_model():
