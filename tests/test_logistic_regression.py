@@ -548,3 +548,70 @@ def test_solvers_read_the_host_once_per_evaluation(monkeypatch, solver, n_classe
     assert model.n_iter_[0] >= 5
     setup = 25 if solver == "gd" else 6  # gd's power iteration for its step reads once per product, 20
     assert reads <= evaluations + setup, (reads, evaluations)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lbfgs_two_loop_on_inner_products_is_the_two_loop_on_vectors(dtype):
+    # The solver runs the two-loop recursion on coefficients over [g, s_i, y_i] with their inner
+    # products; here the textbook recursion on the vectors (float64) is the reference, over 13
+    # steps with memory 5 (the oldest pairs dropped) and one step whose pair the curvature test refused.
+    from xpvec.models._lbfgs import _Pairs
+
+    rng = np.random.default_rng(4)
+    fun = LogisticObjective(get_instance("numpy"), np.ones((4, 6), dtype), np.ones(4, dtype), None,
+                            C=1.0, fit_intercept=True)  # fmt: skip
+    pairs, kept = _Pairs(fun, memory=5), []
+    g = rng.standard_normal(7).astype(dtype)
+    for step in range(13):
+        s = rng.standard_normal(7).astype(dtype)
+        y = (s * rng.uniform(0.5, 2.0, 7) + 0.1 * rng.standard_normal(7)).astype(dtype)  # s.y > 0
+        g = rng.standard_normal(7).astype(dtype)
+        keep = step != 6
+        BW, WW = pairs.products(s, y, g)
+        BW, WW = (None, *fun.read(WW)) if BW is None else fun.read(BW, WW)
+        pairs.update(BW, WW, (s, y) if keep else None)
+        if keep:
+            kept = (kept + [(s.astype(np.float64), y.astype(np.float64))])[-5:]
+        q = g.astype(np.float64)
+        alphas = []
+        for s_i, y_i in reversed(kept):
+            a = s_i @ q / (s_i @ y_i)
+            q = q - a * y_i
+            alphas.append(a)
+        q *= kept[-1][0] @ kept[-1][1] / (kept[-1][1] @ kept[-1][1])
+        for (s_i, y_i), a in zip(kept, reversed(alphas)):
+            q = q + (a - y_i @ q / (s_i @ y_i)) * s_i
+        p = pairs.direction(g)
+        assert p.dtype == dtype and len(pairs) == len(kept)
+        tol = 1e-12 if dtype == np.float64 else 2e-6
+        np.testing.assert_allclose(p, -q, rtol=tol, atol=tol * np.abs(q).max())
+
+
+def test_lbfgs_direction_costs_the_same_array_operations_whatever_the_memory(monkeypatch):
+    # On a GPU each array operation is a launch with microseconds of host time: the recursion on
+    # vectors took about 4 per stored pair; on coefficients the direction is a fixed few.
+    xps = pytest.importorskip("array_api_strict")
+    from array_api_strict._array_object import Array
+
+    from xpvec.models._lbfgs import _Pairs
+
+    made = []
+    real_new = Array._new.__func__
+    monkeypatch.setattr(Array, "_new", classmethod(lambda cls, *a, **k: made.append(1) or real_new(cls, *a, **k)))
+    rng = np.random.default_rng(5)
+    fun = LogisticObjective(get_instance("array_api"), xps.asarray(np.ones((4, 9))), xps.asarray(np.ones(4)), None,
+                            C=1.0, fit_intercept=True)  # fmt: skip
+    counts = {}
+    for n in (1, 2, 10):
+        pairs = _Pairs(fun, memory=10)
+        g = xps.asarray(rng.standard_normal(10))
+        for _ in range(n):
+            s = xps.asarray(rng.standard_normal(10))
+            y = s * 2.0
+            BW, WW = pairs.products(s, y, g)
+            BW, WW = (None, *fun.read(WW)) if BW is None else fun.read(BW, WW)
+            pairs.update(BW, WW, (s, y))
+        made.clear()
+        pairs.direction(g)
+        counts[n] = len(made)
+    assert counts[1] == counts[2] == counts[10] <= 8, counts

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .._arrays import HOST, array_kind, on_device_of
 from .._convert import to_numpy
 from ..backends._base import Backend
@@ -132,8 +134,9 @@ class LogisticObjective:
             v, v_b = v / top, v_b / top
         return self.curvature * top * self.data_scale + self.alpha
 
-    def read(self, *values) -> tuple[float, ...]:
-        """0-d arrays of the parameter namespace as Python floats, read together.
+    def read(self, *values) -> tuple:
+        """Arrays of the parameter namespace on the host, read together: a 0-d one as a Python
+        float, any other as a float64 NumPy array of its shape.
 
         On a device that is one copy to the host and one wait for the device,
         however many values: the solvers read what each step needs in one go
@@ -141,9 +144,15 @@ class LogisticObjective:
         values are on the host already.
         """
         if not values or array_kind(values[0]) == HOST:
-            return tuple(float(v) for v in values)
+            return tuple(float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=np.float64) for v in values)
         xp = self.xp
-        return tuple(to_numpy(xp.stack([xp.reshape(v, ()) for v in values])).tolist())
+        flat = to_numpy(xp.concat([xp.reshape(v, (-1,)) for v in values])).astype(np.float64)
+        out, at = [], 0
+        for v in values:
+            size = math.prod(v.shape)
+            out.append(float(flat[at]) if v.ndim == 0 else flat[at : at + size].reshape(v.shape))
+            at += size
+        return tuple(out)
 
     def curvature_along(self, p):
         """The two sums of an upper bound on p^T H p at any theta, from one product with X:
