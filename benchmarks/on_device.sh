@@ -13,8 +13,10 @@
 # like are optional there, their tests skip. xpvec comes from the wheel in .whl/
 # (nothing to build), else from an install of the checkout. Everything it writes
 # is under OUT: info.txt, tests.log, bench.log and bench/ (gpu.json, rewritten after
-# each phase, and the two plots). TEST_SECONDS and BENCH_SECONDS cap the two
-# steps (defaults 150 and 420: under ten minutes in all).
+# each phase, and the two plots). BACKEND_TEST_SECONDS, SUITE_TEST_SECONDS and
+# BENCH_SECONDS cap the three steps (defaults 90, 130 and 360: under ten
+# minutes in all): tests/test_cupy_backend.py, the shared suites on cupy, the
+# experiment.
 set -u
 out=${1:?usage: bash benchmarks/on_device.sh OUT}
 mkdir -p "$out/bench"
@@ -35,5 +37,7 @@ export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
     python3 -m pip list 2>/dev/null | grep -i -E '^(cupy|numba|numpy|scikit-learn|cuda-|nvidia-(nvjitlink|nvvm|cuda-nvcc|cuda-runtime))'
     python3 -m xpvec info
 } 2>&1 | tee "$out/info.txt"
-timeout "${TEST_SECONDS:-150}" python3 -m pytest -q -p no:cacheprovider -k cupy tests 2>&1 | tee "$out/tests.log"
-timeout "${BENCH_SECONDS:-420}" python3 -m xpvec bench --backends cupy --out "$out/bench" 2>&1 | tee "$out/bench.log"
+timeout "${BACKEND_TEST_SECONDS:-90}" python3 -m pytest -q -p no:cacheprovider tests/test_cupy_backend.py 2>&1 | tee "$out/tests.log"
+timeout "${SUITE_TEST_SECONDS:-130}" python3 -m pytest -q -p no:cacheprovider -k cupy tests \
+    --ignore=tests/test_cupy_backend.py 2>&1 | tee -a "$out/tests.log"
+timeout "${BENCH_SECONDS:-360}" python3 -m xpvec bench --backends cupy --out "$out/bench" 2>&1 | tee "$out/bench.log"
