@@ -8,7 +8,7 @@ the device forms the direction in one product of the coefficients with the
 pairs. On a GPU that is a handful of launches an iteration where the
 recursion on vectors took about 4m + 6 (each a few microseconds of host
 time, more than the arithmetic on a few thousand parameters); counted on
-array-api-strict arrays, a digits fit made 74 arrays an iteration, 189 before.
+array-api-strict arrays, a digits fit made 79 arrays an iteration, 189 before.
 The host reads once per evaluation, all together (on a GPU each read waits
 for the device): f and g.p for the line search, max |g| for the stopping
 test, and the inner products of the trial's s, y and g with one another and
@@ -50,7 +50,6 @@ class _Pairs:
     def __init__(self, fun: LogisticObjective, memory: int):
         self.fun, self.memory = fun, memory
         self.order: list[int] = []  # filled slots, oldest pair first
-        self.vectors: list = []  # s_0 .. s_m-1, y_0 .. y_m-1 (B's rows)
         self.rows = None  # B, or None while there are no pairs
         self.gram = np.zeros((2 * memory, 2 * memory))
         self.with_g = np.zeros(2 * memory)
@@ -73,9 +72,9 @@ class _Pairs:
         self.with_g = BW[:, 2].copy()
         if pair is None:
             return
+        xp = self.fun.xp
         if self.rows is None:
-            zero = self.fun.xp.zeros_like(pair[0])
-            self.vectors = [zero] * (2 * m)
+            self.rows = xp.zeros((2 * m, pair[0].shape[0]), dtype=pair[0].dtype, **self.fun.on_device)
         k = self.order.pop(0) if len(self.order) == m else len(self.order)
         self.order.append(k)
         G = self.gram
@@ -83,8 +82,11 @@ class _Pairs:
         G[:, k], G[:, m + k] = BW[:, 0], BW[:, 1]
         G[k, k], G[m + k, m + k], G[k, m + k], G[m + k, k] = WW[0, 0], WW[1, 1], WW[0, 1], WW[0, 1]  # ...and each other
         self.with_g[k], self.with_g[m + k] = WW[0, 2], WW[1, 2]
-        self.vectors[k], self.vectors[m + k] = pair
-        self.rows = self.fun.xp.stack(self.vectors)
+        # B with rows k and m + k replaced, in one new array (no setitem: some array libraries'
+        # arrays are immutable), so the pairs' vectors are held once.
+        s_new, y_new = (xp.reshape(v, (1, -1)) for v in pair)
+        B = self.rows
+        self.rows = xp.concat([B[:k, :], s_new, B[k + 1 : m + k, :], y_new, B[m + k + 1 :, :]])
 
     def direction(self, g):
         """-H g by the two-loop recursion on coefficients: q = c_g g + c . B, whose inner products
