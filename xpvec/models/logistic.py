@@ -129,9 +129,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             monitor.close()
         if not result.converged:
             warn_caller(
-                f"LogisticRegression(solver={self.solver!r}) did not converge: {result.message}. "
-                "Increase max_iter, standardize the features (e.g. sklearn.preprocessing."
-                "StandardScaler), or loosen tol.",
+                f"LogisticRegression(solver={self.solver!r}) did not converge: {result.message}. {result.advice}",
                 ConvergenceWarning,
             )
 
