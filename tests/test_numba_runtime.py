@@ -275,6 +275,38 @@ def test_workqueue_layer_is_serialized_not_aborted():
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_pool_after_parallel_kernels_computes_instead_of_hanging():
+    # GNU OpenMP cannot cross a fork: numba used to terminate each child at its first parallel
+    # launch, and the pool waited forever for its dead workers. Children now run serially.
+    result = _run_python(
+        """
+        import multiprocessing as mp
+        import numpy as np
+        import xpvec
+        from xpvec.kernels.cpu import _config
+
+        x = np.random.default_rng(0).standard_normal((600, 1000))  # past PARALLEL_MIN_SIZE
+        want = xpvec.softmax(x, backend="numba")  # the parent's threads run
+
+        def child(i):
+            return _config.SERIAL_ONLY, xpvec.softmax(x, backend="numba"), xpvec.sigmoid(x, backend="numba")
+
+        with mp.get_context("fork").Pool(2) as pool:
+            results = pool.map_async(child, range(3)).get(timeout=120)
+        gnu_omp_ran = _config._gnu_openmp_ran()
+        for serial_only, soft, sig in results:
+            assert serial_only == gnu_omp_ran, (serial_only, gnu_omp_ran)
+            np.testing.assert_array_equal(soft, want)  # serial and parallel give the same bits
+            np.testing.assert_allclose(sig, 1 / (1 + np.exp(-x)), rtol=1e-13)
+        print("layer", __import__("numba").threading_layer(), "gnu", gnu_omp_ran)
+        """,
+        cwd=Path(__file__).parent,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Terminating" not in result.stderr
+
+
 def _copy_package(site: Path) -> None:
     """Lay out xpvec (with xpvec.kernels) under ``site`` as an installed, non-editable package."""
     import xpvec.kernels

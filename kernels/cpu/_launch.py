@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import numba
 
+from . import _config
 from ._config import PARALLEL_LOCK, PARALLEL_MIN_SIZE
 
 
@@ -25,8 +26,9 @@ class SizedKernel(NamedTuple):
     grab: int = 1
 
     def __call__(self, size: int, *args: Any) -> Any:
-        """The serial kernel below ``PARALLEL_MIN_SIZE`` elements, else the parallel one."""
-        if size < PARALLEL_MIN_SIZE:
+        """The serial kernel below ``PARALLEL_MIN_SIZE`` elements (or in a child forked
+        after GNU OpenMP ran, ``_config.SERIAL_ONLY``), else the parallel one."""
+        if size < PARALLEL_MIN_SIZE or _config.SERIAL_ONLY:
             return self.serial(*args)
         if PARALLEL_LOCK is None:
             return self._parallel(args)
