@@ -2,7 +2,7 @@
 
 Bytes moved per evaluation: one read of X (n * d * itemsize), plus Y (and the
 sample weights) once; nothing X-sized is written. The rows are cut into
-chunks (``_n_chunks``), threads take chunks dynamically, and each
+chunks (``_n_chunks``), each thread takes an equal share of them (``loss_grad``), and each
 chunk returns its partial loss and writes its partial gradient to a slot of
 its own (no shared accumulator, no race); the partials are summed after the
 ``prange``. The serial variant walks the same chunks, so both give the same
@@ -115,8 +115,20 @@ def _binary_terms(z, y, sw, m, losses):
 
 
 @njit(**_MATH)
+def _class_major(Yb, Yt):
+    """Yt[k, r] = Yb[r, k]: the block's labels laid out as its logits are."""
+    for r in range(Yb.shape[0]):
+        for k in range(Yb.shape[1]):
+            Yt[k, r] = Yb[r, k]
+
+
+@njit(**_MATH)
 def _softmax_terms(Z, Y, sw, m, losses, peak, total):
-    """For r < m: losses[r] = s_r loss_r, and Z[:, r] becomes the residuals s_r r_r."""
+    """For r < m: losses[r] = s_r loss_r, and Z[:, r] becomes the residuals s_r r_r.
+
+    ``Y`` is the block's labels class-major, (K, BLOCK) like Z (``_class_major``):
+    read across rows in place, they were a gather of stride K in the two loops
+    that use them, and those loops took 3.8x longer (10 classes, 64 rows)."""
     wide_vectors()
     K = Z.shape[0]
     weighted = sw.size > 0
@@ -129,7 +141,7 @@ def _softmax_terms(Z, Y, sw, m, losses, peak, total):
             peak[r] = nan_max(peak[r], Z[k, r])
     for k in range(K):
         for r in range(m):
-            losses[r] -= Z[k, r] * Y[r, k]
+            losses[r] -= Z[k, r] * Y[k, r]
             e = exp(Z[k, r] - peak[r])
             Z[k, r] = e
             total[r] += e
@@ -137,7 +149,7 @@ def _softmax_terms(Z, Y, sw, m, losses, peak, total):
         losses[r] += peak[r] + math.log(total[r])  # scalar libm log: once per row, not per logit
     for k in range(K):
         for r in range(m):
-            Z[k, r] = Z[k, r] / total[r] - Y[r, k]
+            Z[k, r] = Z[k, r] / total[r] - Y[k, r]
     if weighted:
         for r in range(m):
             losses[r] *= sw[r]
@@ -150,6 +162,7 @@ def _chunk(X, Y, Wt, b, sw, lo, hi, G):
     """Loss of rows [lo, hi); their gradient is added to G (K, d + 1), the last column b's."""
     K = Wt.shape[0]
     Z = np.empty((K, BLOCK), X.dtype)
+    Yt = np.empty((K if Y.ndim > 1 else 0, BLOCK), X.dtype)
     losses, peak, total = np.empty(BLOCK, X.dtype), np.empty(BLOCK, X.dtype), np.empty(BLOCK, X.dtype)
     loss = like(0.0, X)
     weighted = sw.size > 0
@@ -162,7 +175,8 @@ def _chunk(X, Y, Wt, b, sw, lo, hi, G):
         if Y.ndim == 1:
             _binary_terms(Z[0], Y[start:stop], swb, m, losses)
         else:
-            _softmax_terms(Z, Y[start:stop], swb, m, losses, peak, total)
+            _class_major(Y[start:stop], Yt)
+            _softmax_terms(Z, Yt, swb, m, losses, peak, total)
         loss += prefix_sum(losses, m)
         _accumulate(Xb, Z, G)
     return loss
@@ -179,8 +193,9 @@ def _total(losses, parts):
 
 @njit(nogil=True)
 def _n_chunks(n_rows):
-    """Up to 256 chunks (many per thread, taken dynamically) of at least 512 rows:
-    smaller chunks cost more in per-chunk partial gradients than they share out."""
+    """Up to 256 chunks of at least 512 rows: smaller chunks cost more in per-chunk
+    partial gradients than they share out. A function of n alone (not of the thread
+    count), so the serial and parallel variants sum the same partials: the same bits."""
     return max(1, min(256, n_rows // 512))
 
 
@@ -214,7 +229,9 @@ def loss_grad_parallel(X, Y, Wt, b, sw):
     return _total(losses, parts)
 
 
-# Threads take 8 chunks (~30k rows at n = 1e6) at a time: still dynamic, so a
-# core busy with another process slows the call by its share only, but with
-# an eighth of the hand-outs (one chunk at a time measured ~15% slower).
-loss_grad = SizedKernel(loss_grad_serial, loss_grad_parallel, 8)
+# Each thread takes one static share of the chunks (numba's chunk size 0), unlike the
+# other kernels' dynamic hand-outs (``SizedKernel``): here a hand-out measured ~18 us
+# (the elementwise kernels' ~0.1 us), so handing out 8 chunks at a time was 10-30% slower
+# on multinomial problems and on 2e5 x 64 binary (2 idle cores), equal at 1e6 x 64, and
+# no better with one core busy with another process; one at a time was 1.2-3.6x slower.
+loss_grad = SizedKernel(loss_grad_serial, loss_grad_parallel, 0)

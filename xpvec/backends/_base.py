@@ -146,6 +146,10 @@ class Backend:
         """Context in which kernels run; host backends silence benign FP flags."""
         return contextlib.nullcontext()
 
+    def training(self) -> contextlib.AbstractContextManager:
+        """Context for a model's whole solver loop (evaluations and the solver's own steps)."""
+        return contextlib.nullcontext()
+
     def kernel_guard(self, compute, out) -> contextlib.AbstractContextManager:
         """Context for an op's kernel in dtype ``compute`` and the cast of its result to
         ``out``: ``fp_guard``, unless the backend knows that neither can raise FP flags."""

@@ -56,6 +56,20 @@ def _readonly(x: np.ndarray) -> np.ndarray:
     return view
 
 
+_blas_controller = None
+
+
+def _blas_limited_to_one_thread() -> contextlib.AbstractContextManager:
+    """A context in which the BLAS libraries loaded in this process (NumPy's OpenBLAS) run on
+    one thread; numba's own OpenMP threads are left alone."""
+    global _blas_controller
+    if _blas_controller is None:  # ~0.3 ms: it inspects the loaded libraries, once
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller = ThreadpoolController()
+    return _blas_controller.limit(limits=1, user_api="blas")
+
+
 def _memory_order(*arrays: np.ndarray) -> str:
     """'F' when every array is Fortran-contiguous (and not C), so raveling is free; else 'C'."""
     return "F" if all(a.flags.f_contiguous and not a.flags.c_contiguous for a in arrays) else "C"
@@ -76,6 +90,15 @@ class NumbaBackend(HostBackend):
         from ..kernels import cpu
 
         self._k = cpu
+
+    def training(self):
+        # Between the fused kernel's calls, the solver takes its own small products on
+        # NumPy arrays (L-BFGS's pairs: a few hundred to a few thousand parameters), which
+        # NumPy hands to OpenBLAS. Its threads then spin on the cores the next kernel's
+        # threads need (README, "Beside NumPy's BLAS"), and a kernel waits a scheduler
+        # tick for its thread now and then: a digits fit took 24 ms on 2 cores, 10.9 ms
+        # with BLAS on one thread. Products that small gain nothing from BLAS threads.
+        return _blas_limited_to_one_thread()
 
     def kernel_guard(self, compute, out):
         # The kernels are not NumPy ufuncs and leave NumPy's FP flags alone; the layout

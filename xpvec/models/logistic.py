@@ -124,7 +124,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         monitor = Monitor(self.solver, self.max_iter, self.verbose, self.learning_rate)
         try:
-            result = self._solve(objective, monitor)
+            with data.backend.training():
+                result = self._solve(objective, monitor)
         finally:
             monitor.close()
         if not result.converged:
