@@ -1,6 +1,6 @@
 """Every backend against a long-double oracle: one suite over (op, backend, dtype, shape, layout).
 
-Elementwise ops are held to 4 ULP of the output dtype. Reductions are held to
+Elementwise ops are held to 4 ULP of the output dtype (a dense sweep: ``DENSE_ULP``). Reductions are held to
 the classic worst-case bound gamma_n * sum|terms| (Higham), which any
 summation order satisfies. New backends join automatically: the backend list
 comes from ``xpvec.backend_report()``, and unusable ones skip with the reason.
@@ -117,6 +117,27 @@ def test_elementwise(backend, op, dtype, shape, layout):
     assert r.dtype == out_dtype(dtype) and r.shape == shape
     ulps = oracle.ulp_distance(r, ref(x), out_dtype(dtype))
     assert ulps.size == 0 or ulps.max() <= 4, f"max error {ulps.max()} ULP"
+
+
+# The documented worst cases over a dense sweep (README, Tests): 4 ULP, except the float32
+# sigmoid_grad taken with NumPy's float32 exp (itself up to 2.3 ULP off), which e / (1 + e)^2
+# carries to 4.6 ULP (numba's own exp keeps it under 4), and with CUDA's expf (documented
+# at 2 ULP) on the cupy backend.
+DENSE_ULP = {("sigmoid_grad", np.float32, name): 5 for name in ("numpy", "array_api", "cupy")}
+
+
+@pytest.mark.parametrize("backend", backend_params())
+@pytest.mark.parametrize("op", list(ELEMENTWISE))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_elementwise_dense_sweep(backend, op, dtype):
+    # Every representable magnitude band from deep underflow to saturation, not a few samples.
+    limit = 104.0 if dtype == np.float32 else 745.0
+    rng = np.random.default_rng(7)
+    x = np.concatenate([np.linspace(-limit, limit, 400_001), rng.uniform(-20, 20, 100_000)]).astype(dtype)
+    fn, ref = ELEMENTWISE[op]
+    ulps = oracle.ulp_distance(run(backend, fn, x), ref(x), dtype)
+    bound = DENSE_ULP.get((op, dtype, backend), 4)
+    assert ulps.max() <= bound, f"max error {ulps.max():.2f} ULP at x = {x[np.argmax(ulps)]!r}"
 
 
 def _softmax_cases():

@@ -25,6 +25,11 @@ MAX_COPIES = 16
 SETTLE_SECONDS = 0.2  # longer than OpenBLAS/OpenMP threads spin after their last call
 
 
+def settle() -> None:
+    """Wait for the worker threads of whatever ran before to stop spinning (module docstring)."""
+    time.sleep(SETTLE_SECONDS)
+
+
 def copies_for(nbytes: int) -> int:
     """How many copies of an input to rotate through."""
     return int(min(MAX_COPIES, max(1, ROTATE_BYTES // max(nbytes, 1))))
@@ -32,7 +37,7 @@ def copies_for(nbytes: int) -> int:
 
 def time_calls(calls: Sequence[Callable[[], object]], repeats: int = 7, min_sample: float = 0.02) -> list[float]:
     """Seconds per call, one value per sample; ``calls`` are rotated (one per input copy)."""
-    time.sleep(SETTLE_SECONDS)
+    settle()
     t0 = time.perf_counter()
     for call in calls:  # warm-up
         call()
@@ -62,7 +67,7 @@ def round_robin(calls: dict[str, Callable[[], object]], rounds: int, burst: int 
     samples: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(rounds):
         for name, call in calls.items():
-            time.sleep(SETTLE_SECONDS)
+            settle()
             call()
             t0 = time.perf_counter()
             for _ in range(burst):
