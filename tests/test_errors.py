@@ -106,6 +106,16 @@ class TestBadInput:
             self.call(backend, xpvec.softmax, np.ones((2, 3)), axis=(1, -1))
         with pytest.raises(TypeError, match="axis must be an int"):
             self.call(backend, xpvec.softmax, np.ones((2, 3)), axis=1.5)
+        # NumPy refuses bools as axes; operator.index would take True as 1.
+        for op in (xpvec.softmax, xpvec.log_softmax):
+            for axis in (True, False, (0, True)):
+                with pytest.raises(TypeError, match=r"xpvec\.\w+: axis must be an int, a tuple of ints or None, not bool$"):
+                    self.call(backend, op, np.ones((2, 3)), axis=axis)
+        expected = self.call(backend, xpvec.softmax, np.ones((2, 3)), axis=1)
+        for axis in (np.int64(1), (np.int32(-1),)):  # NumPy integers are ints
+            np.testing.assert_array_equal(
+                xpvec.to_numpy(self.call(backend, xpvec.softmax, np.ones((2, 3)), axis=axis)), xpvec.to_numpy(expected)
+            )
         with pytest.raises(np.exceptions.AxisError, match="0-d input takes axis=None"):
             self.call(backend, xpvec.softmax, np.float64(1.0))
 
@@ -126,7 +136,7 @@ class TestBadInput:
 @pytest.mark.parametrize(
     "bad,match",
     [
-        (np.ones(3, dtype=np.complex128), r"complex input \(complex128\).*x\.real"),
+        (np.ones(3, dtype=np.complex128), r"complex input \(complex128\); pass its real part, xp\.real\(x\).*abs\(x\)"),
         (np.array([1, "a"], dtype=object), r"not an object array \(dtype object\)"),
         (np.array(["a", "b"]), r"not a string array \(dtype <U1\)"),
         (np.ones(2, dtype=np.longdouble), "not float128|not longdouble"),
@@ -246,3 +256,128 @@ def test_dask_arrays_of_masked_or_sparse_chunks_are_refused_up_front():
     advice = re.search(r"pass (x\.map_blocks\(.*\)) for dense chunks", str(refused.value)).group(1)
     dense = eval(advice, {"x": chunks})
     np.testing.assert_allclose(xpvec.sigmoid(dense).compute(), 1 / (1 + np.exp(-np.eye(3))), rtol=1e-15)
+
+
+def test_complex_input_advice_works_in_any_namespace():
+    # x.real is no array-API spelling: the advice names calls every namespace has.
+    xps = pytest.importorskip("array_api_strict")
+    for x, xp in ((np.array([1 + 2j, -3j]), np), (xps.asarray([1 + 2j, -3j]), xps)):
+        with pytest.raises(TypeError, match=r"does not take complex input .*xp\.real\(x\) \(np\.real\(x\) for NumPy\)") as e:
+            xpvec.sigmoid(x)
+        assert "x.real" not in str(e.value)
+        for fixed in (xp.real(x), abs(x)):
+            np.testing.assert_allclose(xpvec.to_numpy(xpvec.sigmoid(fixed)), xpvec.sigmoid(xpvec.to_numpy(fixed)))
+
+
+def _run_advice(message: str, *modules, **operands):
+    """The operands after running the assignments a message advises (``b = xpvec.to_device(b, 'dask')``)."""
+    fixes = re.findall(r"\b(\w+) = ([\w.]+\((?:[^()]|\([^()]*\))*\))", message)
+    assert fixes, message
+    env = {"xpvec": xpvec, **{m.__name__: m for m in modules}, **operands}
+    for name, call in fixes:
+        env[name] = eval(call, env)
+    return {name: env[name] for name in operands}
+
+
+def test_mixed_operands_name_each_kind_and_a_move_that_works():
+    da = pytest.importorskip("dask.array")
+    xps = pytest.importorskip("array_api_strict")
+    kinds = {
+        "dask": (lambda x: da.from_array(x, chunks=2), "a dask array \\(dask\\.Array\\)"),
+        "numpy": (np.asarray, "a host array \\(numpy\\.ndarray\\)"),
+        "strict": (xps.asarray, "an array_api array \\(array_api_strict\\.Array\\)"),
+    }
+    cases = [  # (op, first, second, operand names, the operand to move, its target)
+        ("dot", "dask", "numpy", ("a", "b"), "b", "dask"),
+        ("dot", "numpy", "dask", ("a", "b"), "a", "dask"),
+        ("dot", "dask", "strict", ("a", "b"), "b", "dask"),  # no blame on an unchosen 'array_api'
+        ("dot", "strict", "dask", ("a", "b"), "a", "dask"),
+        ("l1_loss", "dask", "numpy", ("yhat", "y"), "y", "dask"),
+        ("l2_loss", "strict", "dask", ("yhat", "y"), "yhat", "dask"),
+    ]
+    for op, first, second, (n1, n2), mover, target in cases:
+        (as1, k1), (as2, k2) = kinds[first], kinds[second]
+        x1, x2 = as1(np.arange(6.0).reshape(3, 2)), as2(np.array([1.0, -2.0]) if op == "dot" else np.ones((3, 2)))
+        fn = getattr(xpvec, op)
+        with pytest.raises(
+            TypeError,
+            match=rf"^xpvec\.{op}: the operands are different kinds of array: {n1} is {k1}, {n2} {k2}; no backend "
+            rf"takes both without copying, so move one explicitly, e\.g\. {mover} = xpvec\.to_device\({mover}, '{target}'\)$",
+        ) as e:
+            fn(x1, x2)
+        message = str(e.value)
+        fixed = _run_advice(message, **{n1: x1, n2: x2})
+        got = fn(fixed[n1], fixed[n2])
+        np.testing.assert_allclose(xpvec.to_numpy(got), fn(xpvec.to_numpy(x1), xpvec.to_numpy(x2)))
+
+
+def test_mixed_operands_with_a_chosen_backend_name_the_one_it_cannot_take():
+    da = pytest.importorskip("dask.array")
+    xps = pytest.importorskip("array_api_strict")
+    X, w = np.arange(6.0).reshape(3, 2), np.array([1.0, -2.0])
+    dX, sw = da.from_array(X, chunks=2), xps.asarray(w)
+    want = X @ w
+
+    def check(call, match, expected=want, **operands):
+        with pytest.raises(TypeError, match=match) as e:
+            call(**operands)
+        fixed = _run_advice(str(e.value), xps, **operands)
+        np.testing.assert_allclose(xpvec.to_numpy(call(**fixed)), expected)
+
+    check(
+        lambda a, b: xpvec.dot(a, b, backend="numpy"),
+        r"^xpvec\.dot: backend 'numpy' \(chosen by backend=\) cannot take a, a dask array \(dask\.Array\), without "
+        r"copying it; b is a host array \(numpy\.ndarray\)\. Move a explicitly: a = xpvec\.to_device\(a, 'numpy'\)$",
+        a=dX, b=w,
+    )
+    check(
+        lambda a, b: xpvec.dot(a, b, backend="numpy"),
+        r"cannot take a, a dask array \(dask\.Array\), nor b, an array_api array \(array_api_strict\.Array\), "
+        r"without copying them: move them explicitly with a = xpvec\.to_device\(a, 'numpy'\) and "
+        r"b = xpvec\.to_device\(b, 'numpy'\)$",
+        a=dX, b=sw,
+    )
+    # to_device(a, 'array_api') would give NumPy, which the array_api backend will not mix with b's library.
+    check(
+        lambda a, b: xpvec.dot(a, b, backend="array_api"),
+        r"backend 'array_api' \(chosen by backend=\) cannot take a, a dask array .*"
+        r"Move a explicitly: a = array_api_strict\.asarray\(xpvec\.to_numpy\(a\)\)$",
+        a=dX, b=sw,
+    )
+    with xpvec.use_backend("numpy"):
+        check(
+            xpvec.l2_loss,
+            r"^xpvec\.l2_loss: backend 'numpy' \(set by use_backend\) cannot take yhat, a dask array .*"
+            r"y is a host array .*yhat = xpvec\.to_device\(yhat, 'numpy'\)$",
+            expected=2.0,
+            yhat=da.from_array(w), y=w + 1,
+        )
+    previous = xpvec.set_backend("python")
+    try:
+        check(
+            lambda a, b: xpvec.dot(a, b),
+            r"^xpvec\.dot: backend 'python' \(set by set_backend or XPVEC_BACKEND\) cannot take b, an array_api "
+            r"array \(array_api_strict\.Array\), without copying it; a is a host array \(numpy\.ndarray\)\. "
+            r"Move b explicitly: b = xpvec\.to_device\(b, 'python'\)$",
+            a=X, b=sw,
+        )
+    finally:
+        xpvec.set_backend(previous)
+
+
+def test_single_operand_refusals_keep_their_message_with_the_right_article():
+    pytest.importorskip("dask.array")
+    with pytest.raises(
+        TypeError,
+        match=r"^backend 'dask' cannot take a numpy\.ndarray input \(a host array\) without copying it: move the data "
+        r"explicitly with xpvec\.to_device\(x, 'dask'\), or choose the 'numpy' backend for it$",
+    ):
+        xpvec.sigmoid(np.ones(2), backend="dask")
+    xps = pytest.importorskip("array_api_strict")
+    with pytest.raises(
+        TypeError, match=r"cannot take an array_api_strict\.Array input \(an array_api array\) without copying it"
+    ):
+        xpvec.sigmoid(xps.asarray([1.0]), backend="numpy")
+    # Two operands of one kind the backend refuses: the same message.
+    with pytest.raises(TypeError, match=r"^backend 'numpy' cannot take an array_api_strict\.Array input"):
+        xpvec.dot(xps.asarray([1.0]), xps.asarray([1.0]), backend="numpy")

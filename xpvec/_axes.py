@@ -14,6 +14,8 @@ def normalize_axes(axis, ndim: int, op: str) -> tuple[int, ...]:
     items = axis if isinstance(axis, tuple) else (axis,)
     out = []
     for a in items:
+        if a is True or a is False:  # operator.index takes bools; NumPy refuses them as axes
+            raise TypeError(f"xpvec.{op}: axis must be an int, a tuple of ints or None, not bool")
         try:
             a = operator.index(a)
         except TypeError:

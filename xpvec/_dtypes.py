@@ -58,7 +58,7 @@ def _policy(xp, dtype, op: str) -> tuple[object, object]:
     if is_complex:
         raise TypeError(
             f"xpvec.{op} does not take complex input ({name}); "
-            "pass the real part (x.real) or the magnitude (abs(x))"
+            "pass its real part, xp.real(x) (np.real(x) for NumPy), or its magnitude, abs(x)"
         )
     raise TypeError(
         f"xpvec.{op} takes real numbers (float16/32/64, integer or bool), not {name}; "

@@ -11,6 +11,9 @@ Design requirements:
   ``type(x)`` and a set membership test. Backends are instantiated once.
 - A chosen backend that cannot take the input's array type raises TypeError
   naming both; nothing is copied between host and device behind the user's back.
+  Two operands of different kinds get ``pair_error``'s message instead, which
+  names each operand's kind and the ``to_device`` call that moves one; it is
+  built only once a call has failed.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import os
 from collections.abc import Iterator
 from contextvars import ContextVar
 
-from ._arrays import array_kind, describe
+from ._arrays import ARRAY_API, CUPY, DASK, HOST, array_kind, describe
 from ._registry import get_instance
 from .backends._base import Backend
 
@@ -80,15 +83,85 @@ def _chosen() -> Backend | None:
     return b
 
 
+def _a(word: str) -> str:
+    """``word`` after its indefinite article: ``a dask array``, ``an array_api array``."""
+    return f"{'an' if word[:1].lower() in tuple('aeiou') else 'a'} {word}"
+
+
+def _what(x: object) -> str:
+    """``x``'s kind and type, for error messages: ``a dask array (dask.Array)``."""
+    return f"{_a(array_kind(x))} array ({describe(x)})"
+
+
 def _check_accepts(b: Backend, x: object) -> Backend:
     kind = array_kind(x)
     if kind in b.accepts:
         _accepted.setdefault(b, set()).add(type(x))
         return b
     raise TypeError(
-        f"backend {b.name!r} cannot take a {describe(x)} input (a {kind} array) without copying it: "
+        f"backend {b.name!r} cannot take {_a(describe(x))} input ({_a(kind)} array) without copying it: "
         f"move the data explicitly with xpvec.to_device(x, {b.name!r}), or choose the "
         f"{_INFERRED_NAME[kind]!r} backend for it"
+    )
+
+
+# Which operand of a mixed pair moves when nothing is chosen: the lower-ranked one, to the
+# backend of the other. Dask takes any data (as NumPy chunks) and CuPy any host data; the
+# array_api backend would hand a moved Dask array on as NumPy, which its peer refuses.
+_RANK = {HOST: 0, ARRAY_API: 1, CUPY: 2, DASK: 3}
+
+
+def _move(name: str, target: str, peer: object) -> str:
+    """The call that moves operand ``name`` to backend ``target``, beside operand ``peer``."""
+    if target == "array_api" and array_kind(peer) != HOST:
+        # to_device(x, 'array_api') gives NumPy for data it must copy, and the array_api
+        # backend refuses operands of two libraries: build it in the peer's library.
+        try:
+            library = peer.__array_namespace__().__name__
+        except (AttributeError, TypeError):  # torch tensors have no __array_namespace__
+            library = type(peer).__module__.split(".")[0]
+        return f"{name} = {library}.asarray(xpvec.to_numpy({name}))"
+    return f"{name} = xpvec.to_device({name}, {target!r})"
+
+
+def pair_error(backend: object, a: object, b: object, names: tuple[str, str, str]) -> TypeError | None:
+    """The error for the operands ``a``, ``b`` of op ``names[0]`` (named ``names[1:]``) when the
+    backend cannot take them both, or None where the error raised is another one.
+
+    Called only once a pair was refused, so the hot path pays nothing for it.
+    """
+    op, na, nb = names
+    ka, kb = array_kind(a), array_kind(b)
+    if ka == kb:
+        return None  # one kind that the chosen backend refuses: _check_accepts said it
+    if backend is not None:
+        if not isinstance(backend, (str, Backend, _FromEnv)):
+            return None  # _named's error stands
+        chosen, how = _named(backend), "chosen by backend="
+    else:
+        chosen = _chosen()
+        how = "set by use_backend" if _context.get() is not None else "set by set_backend or XPVEC_BACKEND"
+    if chosen is None:  # inferred from the operands
+        (mover, peer), keep = ((na, b), kb) if _RANK[ka] < _RANK[kb] else ((nb, a), ka)
+        return TypeError(
+            f"xpvec.{op}: the operands are different kinds of array: {na} is {_what(a)}, {nb} {_what(b)}; "
+            f"no backend takes both without copying, so move one explicitly, "
+            f"e.g. {_move(mover, _INFERRED_NAME[keep], peer)}"
+        )
+    ok_a, ok_b = ka in chosen.accepts, kb in chosen.accepts
+    if ok_a and ok_b:
+        return None
+    target = chosen.name
+    if ok_a or ok_b:
+        (mover, x), (other, peer) = ((nb, b), (na, a)) if ok_a else ((na, a), (nb, b))
+        return TypeError(
+            f"xpvec.{op}: backend {target!r} ({how}) cannot take {mover}, {_what(x)}, without copying "
+            f"it; {other} is {_what(peer)}. Move {mover} explicitly: {_move(mover, target, peer)}"
+        )
+    return TypeError(
+        f"xpvec.{op}: backend {target!r} ({how}) cannot take {na}, {_what(a)}, nor {nb}, {_what(b)}, "
+        f"without copying them: move them explicitly with {na} = xpvec.to_device({na}, {target!r}) "
+        f"and {nb} = xpvec.to_device({nb}, {target!r})"
     )
 
 
@@ -96,7 +169,7 @@ def _infer(x: object) -> Backend:
     b = _chosen()  # the environment variable, on the first call after import
     if b is not None:
         return _check_accepts(b, x)
-    b = get_instance(_INFERRED_NAME[array_kind(x)], source=f"inferred from a {describe(x)} input")
+    b = get_instance(_INFERRED_NAME[array_kind(x)], source=f"inferred from {_a(describe(x))} input")
     _inferred[type(x)] = b
     return b
 

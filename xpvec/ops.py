@@ -11,16 +11,27 @@ from collections.abc import Callable
 from typing import Any
 
 from ._arrays import HOST, array_kind
-from ._selection import _check_accepts, resolve, use_backend
+from ._selection import _check_accepts, pair_error, resolve, use_backend
 from .backends._base import Backend
 
+# (op, first operand, second operand), as a mixed-pair error names them.
+_L1 = ("l1_loss", "yhat", "y")
+_L2 = ("l2_loss", "yhat", "y")
 
-def _resolve_pair(backend, a, b) -> Backend:
+
+def _resolve_pair(backend, a, b, names=("dot", "a", "b")) -> Backend:
     # Infer from the operand that is not a host array, so dot(list, cupy_array)
     # picks cupy; then the other operand must be acceptable too.
-    if array_kind(b) != HOST:
-        return _check_accepts(resolve(backend, b), a)
-    return _check_accepts(resolve(backend, a), b)
+    try:
+        if array_kind(b) != HOST:
+            return _check_accepts(resolve(backend, b), a)
+        return _check_accepts(resolve(backend, a), b)
+    except TypeError:
+        # Off the hot path: say which operand is of which kind, and how to move one.
+        error = pair_error(backend, a, b, names)
+        if error is None:
+            raise
+        raise error from None
 
 
 def sigmoid(x: Any, *, backend: str | Backend | None = None) -> Any:
@@ -79,12 +90,12 @@ def normalize_rows(x: Any, *, backend: str | Backend | None = None) -> Any:
 
 def l1_loss(yhat: Any, y: Any, *, backend: str | Backend | None = None) -> Any:
     """sum(|yhat - y|), a scalar. ``yhat`` and ``y`` must have the same shape."""
-    return _resolve_pair(backend, yhat, y).l1_loss(yhat, y)
+    return _resolve_pair(backend, yhat, y, _L1).l1_loss(yhat, y)
 
 
 def l2_loss(yhat: Any, y: Any, *, backend: str | Backend | None = None) -> Any:
     """sum((yhat - y)**2), a scalar. ``yhat`` and ``y`` must have the same shape."""
-    return _resolve_pair(backend, yhat, y).l2_loss(yhat, y)
+    return _resolve_pair(backend, yhat, y, _L2).l2_loss(yhat, y)
 
 
 def check_grad(
