@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 
 import numpy as np
 import pytest
 
 import xpvec
 from xpvec.bench.cases import CASES, LOOP_MAX_SIZE
-from xpvec.bench.timing import SETTLE_SECONDS, copies_for
+from xpvec.bench.timing import copies_for, settle
 
 SIZES = [int(float(s)) for s in os.environ.get("XPVEC_BENCH_SIZES", "1e3,1e5,1e7").split(",")]
 DTYPE = np.dtype(os.environ.get("XPVEC_BENCH_DTYPE", "float64"))
@@ -56,7 +55,7 @@ def test_op(benchmark, copy_floor, op, size, kind, runner):
     def one_call():
         return next(calls)()
 
-    time.sleep(SETTLE_SECONDS)  # the previous test's BLAS/OpenMP threads stop spinning
+    settle()  # the previous test's BLAS/OpenMP threads stop spinning
     with np.errstate(all="ignore"):  # peers such as 1/(1+exp(-x)) warn on overflow
         one_call()  # warm-up: JIT compilation, page faults
         benchmark(one_call)
