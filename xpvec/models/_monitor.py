@@ -13,7 +13,7 @@ class SolverResult:
     n_iter: int
     converged: bool
     loss_curve: list[float] = field(default_factory=list)
-    #: Why the solver stopped without converging, and what to do about it (for the ConvergenceWarning).
+    #: Why the solver stopped without converging, and what to do about it (the ConvergenceWarning's two parts).
     message: str = ""
     advice: str = (
         "Increase max_iter, standardize the features (e.g. sklearn.preprocessing.StandardScaler), "
