@@ -5,6 +5,16 @@ the elementwise ones, softmax, log_softmax, normalize_rows and the losses to
 reuse ``out=`` buffers: each generic expression allocates a temporary per
 operation, these allocate one or two.
 
+The elementwise ops take several NumPy passes each (sigmoid: |x|, negation,
+exp, 1 + e, the sign mask, the numerator, the division). Over a large array
+every pass would stream the whole array through memory; contiguous arrays of
+more than ``BLOCK`` elements are therefore worked on a block at a time, each
+block's passes on temporaries that stay in the L2 cache, so memory sees about
+one read of x and one write of the result (numexpr's trick). Same ufuncs on
+the same values: the same bits as the whole-array passes. Measured on the
+2-core EPYC VM, float64 sigmoid: 1e6 elements 6.5 -> 2.6 ms, 1e7 51.7 -> 33.5
+ms (NumPy's ``1/(1+exp(-x))``: 5.1 and 43.1 ms).
+
 ``_logistic_loss_grad`` reads X twice, the fewest BLAS allows: one gemv/gemm
 for the logits, one for X^T R. Between them it works in place on the
 n- (or n*K-) sized logits, so an evaluation allocates O(n K), never O(n d).
@@ -16,35 +26,67 @@ import numpy as np
 
 from ._host import HostBackend
 
+BLOCK = 1 << 15  # elements per block: 256 KiB of float64 per temporary, within L2
 
-def _exp_neg_abs(x: np.ndarray) -> np.ndarray:
-    """exp(-|x|) in a new array: in (0, 1], never overflows, NaN stays NaN."""
-    e = np.abs(x, out=np.empty_like(x))  # out= keeps 0-d inputs as arrays
-    np.negative(e, out=e)
-    return np.exp(e, out=e)
+# Elementwise kernels, ``kernel(x, out, scratch)``: write the op of x into ``out`` (x's shape
+# and dtype), using ``out`` and ``scratch`` (as large, x's dtype) as temporaries.
+
+
+def _exp_neg_abs(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """exp(-|x|) into ``out``: in (0, 1], never overflows, NaN stays NaN."""
+    np.abs(x, out=out)
+    np.negative(out, out=out)
+    return np.exp(out, out=out)
+
+
+def _sigmoid(x, out, scratch):
+    e = _exp_neg_abs(x, out)
+    d = np.add(e, 1.0, out=scratch)
+    # Numerator 1 where x >= 0, else e: max(e, x >= 0) since e <= 1. Branch-free
+    # (a masked copyto is 5x slower on random signs); NaN propagates through max.
+    np.maximum(e, x >= 0, out=e)
+    np.divide(e, d, out=out)
+
+
+def _sigmoid_grad(x, out, scratch):
+    e = _exp_neg_abs(x, out)
+    d = np.add(e, 1.0, out=scratch)
+    np.multiply(d, d, out=d)
+    np.divide(e, d, out=out)
+
+
+def _log_sigmoid(x, out, scratch):
+    e = _exp_neg_abs(x, out)
+    np.log1p(e, out=e)
+    np.subtract(np.minimum(x, 0.0, out=scratch), e, out=out)
+
+
+def _elementwise(kernel, x: np.ndarray) -> np.ndarray:
+    """``kernel`` over x: at once, or a block at a time when x is large and contiguous."""
+    out = np.empty_like(x)  # out= everywhere keeps 0-d inputs as arrays
+    if x.size <= BLOCK or not (x.flags.c_contiguous or x.flags.f_contiguous):
+        kernel(x, out, np.empty_like(x))
+        return out
+    # Both in memory order (empty_like keeps x's): flat views, element i of one is i of the other.
+    flat, flat_out = x.ravel(order="K"), out.ravel(order="K")
+    scratch = np.empty(BLOCK, x.dtype)
+    for lo in range(0, flat.size, BLOCK):
+        hi = min(lo + BLOCK, flat.size)
+        kernel(flat[lo:hi], flat_out[lo:hi], scratch[: hi - lo])
+    return out
 
 
 class NumpyBackend(HostBackend):
     name = "numpy"
 
     def _sigmoid(self, xp, x):
-        e = _exp_neg_abs(x)
-        d = np.add(e, 1.0)
-        # Numerator 1 where x >= 0, else e: max(e, x >= 0) since e <= 1. Branch-free
-        # (a masked copyto is 5x slower on random signs); NaN propagates through max.
-        np.maximum(e, x >= 0, out=e)
-        return np.divide(e, d, out=e)
+        return _elementwise(_sigmoid, x)
 
     def _sigmoid_grad(self, xp, x):
-        e = _exp_neg_abs(x)
-        d = np.add(e, 1.0, out=np.empty_like(e))  # out= keeps 0-d as arrays
-        np.multiply(d, d, out=d)
-        return np.divide(e, d, out=e)
+        return _elementwise(_sigmoid_grad, x)
 
     def _log_sigmoid(self, xp, x):
-        e = _exp_neg_abs(x)
-        np.log1p(e, out=e)
-        return np.subtract(np.minimum(x, 0.0), e, out=e)
+        return _elementwise(_log_sigmoid, x)
 
     # softmax and log_softmax: the generic kernels' formulas with one temporary each
     # (x - max, worked on in place) instead of one per operation.
@@ -93,7 +135,7 @@ class NumpyBackend(HostBackend):
             return _multinomial_loss_grad(X, Y, W, b, sample_weight)
         z = np.dot(X, W)  # pass 1 over X
         z += b
-        e = _exp_neg_abs(z)
+        e = _exp_neg_abs(z, np.empty_like(z))
         losses = np.log1p(e)
         losses += np.maximum(z, 0.0)
         losses -= Y * z  # log(1 + e^z) - y z

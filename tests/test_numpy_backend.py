@@ -1,0 +1,69 @@
+"""The numpy backend's elementwise ops on large arrays: a block at a time, the same bits.
+
+Contiguous arrays of more than ``BLOCK`` elements are worked on a block at a time
+(``numpy_backend._elementwise``); the blocks run the same ufuncs on the same values as
+the whole-array passes, so every layout must give exactly their bits, and leave the
+input as it was. (The oracle suites check the values: ``test_agreement``'s dense sweep
+runs 500k elements through the blocked path.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xpvec.backends import numpy_backend
+
+KERNELS = {
+    "sigmoid": numpy_backend._sigmoid,
+    "sigmoid_grad": numpy_backend._sigmoid_grad,
+    "log_sigmoid": numpy_backend._log_sigmoid,
+}
+N = 3 * numpy_backend.BLOCK + 5  # three whole blocks and a short one
+
+
+def _values(dtype) -> np.ndarray:
+    x = np.random.default_rng(3).standard_normal(N * 2) * 30
+    x[:8] = [np.nan, np.inf, -np.inf, 800.0, -800.0, -740.0, 0.0, -0.0]  # limits, subnormal results
+    return x.astype(dtype)
+
+
+LAYOUTS = {
+    "C 1-D": lambda v: v[:N].copy(),
+    "C 2-D": lambda v: v[: 2 * (N // 2)].reshape(2, -1).copy(),
+    "F 2-D": lambda v: np.asfortranarray(v[: 2 * (N // 2)].reshape(-1, 2)),
+    "strided": lambda v: v[::2],  # not contiguous: the whole-array passes
+    "reversed": lambda v: v[:N][::-1],
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("op", list(KERNELS))
+def test_blocks_give_the_bits_of_the_whole_array(monkeypatch, op, dtype, layout):
+    x = LAYOUTS[layout](_values(dtype))
+    x.flags.writeable = False
+    before = x.copy()
+    calls, block = [], numpy_backend.BLOCK
+
+    def counted(*args):
+        calls.append(args[0].size)
+        KERNELS[op](*args)
+
+    with np.errstate(all="ignore"):
+        blocked = numpy_backend._elementwise(counted, x)
+        monkeypatch.setattr(numpy_backend, "BLOCK", x.size)  # one block: the whole-array passes
+        whole = numpy_backend._elementwise(KERNELS[op], x)
+    np.testing.assert_array_equal(blocked, whole)
+    contiguous = x.flags.c_contiguous or x.flags.f_contiguous
+    assert len(calls) == (-(-x.size // block) if contiguous else 1) and sum(calls) == x.size
+    assert blocked.dtype == x.dtype and blocked.shape == x.shape
+    assert blocked.flags.f_contiguous == (layout == "F 2-D" or x.ndim == 1)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_small_and_0d_inputs_stay_arrays():
+    for x in (np.float64(-3.0), np.array(2.0), np.ones(5, np.float32)):
+        out = numpy_backend._elementwise(numpy_backend._sigmoid, np.asarray(x))
+        assert type(out) is np.ndarray and out.shape == np.shape(x)
+        np.testing.assert_allclose(out, 1 / (1 + np.exp(-np.asarray(x, np.float64))), rtol=1e-6)
