@@ -11,9 +11,10 @@ every pass would stream the whole array through memory; contiguous arrays of
 more than ``BLOCK`` elements are therefore worked on a block at a time, each
 block's passes on temporaries that stay in the L2 cache, so memory sees about
 one read of x and one write of the result (numexpr's trick). Same ufuncs on
-the same values: the same bits as the whole-array passes. Measured on the
-2-core EPYC VM, float64 sigmoid: 1e6 elements 6.5 -> 2.6 ms, 1e7 51.7 -> 33.5
-ms (NumPy's ``1/(1+exp(-x))``: 5.1 and 43.1 ms).
+the same values: the same bits as the whole-array passes. Measured in the
+``xpvec bench`` sweep on the 2-core EPYC VM, float64 sigmoid: 1e6 elements
+3.13 -> 2.54 ms, 1e7 51.6 -> 32.2 ms (NumPy's ``1/(1+exp(-x))``: 3.96 and
+41.0 ms); below that the passes stay in cache anyway, and nothing changes.
 
 ``_logistic_loss_grad`` reads X twice, the fewest BLAS allows: one gemv/gemm
 for the logits, one for X^T R. Between them it works in place on the
