@@ -18,13 +18,13 @@ import pytest
 
 pytest.importorskip("numba")
 
-from xpvec.kernels.cpu import _config, logistic  # noqa: E402
+from xpvec.kernels.cpu import logistic  # noqa: E402
 
 import xpvec  # noqa: E402
 from xpvec._registry import get_instance  # noqa: E402
 
-# Rows on each side of the threshold at d = 8 (the kernel runs serially below it).
-SERIAL_ROWS, PARALLEL_ROWS = 300, 2 * _config.PARALLEL_MIN_SIZE // 8 + 77
+# Rows on each side of the threshold at d = 8, binary (work 16 per row; serially below it).
+SERIAL_ROWS, PARALLEL_ROWS = 300, logistic.LOSS_GRAD_MIN_WORK // 16 + 77
 RTOL = {np.float64: 1e-12, np.float32: 2e-5}
 
 
@@ -146,3 +146,19 @@ def test_fit_keeps_numpys_blas_on_one_thread_and_restores_it(monkeypatch):
     seen.clear()
     xpvec.LogisticRegression(backend="numpy").fit(X, y > 0.5)  # its products are BLAS's big ones
     assert seen and all(threads == before for threads in seen)
+
+
+def test_the_parallel_threshold_counts_work_not_elements(monkeypatch):
+    # An element of X costs about 2K flops: the same rows run serially for two classes and in
+    # parallel for ten, whose work is 5.5 times more.
+    ran = []
+    kernel = logistic.loss_grad._replace(
+        serial=lambda *a: ran.append("serial") or logistic.loss_grad_serial(*a),
+        parallel=lambda *a: ran.append("parallel") or logistic.loss_grad_parallel(*a),
+    )
+    monkeypatch.setattr(logistic, "loss_grad", kernel)
+    rows = logistic.LOSS_GRAD_MIN_WORK // 16 - 1  # binary at d = 8: just below
+    for n_outputs in (1, 10):
+        X, Y, W, b, sw = problem(rows, n_outputs, np.float64, False)
+        get_instance("numba").logistic_loss_grad(X, Y, W, b, sw)
+    assert ran == ["serial", "parallel"]

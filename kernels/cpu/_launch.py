@@ -24,11 +24,14 @@ class SizedKernel(NamedTuple):
     serial: Callable[..., Any]
     parallel: Callable[..., Any]
     grab: int = 1
+    #: The size from which the parallel variant runs, in the units the caller passes as
+    #: ``size`` (elements, unless the kernel's own threshold says otherwise).
+    min_size: int = PARALLEL_MIN_SIZE
 
     def __call__(self, size: int, *args: Any) -> Any:
-        """The serial kernel below ``PARALLEL_MIN_SIZE`` elements (or in a child forked
-        after GNU OpenMP ran, ``_config.SERIAL_ONLY``), else the parallel one."""
-        if size < PARALLEL_MIN_SIZE or _config.SERIAL_ONLY:
+        """The serial kernel below ``min_size`` (or in a child forked after GNU OpenMP
+        ran, ``_config.SERIAL_ONLY``), else the parallel one."""
+        if size < self.min_size or _config.SERIAL_ONLY:
             return self.serial(*args)
         if PARALLEL_LOCK is None:
             return self._parallel(args)
@@ -45,4 +48,4 @@ class SizedKernel(NamedTuple):
     def compile_for(self, *args: Any) -> None:
         """Compile (or load from the disk cache) both variants for these argument types."""
         self.serial(*args)
-        self(PARALLEL_MIN_SIZE, *args)
+        self(self.min_size, *args)

@@ -195,7 +195,7 @@ class NumbaBackend(HostBackend):
         weights = np.empty(0, dtype) if sample_weight is None else np.ascontiguousarray(sample_weight)
         Wt = np.ascontiguousarray(W.reshape(W.shape[0], -1).T)
         loss, G = self._k.logistic.loss_grad(
-            X.size,
+            self._k.logistic.work(X, Wt),
             _readonly(np.ascontiguousarray(X)),
             _readonly(np.ascontiguousarray(Y)),
             _readonly(Wt),
