@@ -8,10 +8,13 @@
 - NaN and inf in X propagate to the loss and gradient, as in NumPy;
 - ``check_grad`` of the fused gradient (the shared LR suite also runs it,
   at saturated points, over every training backend);
-- a fit keeps NumPy's BLAS on one thread (its threads would spin on the kernel's cores).
+- a fit keeps NumPy's BLAS on one thread (its threads would spin on the kernel's cores),
+  and fits overlapping in threads restore it when the last one ends.
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pytest
@@ -146,6 +149,43 @@ def test_fit_keeps_numpys_blas_on_one_thread_and_restores_it(monkeypatch):
     seen.clear()
     xpvec.LogisticRegression(backend="numpy").fit(X, y > 0.5)  # its products are BLAS's big ones
     assert seen and all(threads == before for threads in seen)
+
+
+def test_overlapping_fits_restore_blas_threads_when_the_last_one_ends():
+    # Fits in two threads overlap: the first in limits BLAS to one thread, the last out
+    # restores. Each limiting and restoring on its own, the second saved the first's 1 and
+    # restored it when it ended: BLAS stayed on one thread for good.
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    training = get_instance("numba").training
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        assert before and all(n == 2 for n in before)
+        first, second = training(), training()
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)
+        assert all(n == 1 for n in blas_threads())  # the second fit is still inside
+        second.__exit__(None, None, None)
+        assert blas_threads() == before
+
+        # And through real fits started together in two threads.
+        X, y = problem(2000, 1, np.float64, False)[:2]
+        barrier = threading.Barrier(2)
+
+        def fit():
+            barrier.wait()
+            xpvec.LogisticRegression(backend="numba").fit(X, y > 0.5)
+
+        threads = [threading.Thread(target=fit) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert blas_threads() == before
 
 
 def test_the_parallel_threshold_counts_work_not_elements(monkeypatch):

@@ -266,3 +266,69 @@ def test_backend_objects_and_report():
     assert xpvec.sigmoid(0.0, backend=b) == 0.5  # a Backend object works as backend=
     assert "sigmoid" in type(b).native_ops()
     xpvec.warmup("numpy")  # a no-op for a backend that compiles nothing
+
+
+def test_a_backend_object_made_by_the_user_is_not_kept_alive():
+    # The dispatch caches hold names and the registry's instances only.
+    import gc
+    import weakref
+
+    from xpvec.backends.numpy_backend import NumpyBackend
+
+    refs = []
+    for _ in range(3):
+        b = NumpyBackend()
+        refs.append(weakref.ref(b))
+        assert xpvec.sigmoid(np.zeros(2), backend=b)[0] == 0.5
+        with xpvec.use_backend(b):
+            assert xpvec.sigmoid(np.zeros(2))[0] == 0.5
+    del b
+    gc.collect()
+    assert all(r() is None for r in refs)
+
+
+def test_a_backend_object_made_by_the_user_pickles_as_a_new_one_of_its_class():
+    # The registry's instance of a name pickles as the name (tests/test_logistic_regression.py);
+    # another object is made anew from its class and init_args(), not swapped for the named one.
+    import copy
+    import pickle
+
+    from xpvec.backends.numpy_backend import NumpyBackend
+
+    b = NumpyBackend()
+    again = pickle.loads(pickle.dumps(b))
+    assert type(again) is NumpyBackend and again is not b and again is not get_instance("numpy")
+    assert copy.deepcopy(b) is b and copy.copy(b) is b  # shared, as the registry's instances are
+
+
+def test_threads_asking_for_a_backend_first_share_one_instance(monkeypatch):
+    # Creating a backend can take seconds (numba's kernels); two threads must not each make one.
+    import time
+
+    from xpvec import _registry
+
+    made = []
+
+    class Slow:
+        name = "python"
+
+        def __init__(self):
+            made.append(self)
+            time.sleep(0.05)
+
+    monkeypatch.delitem(_registry._instances, "python", raising=False)
+    monkeypatch.setattr(_registry, "_load_class", lambda spec: Slow)
+    monkeypatch.setattr(_registry, "unusable_reason", lambda name: None)
+    barrier = threading.Barrier(4)
+    got = []
+
+    def ask():
+        barrier.wait()
+        got.append(get_instance("python"))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1 and len(got) == 4 and all(g is made[0] for g in got)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import threading
 from dataclasses import dataclass
 
 from .errors import BackendUnavailableError
@@ -41,6 +42,10 @@ SPECS: dict[str, BackendSpec] = {
 
 _instances: dict[str, object] = {}
 _reasons: dict[str, str | None] = {}
+# Creating a backend can take seconds (numba compiles or loads its kernels, cupy probes the
+# device): two threads asking first must not each create one. Reentrant, as a backend's
+# constructor may itself ask for another backend.
+_creating = threading.RLock()
 
 
 def _load_class(spec: BackendSpec):
@@ -82,11 +87,21 @@ def get_instance(name: str, *, source: str = ""):
     where = f" ({source})" if source else ""
     if name not in SPECS:
         raise BackendUnavailableError(_unknown_name_message(name) + where)
-    reason = unusable_reason(name)
-    if reason is not None:
-        raise BackendUnavailableError(f"backend {name!r} is unavailable{where}: {reason}")
-    backend = _instances[name] = _load_class(SPECS[name])()
+    with _creating:
+        backend = _instances.get(name)  # another thread may have created it meanwhile
+        if backend is not None:
+            return backend
+        reason = unusable_reason(name)
+        if reason is not None:
+            raise BackendUnavailableError(f"backend {name!r} is unavailable{where}: {reason}")
+        backend = _instances[name] = _load_class(SPECS[name])()
     return backend
+
+
+def is_registered(backend: object) -> bool:
+    """Whether ``backend`` is the instance ``get_instance`` hands out for its name (and not
+    another object of a backend class, made by a user)."""
+    return _instances.get(getattr(backend, "name", None)) is backend
 
 
 def available_backends() -> tuple[str, ...]:

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 
 from ._arrays import ARRAY_API, CUPY, DASK, HOST, array_kind, describe
-from ._registry import get_instance
+from ._registry import get_instance, is_registered
 from .backends._base import Backend
 
 ENV_VAR = "XPVEC_BACKEND"
@@ -40,7 +40,8 @@ _context: ContextVar[Backend | None] = ContextVar("xpvec_backend", default=None)
 _default: Backend | None = None
 _env_name: str | None = os.environ.get(ENV_VAR) or None
 
-# Hot-path caches, filled on first sight of each input type.
+# Hot-path caches, filled on first sight of each input type. They hold names and the
+# registry's instances only: a Backend object a user made stays theirs to let go of.
 _inferred: dict[type, Backend] = {}  # input type -> backend, when nothing is chosen
 _accepted: dict[Backend, set[type]] = {}  # backend -> input types it takes
 _by_name: dict[object, dict[type, Backend]] = {}  # backend= value -> input type -> backend
@@ -96,7 +97,8 @@ def _what(x: object) -> str:
 def _check_accepts(b: Backend, x: object) -> Backend:
     kind = array_kind(x)
     if kind in b.accepts:
-        _accepted.setdefault(b, set()).add(type(x))
+        if is_registered(b):
+            _accepted.setdefault(b, set()).add(type(x))
         return b
     raise TypeError(
         f"backend {b.name!r} cannot take {_a(describe(x))} input ({_a(kind)} array) without copying it: "
@@ -176,7 +178,8 @@ def _infer(x: object) -> Backend:
 
 def _resolve_named(backend: str | Backend, x: object) -> Backend:
     b = _check_accepts(_named(backend), x)
-    _by_name.setdefault(backend, {})[type(x)] = b
+    if isinstance(backend, str) or is_registered(backend):
+        _by_name.setdefault(backend, {})[type(x)] = b
     return b
 
 

@@ -68,7 +68,7 @@ def _known(n) -> bool:
 class Backend:
     """One way of running the ops. Subclasses set ``name`` and ``accepts``."""
 
-    name: ClassVar[str] = "array_api"
+    name: ClassVar[str]  # each backend class names itself
     #: The array kinds (see ``xpvec._arrays``) this backend takes without copying.
     accepts: ClassVar[frozenset[str]] = frozenset()
     #: Solvers the models cannot use on this backend, each with the reason.
@@ -91,13 +91,30 @@ class Backend:
     def __repr__(self) -> str:
         return f"<xpvec backend {self.name!r}>"
 
-    def __reduce__(self):
-        # A backend holds modules and compiled kernels, which neither pickle nor deep-copy.
-        # It is its name: copied or unpickled, it is this process's instance of that name,
-        # so a model given a backend object clones and pickles like one given the name.
-        from .._registry import get_instance
+    # A backend is configuration plus modules and compiled kernels, shared by every thread
+    # that uses it; a copy would only compile them again. copy and deepcopy (so
+    # scikit-learn's clone of a model given a backend object) hand back the same object.
+    def __copy__(self):
+        return self
 
-        return get_instance, (self.name,)
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        # Modules and compiled kernels do not pickle. The registry's instance of a name is that
+        # name: unpickled, it is the other process's instance, so a model given a backend object
+        # pickles like one given the name. Another instance (say, ``CupyBackend(launch="numba")``)
+        # is made anew from its constructor's arguments, ``init_args()``.
+        from .._registry import get_instance, is_registered
+
+        if is_registered(self):
+            return get_instance, (self.name,)
+        return type(self), self.init_args()
+
+    def init_args(self) -> tuple:
+        """The arguments that make this backend again (pickling); a subclass whose
+        constructor takes any returns them."""
+        return ()
 
     # ----------------------------------------------------------- plumbing
     def namespace(self, x) -> Any:

@@ -169,6 +169,7 @@ class CupyBackend(Backend):
         launch = launch or _launcher_choice()
         if launch not in LAUNCHERS:
             raise ValueError(f"launch={launch!r} is not one of {', '.join(LAUNCHERS)}")
+        self._launch = launch
         if launch == "numba":
             _quiet_small_grids(cuda)
             start = NumbaDispatch(self._kernel_arg, self._stream)
@@ -176,6 +177,9 @@ class CupyBackend(Backend):
             start = CupyStart(cupy)
         sms = cupy.cuda.Device().attributes["MultiProcessorCount"]
         self._gpu = Launcher(cupy, THREADS, sms * BLOCKS_PER_SM, start)
+
+    def init_args(self) -> tuple:
+        return (self._launch,)
 
     # ----------------------------------------------------------- plumbing
     def namespace(self, x):

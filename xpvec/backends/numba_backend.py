@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -56,18 +58,42 @@ def _readonly(x: np.ndarray) -> np.ndarray:
     return view
 
 
-_blas_controller = None
+class _OneBlasThread:
+    """Process-wide: the BLAS libraries loaded in this process (NumPy's OpenBLAS) run on one
+    thread while any fit is inside; numba's own OpenMP threads are left alone.
+
+    threadpoolctl's limit saves the thread count it finds and restores it on exit: two fits
+    overlapping in threads, each limiting on its own, would have the second save the first's
+    1 and restore that, for good. So the first fit in limits, and the last one out restores.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._limiter = None
+        self._controller = None
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._inside == 0:
+                if self._controller is None:  # ~0.3 ms: it inspects the loaded libraries, once
+                    from threadpoolctl import ThreadpoolController
+
+                    self._controller = ThreadpoolController()
+                self._limiter = self._controller.limit(limits=1, user_api="blas")
+            self._inside += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._inside -= 1
+                if self._inside == 0:
+                    self._limiter.restore_original_limits()
+                    self._limiter = None
 
 
-def _blas_limited_to_one_thread() -> contextlib.AbstractContextManager:
-    """A context in which the BLAS libraries loaded in this process (NumPy's OpenBLAS) run on
-    one thread; numba's own OpenMP threads are left alone."""
-    global _blas_controller
-    if _blas_controller is None:  # ~0.3 ms: it inspects the loaded libraries, once
-        from threadpoolctl import ThreadpoolController
-
-        _blas_controller = ThreadpoolController()
-    return _blas_controller.limit(limits=1, user_api="blas")
+_blas_limited_to_one_thread = _OneBlasThread()
 
 
 def _memory_order(*arrays: np.ndarray) -> str:
