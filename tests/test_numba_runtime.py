@@ -350,6 +350,51 @@ def test_read_only_install_caches_in_user_dir(tmp_path):
             p.chmod(0o755 if p.is_dir() else 0o644)
 
 
+def test_an_edited_source_file_drops_the_packages_cached_kernels(tmp_path, monkeypatch):
+    # numba keys a cached kernel on its own file only: after an edit to a helper it inlines
+    # (exp.py...), it would load the old machine code. A digest of the sources catches it.
+    monkeypatch.setattr(_config.numba.config, "CACHE_DIR", "")
+    here = tmp_path / "cpu"
+    cache = here / "__pycache__"
+    cache.mkdir(parents=True)
+    (here / "exp.py").write_text("A = 1\n")
+    (here / "elementwise.py").write_text("B = 2\n")
+
+    def fill():
+        for name in ("elementwise.sigmoid-5.py311.nbi", "elementwise.sigmoid-5.py311.1.nbc", "exp.pyc"):
+            (cache / name).write_text("")
+
+    def kernels_left():
+        return sorted(p.name for p in cache.iterdir() if p.suffix in (".nbi", ".nbc"))
+
+    fill()
+    _config._drop_stale_kernels(here)  # no digest yet: whatever is cached may be stale
+    assert kernels_left() == [] and (cache / "exp.pyc").exists()
+    fill()
+    _config._drop_stale_kernels(here)  # nothing changed
+    assert len(kernels_left()) == 2
+    (here / "exp.py").write_text("A = 3\n")  # a helper edited
+    _config._drop_stale_kernels(here)
+    assert kernels_left() == []
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
+def test_the_temporary_cache_folder_is_private(tmp_path, monkeypatch):
+    # numba unpickles its cache files: a guessable shared folder another user made first
+    # (or a link they planted) is not used; a fresh private one is.
+    monkeypatch.setattr(_config.tempfile, "gettempdir", lambda: str(tmp_path))
+    mine = tmp_path / f"xpvec-numba-{os.getuid()}"
+    got = _config._private_temp_dir()
+    assert got == mine and got.stat().st_mode & 0o777 == 0o700
+    mine.chmod(0o777)
+    other = _config._private_temp_dir()
+    assert other != mine and other.parent == tmp_path and other.stat().st_mode & 0o777 == 0o700
+    mine.rmdir()
+    (tmp_path / "elsewhere").mkdir()
+    mine.symlink_to(tmp_path / "elsewhere")
+    assert _config._private_temp_dir() not in (mine, tmp_path / "elsewhere")
+
+
 def test_import_xpvec_does_not_import_numba():
     result = _run_python(
         """

@@ -1,7 +1,7 @@
 """numba CPU kernels: fused, vectorized, parallel above a size threshold.
 
 Modules: ``exp``/``log1p`` (vectorizable scalar math), ``elementwise``
-(sigmoid family), ``softmax`` (rows), ``reductions`` (dot, l1/l2 losses),
+(sigmoid family), ``softmax`` (rows and columns), ``reductions`` (dot, l1/l2 losses),
 ``normalize`` (rows by L2 norm), ``logistic`` (fused loss and gradient),
 ``_sums`` (reassociated sums). Importing this
 package configures numba first (``_config``: threading layer, cache
@@ -9,9 +9,8 @@ location), then defines the kernels.
 
 Compiled kernels are cached on disk (``cache=True``). numba invalidates a
 cached kernel only when its own source file changes, not when a helper it
-inlines does: after editing ``exp.py``, ``log1p.py``, ``_typed.py`` or
-``_sums.py``, delete this package's ``__pycache__`` (installed releases are
-unaffected: an install rewrites every file).
+inlines does; ``_config`` therefore drops the package's cached kernels when
+any of its source files changed (a digest kept beside the cache).
 """
 
 from . import _config

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from numba import njit
 
+from ._config import REASSOC
 from ._typed import like, wide_vectors
-
-_REDUCE = {"nogil": True, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
 
 # Reduction kinds of ``pair_sum``.
 DOT, L1, L2 = 0, 1, 2
 
 
-@njit(**_REDUCE)
+@njit(**REASSOC)
 def prefix_sum(buf, n):
     """buf[0] + ... + buf[n-1]."""
     wide_vectors()
@@ -29,7 +28,7 @@ def prefix_sum(buf, n):
     return s
 
 
-@njit(**_REDUCE)
+@njit(**REASSOC)
 def pair_sum(a, b, lo, hi, kind):
     """Sum over i in [lo, hi) of a[i]*b[i] (DOT), |a[i]-b[i]| (L1) or (a[i]-b[i])**2 (L2)."""
     wide_vectors()
@@ -53,7 +52,7 @@ def pair_sum(a, b, lo, hi, kind):
 SQUARES_BLOCK = 4096  # elements summed into one partial before it joins the total
 
 
-@njit(**_REDUCE)
+@njit(**REASSOC)
 def scaled_square_sum(row, m):
     """Sum of (row[i] / m)**2: the squared L2 norm of the row scaled by m.
 

@@ -22,14 +22,11 @@ from __future__ import annotations
 
 from numba import njit, prange
 
+from ._config import JIT
 from ._launch import SizedKernel
 from ._typed import like, wide_vectors
 from .exp import exp
 from .log1p import log1p_unit
-
-# error_model="numpy": a float division by zero gives inf/NaN instead of
-# raising, which is what lets LLVM vectorize loops that divide.
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
 
 
 @njit(error_model="numpy", fastmath={"contract"})
@@ -52,42 +49,42 @@ def _log_sigmoid(v):
     return (v if v < zero else zero) - log1p_unit(exp(-abs(v)))
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def sigmoid_serial(x, out):
     for i in range(x.size):
         wide_vectors()
         out[i] = _sigmoid(x[i])
 
 
-@njit(parallel=True, **_JIT)
+@njit(parallel=True, **JIT)
 def sigmoid_parallel(x, out):
     for i in prange(x.size):
         wide_vectors()
         out[i] = _sigmoid(x[i])
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def sigmoid_grad_serial(x, out):
     for i in range(x.size):
         wide_vectors()
         out[i] = _sigmoid_grad(x[i])
 
 
-@njit(parallel=True, **_JIT)
+@njit(parallel=True, **JIT)
 def sigmoid_grad_parallel(x, out):
     for i in prange(x.size):
         wide_vectors()
         out[i] = _sigmoid_grad(x[i])
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def log_sigmoid_serial(x, out):
     for i in range(x.size):
         wide_vectors()
         out[i] = _log_sigmoid(x[i])
 
 
-@njit(parallel=True, **_JIT)
+@njit(parallel=True, **JIT)
 def log_sigmoid_parallel(x, out):
     for i in prange(x.size):
         wide_vectors()

@@ -55,8 +55,13 @@ def _constants(ftype, degree: int, lo: float, hi: float, magic: float, ln2_hi: f
     )
 
 
-_F64 = _constants(np.float64, 13, -746.0, 710.0, 6755399441055744.0, 6.93147180369123816490e-01, 1.90821492927058770002e-10)
-_F32 = _constants(np.float32, 7, -104.0, 89.0, 12582912.0, 0.693145751953125, 1.428606765330187045e-06)
+# ln2 split in two (fdlibm's for float64): the high part has trailing zero bits, so k * high is
+# exact for the exponents k these functions meet (log1p uses the same splits).
+LN2_HI, LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
+LN2_HI_F32, LN2_LO_F32 = 0.693145751953125, 1.428606765330187045e-06
+
+_F64 = _constants(np.float64, 13, -746.0, 710.0, 6755399441055744.0, LN2_HI, LN2_LO)
+_F32 = _constants(np.float32, 7, -104.0, 89.0, 12582912.0, LN2_HI_F32, LN2_LO_F32)
 
 
 def exp(x):

@@ -21,6 +21,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from ._typed import split_exponent
+from .exp import LN2_HI, LN2_HI_F32, LN2_LO, LN2_LO_F32
 
 # fdlibm e_log.c Lg7..Lg1, highest degree first (Horner order).
 _LG = (
@@ -34,10 +35,6 @@ _LG = (
 )
 # FreeBSD e_logf.c Lg4..Lg1: error below 2**-34, enough for float32.
 _LG_F32 = (0.24279078841, 0.28498786688, 0.40000972152, 0.66666662693)
-_LN2_HI = 6.93147180369123816490e-01
-_LN2_LO = 1.90821492927058770002e-10
-_LN2_HI_F32 = 0.693145751953125
-_LN2_LO_F32 = 1.428606765330187045e-06
 
 
 def log1p_unit(e):
@@ -73,8 +70,8 @@ def _make_log_scaled(ftype, coeffs, ln2_hi, ln2_lo):
 
 
 _LOG_SCALED = {
-    types.float64: (np.float64, _make_log_scaled(np.float64, _LG, _LN2_HI, _LN2_LO)),
-    types.float32: (np.float32, _make_log_scaled(np.float32, _LG_F32, _LN2_HI_F32, _LN2_LO_F32)),
+    types.float64: (np.float64, _make_log_scaled(np.float64, _LG, LN2_HI, LN2_LO)),
+    types.float32: (np.float32, _make_log_scaled(np.float32, _LG_F32, LN2_HI_F32, LN2_LO_F32)),
 }
 
 

@@ -34,6 +34,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._config import INLINE, JIT, REASSOC
 from ._launch import SizedKernel
 from ._sums import DOT, chunk_bounds, pair_sum, prefix_sum
 from ._typed import like, nan_max, wide_vectors
@@ -42,15 +43,11 @@ from .log1p import log1p_unit
 
 BLOCK = 64
 
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
-_MATH = {"nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
-# Sums only, no exp: reassociation lets LLVM keep lanes of partial sums (see _sums).
-_REDUCE = {"nogil": True, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
 
 
 # Four rows at a time: each load of W (logits) or of the gradient (accumulate)
 # serves four rows, and the four sums are independent chains.
-@njit(**_REDUCE)
+@njit(**REASSOC)
 def _logits(Xb, Wt, b, Z):
     """Z[k, r] = Xb[r] . Wt[k] + b[k] for every row r of the block."""
     wide_vectors()
@@ -72,7 +69,7 @@ def _logits(Xb, Wt, b, Z):
             Z[k, r] = pair_sum(Xb[r], Wt[k], 0, d, DOT) + b[k]
 
 
-@njit(**_MATH)
+@njit(**INLINE)
 def _accumulate(Xb, Z, G):
     """G[k, :d] += sum_r Z[k, r] Xb[r] and G[k, d] += sum_r Z[k, r]: the block's gradient."""
     wide_vectors()
@@ -96,7 +93,7 @@ def _accumulate(Xb, Z, G):
 
 # The terms run across the rows of a block (the logits are stored class-major,
 # Z[k, r]), so each loop is over contiguous rows and vectorizes, exp included.
-@njit(**_MATH)
+@njit(**INLINE)
 def _binary_terms(z, y, sw, m, losses):
     """For r < m: losses[r] = s_r loss_r, and z[r] becomes the residual s_r r_r."""
     wide_vectors()
@@ -114,7 +111,7 @@ def _binary_terms(z, y, sw, m, losses):
         z[r] = res
 
 
-@njit(**_MATH)
+@njit(**INLINE)
 def _class_major(Yb, Yt):
     """Yt[k, r] = Yb[r, k]: the block's labels laid out as its logits are."""
     for r in range(Yb.shape[0]):
@@ -122,7 +119,7 @@ def _class_major(Yb, Yt):
             Yt[k, r] = Yb[r, k]
 
 
-@njit(**_MATH)
+@njit(**INLINE)
 def _softmax_terms(Z, Y, sw, m, losses, peak, total):
     """For r < m: losses[r] = s_r loss_r, and Z[:, r] becomes the residuals s_r r_r.
 
@@ -157,7 +154,7 @@ def _softmax_terms(Z, Y, sw, m, losses, peak, total):
                 Z[k, r] *= sw[r]
 
 
-@njit(**_MATH)
+@njit(**INLINE)
 def _chunk(X, Y, Wt, b, sw, lo, hi, G):
     """Loss of rows [lo, hi); their gradient is added to G (K, d + 1), the last column b's."""
     K = Wt.shape[0]
@@ -182,7 +179,7 @@ def _chunk(X, Y, Wt, b, sw, lo, hi, G):
     return loss
 
 
-@njit(**_MATH)
+@njit(**INLINE)
 def _total(losses, parts):
     """The sum of the chunks' partial losses and partial gradients, in chunk order."""
     G = np.zeros(parts.shape[1:], parts.dtype)
@@ -199,7 +196,7 @@ def _n_chunks(n_rows):
     return max(1, min(256, n_rows // 512))
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def loss_grad_serial(X, Y, Wt, b, sw):
     """``(loss, G)`` with G (K, d + 1) = [grad_W^T, grad_b]; X (n, d) C-ordered, Wt = W^T (K, d).
 
@@ -216,7 +213,7 @@ def loss_grad_serial(X, Y, Wt, b, sw):
     return _total(losses, parts)
 
 
-@njit(parallel=True, **_JIT)
+@njit(parallel=True, **JIT)
 def loss_grad_parallel(X, Y, Wt, b, sw):
     """``loss_grad_serial`` with the chunks spread over threads."""
     n = X.shape[0]

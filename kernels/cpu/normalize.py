@@ -17,11 +17,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._config import JIT
 from ._launch import SizedKernel
 from ._sums import chunk_bounds, row_chunks, row_pieces, scaled_square_sum
 from ._typed import like, nan_max, wide_vectors
-
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
 
 
 @njit(error_model="numpy", fastmath={"contract"})
@@ -57,12 +56,12 @@ def _rows(x, out, lo, hi):
         _emit(row, out[r], m, n)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def normalize_rows_serial(x, out):
     _rows(x, out, 0, x.shape[0])
 
 
-@njit(parallel=True, **_JIT)
+@njit(parallel=True, **JIT)
 def normalize_rows_parallel(x, out):
     n_rows, n = x.shape
     n_pieces = row_pieces(n_rows, n)
@@ -75,7 +74,7 @@ def normalize_rows_parallel(x, out):
         _rows(x, out, lo, hi)
 
 
-@njit(parallel=True, **_JIT)
+@njit(parallel=True, **JIT)
 def _rows_in_pieces(x, out, n_pieces):
     """Few long rows, each cut into ``n_pieces`` pieces shared among the threads: the pieces'
     max |x|, then their sums of squares scaled by the row's max, then the emit (three reads)."""

@@ -54,6 +54,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._config import JIT
 from ._launch import SizedKernel
 from ._sums import chunk_bounds, prefix_sum, row_chunks, row_pieces
 from ._typed import like, nan_max, wide_vectors
@@ -63,7 +64,6 @@ from .log1p import log_normal
 BLOCK = 2048
 CACHED_ROW_BYTES = 1 << 20
 
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
 
 
 @njit(error_model="numpy", fastmath={"contract"})
@@ -159,12 +159,12 @@ def _rows(x, out, lo, hi, buf, log):
         _emit(row, dst, m, _scale(s, log), log)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def softmax_rows_serial(x, out, log):
     _rows(x, out, 0, x.shape[0], np.empty(BLOCK, x.dtype), log)
 
 
-@njit(parallel=True, **_JIT)
+@njit(parallel=True, **JIT)
 def softmax_rows_parallel(x, out, log):
     n_rows, n = x.shape
     n_pieces = row_pieces(n_rows, n)
@@ -177,7 +177,7 @@ def softmax_rows_parallel(x, out, log):
         _rows(x, out, lo, hi, np.empty(BLOCK, x.dtype), log)
 
 
-@njit(parallel=True, **_JIT)
+@njit(parallel=True, **JIT)
 def _rows_in_pieces(x, out, n_pieces, log):
     """Few long rows, each cut into ``n_pieces`` pieces shared among the threads: the pieces'
     (max, sum) pairs, merged per row, then each piece emitted (two reads, one write)."""
@@ -298,7 +298,7 @@ def _column_pieces(x, out, lo, hi, n_ct, log):
         _emit_columns(x[slab], out[slab], 0, x.shape[1], c0, c1, tile_m, tile_s, log)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def softmax_columns_serial(x, out, log):
     n_ct = (x.shape[2] + TILE_COLUMNS - 1) // TILE_COLUMNS
     _column_pieces(x, out, 0, x.shape[0] * n_ct, n_ct, log)
@@ -310,7 +310,7 @@ def column_row_chunks(n_rows):
     return max(1, min(32, n_rows // (4 * TILE_ROWS)))
 
 
-@njit(parallel=True, **_JIT)
+@njit(parallel=True, **JIT)
 def softmax_columns_parallel(x, out, log):
     n_slabs, n, k = x.shape
     n_rc = column_row_chunks(n)
