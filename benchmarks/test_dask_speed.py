@@ -1,4 +1,5 @@
-"""Logistic regression on Dask arrays: xpvec against dask-ml, on the same chunked data.
+"""Logistic regression on Dask arrays: xpvec against dask-ml, on the same chunked data;
+and ``dot`` over a chunked inner dimension against Dask's own matmul and dot (at the end).
 
 Run with ``pytest benchmarks/test_dask_speed.py -s``: X is 2e5 x 32 float64 in
 8 row chunks, persisted, threaded scheduler. Both fit
@@ -118,3 +119,29 @@ def test_per_iteration_time_ratio(data, optimum, request, record_property):
     ratio = medians["dask-ml"] / medians["xpvec"]
     print(f"dask-ml / xpvec time per iteration: {ratio:.2f}x")
     record_property("dask_ml_over_xpvec_per_iteration", ratio)
+
+
+# ---------------------------------------------------------------- dot over a chunked inner dimension
+DOT_GROUP = "dot X @ X.T, X 2000x1000 float64 in 10 column chunks, threads"
+DOTS = {
+    "xpvec.dot": lambda X: xpvec.dot(X, X.T),
+    "dask matmul": lambda X: X @ X.T,
+    "dask.array.dot": lambda X: da.dot(X, X.T),
+}
+
+
+@pytest.fixture(scope="module")
+def column_chunked():
+    A = np.random.default_rng(1).standard_normal((2000, 1000))
+    return A, da.from_array(A, chunks=(-1, 100))
+
+
+@pytest.mark.benchmark(group=DOT_GROUP)
+@pytest.mark.parametrize("runner", list(DOTS))
+def test_dot_over_chunked_inner_dimension(benchmark, column_chunked, runner):
+    # The partial products of the 10 inner blocks are added one onto another; a tree sum that
+    # concatenated them first took 2.3x Dask's matmul (381 against 163 ms on 2 cores).
+    A, X = column_chunked
+    with dask.config.set(scheduler="threads"):
+        out = benchmark.pedantic(lambda: DOTS[runner](X).compute(), rounds=5, iterations=1, warmup_rounds=1)
+    np.testing.assert_allclose(out, A @ A.T, rtol=1e-10, atol=1e-10)

@@ -199,6 +199,48 @@ def test_validation_without_materializing(scheduler):
         lazy.compute()
 
 
+def test_binary_probabilities_of_rows_of_unknown_count():
+    # Boolean indexing leaves Dask row counts unknown (NaN); stacking [-z, z] refused them.
+    X, y = standardized(load_breast_cancer)
+    model = xpvec.LogisticRegression().fit(X, y)
+    lazy = chunked(X, 100)
+    picked = lazy[lazy[:, 0] > 0]
+    rows = X[X[:, 0] > 0]
+    for method in ("predict_proba", "predict_log_proba"):
+        got = getattr(model, method)(picked)
+        assert isinstance(got, da.Array)
+        np.testing.assert_allclose(got.compute(), getattr(model, method)(rows), rtol=1e-12, atol=1e-15)
+
+
+def test_score_computes_x_and_y_once():
+    # scikit-learn's accuracy_score computed each lazy array on its own, several times over:
+    # X's blocks were read 3 times, and 3 times more through a y derived from X.
+    X, y = standardized(load_breast_cancer)
+    model = xpvec.LogisticRegression().fit(X, y)
+    reads = []
+
+    def counted(block):
+        if block.size:  # not Dask's probe of the output type
+            reads.append(block.shape)
+        return block
+
+    lazy = chunked(X, 100).map_blocks(counted, dtype=X.dtype)
+    labels = (lazy[:, 0] * 0 + chunked(y.astype(X.dtype), 100)).astype(y.dtype)  # y from X's graph
+    with dask.config.set(scheduler="sync"):
+        score = model.score(lazy, labels, sample_weight=chunked(np.ones(len(y)), 100))
+    assert score == model.score(X, y)
+    assert len(reads) == lazy.numblocks[0]  # each block of X read once
+
+
+def test_dask_labels_beside_host_x_are_refused():
+    # They would be computed to the host behind the user's back.
+    X, y = standardized(load_breast_cancer)
+    with pytest.raises(TypeError, match=r"y is a Dask array but X is numpy.ndarray.*y.compute\(\)"):
+        xpvec.LogisticRegression().fit(X, chunked(y, 100))
+    with pytest.raises(TypeError, match="sample_weight is a Dask array"):
+        xpvec.LogisticRegression().fit(X, y, sample_weight=chunked(np.ones(len(y)), 100))
+
+
 # ---------------------------------------------------------------- a worker lost mid-fit
 def test_a_worker_killed_mid_fit_is_survived(cluster, monkeypatch, caplog):
     X, y = standardized(load_digits)

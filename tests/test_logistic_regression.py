@@ -279,6 +279,71 @@ def test_float32_honours_tol_as_far_as_float32_goes(backend):
 
 
 # ---------------------------------------------------------------- errors and warnings
+# ---------------------------------------------------------------- sparse X
+def sparse_problem(n_classes, dtype=np.float64, n=400, d=60, density=0.05):
+    """A scipy.sparse CSR X (mostly zeros, as text features are) and labels of n_classes."""
+    sparse = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(n_classes)
+    X = sparse.random(n, d, density=density, format="csr", random_state=1, dtype=dtype)
+    z = X @ (3 * rng.standard_normal(d)) + 0.3 * rng.standard_normal(n)
+    y = np.digitize(z, np.quantile(z, np.linspace(0, 1, n_classes + 1)[1:-1]))
+    return X, y
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("backend", training_backends())
+def test_sparse_x_fits_the_dense_model_and_sklearns(backend, n_classes):
+    # Text features (TfidfVectorizer, OneHotEncoder) come as scipy.sparse: every host backend
+    # trains and predicts on them through scipy's sparse products, with no dense copy.
+    X, y = sparse_problem(n_classes)
+    if backend in ("dask", "array_api"):  # the errors name the fix
+        with pytest.raises(TypeError, match=r"cannot take a scipy.csr_matrix|backend='numpy'.*X\.toarray\(\)"):
+            xpvec.LogisticRegression(backend=backend).fit(X, y)
+        return
+    model = xpvec.LogisticRegression(backend=backend, **TIGHT).fit(X, y)
+    dense = xpvec.LogisticRegression(backend=backend, **TIGHT).fit(X.toarray(), y)
+    reference = SkLogisticRegression(**TIGHT).fit(X, y)
+    for fitted, rtol in ((dense, 1e-6), (reference, 1e-4)):
+        assert_close_rel(model.coef_, fitted.coef_, rtol)
+        np.testing.assert_allclose(model.predict_proba(X), fitted.predict_proba(X), atol=1e-6)
+    np.testing.assert_array_equal(model.predict(X), dense.predict(X.toarray()))
+    np.testing.assert_allclose(model.decision_function(X), model.decision_function(X.toarray()), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["gd", "sgd"])
+def test_sparse_x_takes_the_same_steps_with_every_solver(solver):
+    # Same steps as on the dense copy (sgd: the same mini-batches, as rows of the CSR matrix).
+    X, y = sparse_problem(3)
+    params = dict(solver=solver, max_iter=40, random_state=0, backend="numpy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sparse_fit = xpvec.LogisticRegression(**params).fit(X, y)
+        dense_fit = xpvec.LogisticRegression(**params).fit(X.toarray(), y)
+    np.testing.assert_allclose(sparse_fit.coef_, dense_fit.coef_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sparse_fit.loss_curve_, dense_fit.loss_curve_, rtol=1e-12)
+
+
+def test_sparse_x_of_any_format_and_dtype():
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y = sparse_problem(2)
+    reference = xpvec.LogisticRegression().fit(X, y)
+    for other in (X.tocsc(), X.tocoo(), sparse.csr_array(X), X.astype(np.int64)):
+        if other.dtype == np.int64:
+            other = sparse.csr_matrix((np.round(X.data * 4), X.indices, X.indptr), shape=X.shape).astype(np.int64)
+            reference_here = xpvec.LogisticRegression().fit(other.toarray(), y)
+        else:
+            reference_here = reference
+        np.testing.assert_allclose(xpvec.LogisticRegression().fit(other, y).coef_, reference_here.coef_, rtol=1e-12)
+    single = xpvec.LogisticRegression().fit(X.astype(np.float32), y)
+    assert single.coef_.dtype == np.float32 and single.predict_proba(X.astype(np.float32)).dtype == np.float32
+    bad = X.copy()
+    bad.data[3] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        xpvec.LogisticRegression().fit(bad, y)
+    with pytest.raises(ValueError, match="NaN"):
+        reference.predict(bad)
+
+
 X_OK, Y_OK = small_problem(2, n_samples=30)
 
 
@@ -324,10 +389,13 @@ def test_wrong_feature_count_and_unfitted():
         (dict(C=0.0), "C must be"),
         (dict(max_iter=0), "max_iter"),
         (dict(learning_rate=-1.0), "learning_rate"),
-        (dict(solver="gd", learning_rate="x"), "learning_rate must be a positive number"),
+        (dict(solver="gd", learning_rate="x"), "learning_rate must be a positive finite number"),
         (dict(fit_intercept="no"), "fit_intercept must be True or False"),
         (dict(verbose="yes"), "verbose must be True or False"),
         (dict(tol="1e-4"), "tol must be"),
+        (dict(tol=np.inf), "tol must be a non-negative finite number"),
+        (dict(tol=np.nan), "tol must be"),
+        (dict(solver="gd", learning_rate=np.inf), "learning_rate must be a positive finite number"),
     ],
 )
 def test_bad_parameters(params, match):
@@ -383,10 +451,45 @@ def test_divergence_stops_with_advice(solver):
         xpvec.LogisticRegression(solver=solver, learning_rate=1e10, max_iter=50, random_state=0).fit(X, Y_OK)
 
 
-def test_verbose_shows_a_progress_bar_with_the_loss(capsys):
-    xpvec.LogisticRegression(verbose=True).fit(X_OK, Y_OK)
+@pytest.mark.parametrize("solver", ["gd", "sgd"])
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e200), (np.float32, 1e37)])
+def test_a_step_size_that_overflows_says_standardize_without_numpy_warnings(solver, dtype, scale):
+    # The safe step 1/L comes from a power iteration on X; on X this large L overflows. Before:
+    # NumPy's overflow warnings, then "max_iter was reached" with an all-zero model.
+    X = (X_OK * scale).astype(dtype)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = xpvec.LogisticRegression(solver=solver, random_state=0).fit(X, Y_OK)
+    assert [w.category for w in caught] == [ConvergenceWarning], [str(w.message) for w in caught]
+    message = str(caught[0].message)
+    assert "too badly scaled" in message and "StandardScaler" in message and "max_iter" not in message
+    assert m.n_iter_[0] == 0
+
+
+def test_verbose_in_a_terminal_shows_a_bar_that_ends_complete(capsys, monkeypatch):
+    from xpvec.models import _monitor
+
+    monkeypatch.setattr(_monitor, "_stderr_is_a_terminal", lambda: True)
+    m = xpvec.LogisticRegression(verbose=True).fit(X_OK, Y_OK)
     err = capsys.readouterr().err
-    assert "loss=" in err and "LogisticRegression(lbfgs)" in err
+    n = m.n_iter_[0]
+    assert n < m.max_iter and "LogisticRegression(lbfgs)" in err
+    # A fit that converged early ends at n/n, not at n/max_iter as if cut off.
+    assert f"{n}/{n}" in err.rsplit("\r", 1)[-1] and "converged" in err.rsplit("\r", 1)[-1]
+
+
+def test_verbose_elsewhere_writes_plain_lines(capsys):
+    # A bar written to a log file (or a parallel search's worker) is one \r-line per update.
+    with pytest.warns(ConvergenceWarning):
+        xpvec.LogisticRegression(verbose=True, solver="sgd", max_iter=20, random_state=0).fit(X_OK, Y_OK)
+    lines = capsys.readouterr().err.splitlines()
+    assert "\r" not in "".join(lines) and len(lines) == 11  # every second epoch, then the end
+    assert lines[0].startswith("LogisticRegression(sgd): epoch 2 of at most 20, loss ")
+    assert lines[-1].startswith("LogisticRegression(sgd): stopped (max_iter was reached) after 20 epochs, loss ")
+    m = xpvec.LogisticRegression(verbose=True).fit(X_OK, Y_OK)
+    assert capsys.readouterr().err.splitlines()[-1].startswith(
+        f"LogisticRegression(lbfgs): converged after {m.n_iter_[0]} iterations, loss "
+    )
 
 
 # ---------------------------------------------------------------- estimator contract

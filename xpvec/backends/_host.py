@@ -10,6 +10,14 @@ from .._arrays import HOST
 from ._base import Backend
 
 
+def is_sparse(x) -> bool:
+    """Whether ``x`` is a scipy.sparse matrix or array (never imports scipy)."""
+    if type(x) is np.ndarray:
+        return False
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(x)
+
+
 def refuse_lossy(x, *, chunks_of_dask: bool = False) -> None:
     """TypeError for NumPy-like input that ``np.asarray`` would mangle: a masked array (the mask
     would be dropped) or a scipy.sparse matrix (it would become a 0-d object array).
@@ -23,16 +31,16 @@ def refuse_lossy(x, *, chunks_of_dask: bool = False) -> None:
             f"xpvec does not take {what}: the mask would be lost; "
             f"pass {fix} to choose what the masked entries become"
         )
-    sparse = sys.modules.get("scipy.sparse")
-    if sparse is not None and sparse.issparse(x):
+    if is_sparse(x):
         if chunks_of_dask:
             raise TypeError(
                 "xpvec takes dense arrays, not a Dask array of scipy.sparse chunks; "
                 "pass x.map_blocks(lambda block: block.toarray(), dtype=x.dtype) for dense chunks"
             )
         raise TypeError(
-            f"xpvec takes dense arrays, not a scipy.sparse {type(x).__name__} "
-            f"(shape {x.shape}, {x.nnz} stored entries); pass x.toarray() for a dense copy"
+            f"xpvec's ops take dense arrays, not a scipy.sparse {type(x).__name__} "
+            f"(shape {x.shape}, {x.nnz} stored entries); pass x.toarray() for a dense copy "
+            "(LogisticRegression trains and predicts on sparse X as it is)"
         )
 
 
@@ -55,6 +63,22 @@ class HostBackend(Backend):
 
     def from_numpy(self, x):
         return np.asarray(x)
+
+    # A model's sparse X (scipy.sparse, CSR) trains and predicts through scipy's sparse
+    # products on every host backend: no kernel here reads a sparse matrix.
+    def logistic_loss_grad(self, X, Y, W, b, sample_weight=None):
+        if is_sparse(X):
+            from .numpy_backend import logistic_loss_grad
+
+            with self.fp_guard():
+                return logistic_loss_grad(X, Y, W, b, sample_weight)
+        return super().logistic_loss_grad(X, Y, W, b, sample_weight)
+
+    def decision(self, X, W, b):
+        if is_sparse(X):
+            with self.fp_guard():
+                return X @ W + b
+        return super().decision(X, W, b)
 
     def fp_guard(self):
         # Every FP flag our formulations can raise is benign by design: underflow

@@ -132,24 +132,29 @@ class NumpyBackend(HostBackend):
         return np.sum(np.square(d, out=d))
 
     def _logistic_loss_grad(self, xp, X, Y, W, b, sample_weight):
-        if W.ndim > 1:
-            return _multinomial_loss_grad(X, Y, W, b, sample_weight)
-        z = np.dot(X, W)  # pass 1 over X
-        z += b
-        e = _exp_neg_abs(z, np.empty_like(z))
-        losses = np.log1p(e)
-        losses += np.maximum(z, 0.0)
-        losses -= Y * z  # log(1 + e^z) - y z
-        d = np.add(e, 1.0)
-        np.maximum(e, z >= 0, out=e)  # sigmoid's numerator, as in _sigmoid
-        r = np.divide(e, d, out=e)
-        r -= Y
-        if sample_weight is None:
-            loss = losses.sum()
-        else:
-            loss = np.dot(losses, sample_weight)
-            r *= sample_weight
-        return loss, np.dot(X.T, r), r.sum(keepdims=True)  # pass 2 over X
+        return logistic_loss_grad(X, Y, W, b, sample_weight)
+
+
+def logistic_loss_grad(X, Y, W, b, sample_weight):
+    """The numpy backend's loss+gradient; X a NumPy array or a scipy.sparse matrix (every
+    host backend trains on sparse X through here: scipy's products, no kernel of its own)."""
+    if W.ndim > 1:
+        return _multinomial_loss_grad(X, Y, W, b, sample_weight)
+    z = X @ W  # pass 1 over X
+    z += b
+    e = _exp_neg_abs(z, np.empty_like(z))
+    losses = np.log1p(e)
+    losses += np.maximum(z, 0.0)
+    losses -= Y * z  # log(1 + e^z) - y z
+    d = np.add(e, 1.0)
+    np.maximum(e, z >= 0, out=e)  # sigmoid's numerator, as in _sigmoid
+    r = np.divide(e, d, out=e)
+    r -= Y
+    if sample_weight is not None:
+        losses *= sample_weight  # then a pairwise sum, not BLAS sdot (see the losses above)
+        r *= sample_weight
+    loss = losses.sum()
+    return loss, X.T @ r, r.sum(keepdims=True)  # pass 2 over X
 
 
 def _multinomial_loss_grad(X, Y, W, b, sample_weight):
@@ -157,7 +162,8 @@ def _multinomial_loss_grad(X, Y, W, b, sample_weight):
     # gemm (and R^T X after it) about 1.3x faster for a small K than the
     # tall-skinny X W, and the softmax then reduces over the short axis 0
     # with long contiguous rows.
-    Zt = np.dot(W.T, X.T)  # pass 1 over X
+    dense = type(X) is np.ndarray
+    Zt = np.dot(W.T, X.T) if dense else np.ascontiguousarray((X @ W).T)  # pass 1 over X
     Zt += b[:, None]
     Zt -= Zt.max(axis=0)
     losses = np.einsum("kn,kn->n", Y.T, Zt)
@@ -166,9 +172,8 @@ def _multinomial_loss_grad(X, Y, W, b, sample_weight):
     np.subtract(np.log(s), losses, out=losses)  # logsumexp(z) - z . y
     Zt /= s
     Zt -= Y.T
-    if sample_weight is None:
-        loss = losses.sum()
-    else:
-        loss = np.dot(losses, sample_weight)
+    if sample_weight is not None:
+        losses *= sample_weight
         Zt *= sample_weight
-    return loss, np.dot(Zt, X).T, Zt.sum(axis=1)  # pass 2 over X
+    loss = losses.sum()
+    return loss, (np.dot(Zt, X).T if dense else X.T @ Zt.T), Zt.sum(axis=1)  # pass 2 over X

@@ -21,6 +21,7 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import _check_sample_weight
 
 from ..backends._base import Backend
+from ..backends.dask_backend import whole_rows
 from ._data import TrainingData, checked_layout, encode_labels, non_finite_error
 from ._warn import warn_caller
 
@@ -29,14 +30,9 @@ def dask_training_data(estimator, backend: Backend, X, y, sample_weight) -> Trai
     import dask
     import dask.array as da
 
-    X = checked_layout(estimator, backend, X, reset=True)
-    if X.numblocks[1] > 1:
-        X = X.rechunk({1: -1})
+    X = whole_rows(checked_layout(estimator, backend, X, reset=True))
     if any(math.isnan(n) for n in X.chunks[0]):
-        raise ValueError(
-            "X has unknown chunk sizes (e.g. from a Dask DataFrame); call "
-            "X.compute_chunk_sizes() or use to_dask_array(lengths=True) first."
-        )
+        raise backend._unknown_sizes_error(f"{type(estimator).__name__}.fit", "X", X.shape)
     y = _beside_rows(X, _labels(y))
     sample_weight = _weights_beside(X, sample_weight)
     X, y, sample_weight = dask.persist(X, y, sample_weight)
@@ -45,7 +41,7 @@ def dask_training_data(estimator, backend: Backend, X, y, sample_weight) -> Trai
         checks += [da.isfinite(sample_weight).all(), sample_weight.min(), sample_weight.max()]
     finite, classes, *weight_checks = dask.compute(*checks)
     if not finite:
-        raise non_finite_error(estimator)
+        raise non_finite_error(type(estimator).__name__)
     if sample_weight is not None:
         _check_weight_values(*weight_checks)
     classes, _ = encode_labels(classes)  # scikit-learn's target checks, on the distinct labels
@@ -61,7 +57,7 @@ def dask_training_data(estimator, backend: Backend, X, y, sample_weight) -> Trai
 
 def lazily_checked(estimator, X):
     """X that raises the usual error for non-finite values when (and if) it is computed."""
-    return X.map_blocks(_finite_block, non_finite_error(estimator), dtype=X.dtype)
+    return X.map_blocks(_finite_block, non_finite_error(type(estimator).__name__), dtype=X.dtype)
 
 
 def _finite_block(block, error: Exception):

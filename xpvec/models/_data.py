@@ -23,11 +23,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._arrays import ARRAY_API, DASK, HOST, array_kind, on_device_of
+from .._arrays import ARRAY_API, DASK, HOST, array_kind, describe, on_device_of
 from .._convert import to_numpy
 from .._dtypes import compute_and_output
 from .._selection import resolve
 from ..backends._base import Backend
+from ..backends._host import HostBackend, is_sparse
 from ._warn import warn_caller
 
 _HOST_DTYPES = [np.float64, np.float32]
@@ -52,10 +53,25 @@ def is_host(X: Any) -> bool:
 
 
 def validate_host(estimator, *data, reset: bool, ensure_all_finite: bool = True):
-    """scikit-learn's validation of host data (X, or X and y), X as float C-order."""
+    """scikit-learn's validation of host data (X, or X and y), X as float C-order, or as a
+    float CSR matrix when it is scipy.sparse (rows contiguous, as C order is for dense X)."""
     return validate_data(
-        estimator, *data, dtype=_HOST_DTYPES, order="C", reset=reset, ensure_all_finite=ensure_all_finite
-    )
+        estimator, *data, dtype=_HOST_DTYPES, order="C", accept_sparse="csr", reset=reset,
+        ensure_all_finite=ensure_all_finite,
+    )  # fmt: skip
+
+
+def _on_backend(backend: Backend, X):
+    """Validated host X as the backend's: sparse X stays scipy's (the host backends train on it)."""
+    if not is_sparse(X):
+        return backend.from_numpy(X)
+    if not isinstance(backend, HostBackend):
+        raise TypeError(
+            f"the {backend.name} backend takes dense arrays, not a scipy.sparse {type(X).__name__}: "
+            "choose a host backend (backend='numpy', 'numba' or 'python'), which trains on it "
+            "as it is, or pass X.toarray()"
+        )
+    return X
 
 
 def checked_layout(estimator, backend: Backend, X, *, reset: bool):
@@ -98,8 +114,8 @@ def checked_layout(estimator, backend: Backend, X, *, reset: bool):
     return X
 
 
-def non_finite_error(estimator) -> ValueError:
-    name = type(estimator).__name__
+def non_finite_error(name: str = "LogisticRegression") -> ValueError:
+    """What every check of X's values raises, wherever X lives and whenever it is read."""
     return ValueError(f"Input X contains NaN or infinity; {name} needs finite values.")
 
 
@@ -108,7 +124,7 @@ def validate_on_device(estimator, backend: Backend, X, *, reset: bool):
     X = checked_layout(estimator, backend, X, reset=reset)
     xp = backend.namespace(X)
     if not bool(xp.all(xp.isfinite(X))):
-        raise non_finite_error(estimator)
+        raise non_finite_error(type(estimator).__name__)
     return X
 
 
@@ -139,10 +155,11 @@ def training_data(estimator, X, y, sample_weight) -> TrainingData:
     # exactly when X is: that evaluation checks X for free (a separate check
     # would read X once more, a third of a fused loss+gradient evaluation).
     defer_finite = estimator.solver == "lbfgs"
+    _refuse_dask_beside(X, y=y, sample_weight=sample_weight)
     if is_host(X):
         X, y = validate_host(estimator, X, y, reset=True, ensure_all_finite=not defer_finite)
         backend = trainable(resolve(estimator.backend, X), estimator.solver)
-        X = backend.from_numpy(X)
+        X = _on_backend(backend, X)
         finite_unchecked = defer_finite
     else:
         if y is None:
@@ -168,12 +185,26 @@ def training_data(estimator, X, y, sample_weight) -> TrainingData:
     return TrainingData(backend, X, place_like(backend, X, Y), sample_weight, classes, finite_unchecked)
 
 
+def _refuse_dask_beside(X, **n_sized) -> None:
+    """Dask labels or weights go with Dask X only: beside other X they would be computed
+    to the host behind the user's back (a graph that may read a whole dataset)."""
+    if array_kind(X) == DASK:
+        return
+    for name, a in n_sized.items():
+        if a is not None and array_kind(a) == DASK:
+            raise TypeError(
+                f"{name} is a Dask array but X is {describe(X)}: fit takes X, y and sample_weight "
+                f"from the same place; compute {name} first ({name} = {name}.compute()), or "
+                "train on Dask with X = xpvec.to_device(X, 'dask')"
+            )
+
+
 def features(estimator, X, *, reset: bool) -> tuple[Backend, Any]:
     """``(backend, X)`` for predicting: X validated and on the backend that runs it."""
     if is_host(X):
         X = validate_host(estimator, X, reset=reset)
         backend = resolve(estimator.backend, X)
-        return backend, backend.from_numpy(X)
+        return backend, _on_backend(backend, X)
     backend = resolve(estimator.backend, X)
     if array_kind(X) == DASK:
         from ._dask_data import lazily_checked

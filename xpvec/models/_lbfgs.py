@@ -37,7 +37,7 @@ import math
 
 import numpy as np
 
-from ._monitor import Monitor, SolverResult
+from ._monitor import BADLY_SCALED, STANDARDIZE, Monitor, SolverResult
 from ._objective import LogisticObjective
 
 _C1, _C2 = 1e-4, 0.9  # sufficient decrease and curvature constants (Nocedal & Wright)
@@ -178,11 +178,7 @@ def _no_step(f: float, gtp: float, t: float, eps: float, single: bool) -> tuple[
             "the solution is as accurate as the float precision allows",
             "Loosen tol" + (", or fit float64 data for a more accurate optimum." if single else "."),
         )
-    return (
-        "the line search found no step that decreases the loss: the problem is too badly scaled "
-        "(features of very different or extreme magnitudes)",
-        "Standardize the features (e.g. sklearn.preprocessing.StandardScaler).",
-    )
+    return f"the line search found no step that decreases the loss: {BADLY_SCALED}", STANDARDIZE
 
 
 def lbfgs(

@@ -24,6 +24,8 @@ import numpy as np
 from .._arrays import HOST, array_kind, on_device_of
 from .._convert import to_numpy
 from ..backends._base import Backend
+from ..backends._host import is_sparse
+from ._data import non_finite_error
 
 
 class LogisticObjective:
@@ -82,7 +84,7 @@ class LogisticObjective:
         xp, dxp = self.xp, self.data_xp
         X, Y, sw, scale = self.X, self.Y, self.sample_weight, self.data_scale
         if rows is not None:
-            X, Y = dxp.take(X, rows, axis=0), dxp.take(Y, rows, axis=0)
+            X, Y = (X[rows] if is_sparse(X) else dxp.take(X, rows, axis=0)), dxp.take(Y, rows, axis=0)
             sw = None if sw is None else dxp.take(sw, rows, axis=0)
             scale = scale * self.n_samples / rows.shape[0]
         W, b = self.unpack(theta)
@@ -106,7 +108,7 @@ class LogisticObjective:
         at_zero = rows is None and not bool(xp.any(theta != 0))
         finite = math.isfinite(float(loss)) if at_zero else bool(self.data_xp.all(self.data_xp.isfinite(self.X)))
         if not finite:
-            raise ValueError("Input X contains NaN or infinity; LogisticRegression needs finite values.")
+            raise non_finite_error()
 
     def lipschitz(self) -> float:
         """An estimate of the Lipschitz constant of grad f (its largest curvature).
@@ -120,18 +122,21 @@ class LogisticObjective:
         ones = 1.0 if self.fit_intercept else 0.0
         v, v_b = xp.ones(self.n_features, dtype=X.dtype, **self.on_device), ones
         top = 0.0
-        for _ in range(20):
-            u = dxp.matmul(X, v) + v_b
-            if sw is not None:
-                u = u * sw
-            # One round trip per product where X is chunked: v comes back d-sized.
-            v, u_sum = self.backend.fetch(dxp.matmul(X.T, u), dxp.sum(u))
-            u_sum, v_squared = self.read(u_sum, xp.vecdot(v, v))  # once per product, at setup
-            v_b = u_sum * ones
-            top = math.sqrt(v_squared + v_b * v_b)
-            if top == 0.0:
-                break
-            v, v_b = v / top, v_b / top
+        # X of extreme scale overflows the products: the solvers report an infinite L as too
+        # badly scaled, so NumPy's overflow warnings would only be noise.
+        with self.backend.fp_guard():
+            for _ in range(20):
+                u = X @ v + v_b  # @, not matmul: X may be scipy.sparse
+                if sw is not None:
+                    u = u * sw
+                # One round trip per product where X is chunked: v comes back d-sized.
+                v, u_sum = self.backend.fetch(X.T @ u, dxp.sum(u))
+                u_sum, v_squared = self.read(u_sum, xp.vecdot(v, v))  # once per product, at setup
+                v_b = u_sum * ones
+                top = math.sqrt(v_squared + v_b * v_b)
+                if not 0.0 < top < math.inf:
+                    break
+                v, v_b = v / top, v_b / top
         return self.curvature * top * self.data_scale + self.alpha
 
     def read(self, *values) -> tuple:
@@ -163,7 +168,7 @@ class LogisticObjective:
         xp, dxp, sw = self.xp, self.data_xp, self.sample_weight
         P, p_b = self.unpack(p)
         with self.backend.fp_guard():
-            u = dxp.matmul(self.X, P) + (p_b if self.fit_intercept else 0.0)
+            u = self.X @ P + (p_b if self.fit_intercept else 0.0)
             u = u * u
             if sw is not None:
                 u = u * (sw if u.ndim == 1 else sw[:, None])

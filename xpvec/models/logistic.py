@@ -19,6 +19,7 @@ Design requirements (API.md "Models"):
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 from typing import Any
 
@@ -107,6 +108,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.backend = backend
         self.verbose = verbose
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # scipy.sparse X trains on the host backends (scipy's products); the others refuse it.
+        chosen = self.backend.name if isinstance(self.backend, Backend) else self.backend
+        tags.input_tags.sparse = chosen in (None, "numpy", "numba", "python")
+        return tags
+
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticRegression:
         """Fit the model to X (n_samples, n_features) and labels y (n_samples,)."""
@@ -126,6 +134,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         try:
             with data.backend.training():
                 result = self._solve(objective, monitor)
+            monitor.finish(result)
         finally:
             monitor.close()
         if not result.converged:
@@ -151,14 +160,16 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(f"solver must be one of {_SOLVERS}, got {self.solver!r}")
         if not (isinstance(self.C, Real) and self.C > 0):
             raise ValueError(f"C must be a positive number, got {self.C!r}")
-        if not (isinstance(self.tol, Real) and self.tol >= 0):
-            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}")
+        if not (isinstance(self.tol, Real) and 0 <= self.tol < math.inf):  # inf: stop before any step
+            raise ValueError(f"tol must be a non-negative finite number, got {self.tol!r}")
         for name in ("max_iter", "batch_size"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, Integral) and value >= 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.learning_rate is not None and not (isinstance(self.learning_rate, Real) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be a positive number or None, got {self.learning_rate!r}")
+        if self.learning_rate is not None and not (
+            isinstance(self.learning_rate, Real) and 0 < self.learning_rate < math.inf
+        ):
+            raise ValueError(f"learning_rate must be a positive finite number or None, got {self.learning_rate!r}")
         # A string such as "no" would read as True. verbose also takes scikit-learn's 0/1.
         if not isinstance(self.fit_intercept, (bool, np.bool_)):
             raise ValueError(f"fit_intercept must be True or False, got {self.fit_intercept!r}")
@@ -212,17 +223,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """log P(class | x), (n_samples, n_classes), computed stably from the logits."""
         backend, Z = self._logits(X)
         if Z.ndim == 1:
-            xp = backend.namespace(Z)
-            Z = xp.stack([-Z, Z], axis=1)
-            return backend.estimator_output(backend.log_sigmoid(Z))
+            return backend.estimator_output(backend.log_sigmoid(_both_classes(backend, Z)))
         return backend.estimator_output(backend.log_softmax(Z))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """P(class | x), (n_samples, n_classes); rows sum to 1."""
         backend, Z = self._logits(X)
         if Z.ndim == 1:
-            xp = backend.namespace(Z)
-            return backend.estimator_output(backend.sigmoid(xp.stack([-Z, Z], axis=1)))
+            return backend.estimator_output(backend.sigmoid(_both_classes(backend, Z)))
         return backend.estimator_output(backend.softmax(Z))
 
     def predict(self, X: Any) -> np.ndarray:
@@ -239,13 +247,27 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         from wherever they live (NumPy cannot convert arrays on every device itself)."""
         from sklearn.metrics import accuracy_score
 
-        return accuracy_score(_host(y), self.predict(X), sample_weight=_host(sample_weight))
+        predicted, y, sample_weight = self.predict(X), _host(y), _host(sample_weight)
+        if any(array_kind(a) == DASK for a in (predicted, y, sample_weight)):
+            import dask
+
+            # One computation for all three: scikit-learn would compute each lazy array on
+            # its own, some more than once, and X's graph with each (a y derived from X too).
+            predicted, y, sample_weight = dask.compute(predicted, y, sample_weight)
+        return accuracy_score(y, predicted, sample_weight=sample_weight)
 
 
 def _host(a: Any) -> Any:
     """Labels or weights for scikit-learn's metrics: device arrays as NumPy; host
     data, None and (lazy) Dask arrays as they are."""
     return a if a is None or array_kind(a) in (HOST, DASK) else to_numpy(a)
+
+
+def _both_classes(backend, Z):
+    """(n, 2) logits [-Z, Z] of the two classes from the (n,) logits of the second. A product
+    with [-1, 1] (exact) broadcasts where stacking cannot: Dask arrays whose row count is
+    unknown (after boolean indexing) refuse to stack."""
+    return Z[:, None] * place_like(backend, Z, np.array([-1, 1]))
 
 
 def _labels_at(index: np.ndarray, classes: np.ndarray) -> np.ndarray:
