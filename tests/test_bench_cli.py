@@ -6,6 +6,7 @@ This checks the tool, not any timing.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -70,7 +71,7 @@ def test_the_classic_dot_times_the_backends_asked_for(tmp_path):
 
     asked = [b for b in ("numpy", "numba") if b in xpvec.available_backends()]
     out = tmp_path / "results"
-    assert main(["bench", "--quick", "--sizes", "300", "--ops", "sigmoid", "--backends", ",".join(asked),
+    assert main(["bench", "--quick", "--sizes", "300", "--ops", "dot", "--backends", ",".join(asked),
                  "--no-peers", "--out", str(out)]) == 0  # fmt: skip
     timed = set(json.loads((out / "bench.json").read_text())["classic_dot"]["seconds"])
     # The loop and np.dot are the references; beyond them, only what --backends names.
@@ -87,8 +88,8 @@ def test_plot_colours_do_not_depend_on_run_order_and_fits_are_not_plotted(tmp_pa
 
     rows = [result("sigmoid", "numba"), result("sigmoid", "numexpr", "peer"), result("sigmoid", "numpy"),
             result("sigmoid", "scipy.special.expit", "peer")]  # fmt: skip
-    assert report._colours(rows) == report._colours(rows[::-1])  # another run order: the same colours
-    assert report._colours(rows)["numba"] == report._colours(rows[:1])["numba"]  # and with other runners
+    assert report._styles(rows) == report._styles(rows[::-1])  # another run order: the same colours
+    assert report._styles(rows)["numba"] == report._styles(rows[:1])["numba"]  # and with other runners
     # A fit makes many passes: GB/s against one copy would mislead. Alone, there is nothing to plot.
     why_not = report.write_plot(tmp_path / "fit.png", [result("logistic_fit", "numpy")], {})
     assert why_not is not None and "no plot" in why_not and not (tmp_path / "fit.png").exists()
@@ -102,3 +103,118 @@ def test_tables_show_a_runner_slower_than_numpy_readably():
             for name, s in (("numpy", 1e-5), ("dask", 1.04e-4))]  # fmt: skip
     dask_line = next(line for line in report.tables(rows).splitlines() if " dask " in line)
     assert " 0.096x " in dask_line  # one format for every speed-up, not "0.1x" here and "0.096x" elsewhere
+
+
+@pytest.fixture
+def instant_timing(monkeypatch):
+    """The sweep with its timers replaced (every call 1 us, copies at 10 GB/s): the tool, not the timing."""
+    import xpvec.bench.sweep
+
+    monkeypatch.setattr(xpvec.bench.sweep, "time_calls", lambda calls, repeats, min_sample: [1e-6] * repeats)
+    monkeypatch.setattr(xpvec.bench.sweep, "copy_bandwidth", lambda nbytes: 1e10)
+
+
+def test_every_case_reports_the_elements_it_runs():
+    # The sizes a case records are those its inputs have, and building it again from one
+    # gives the same shape (the GPU experiment and re-runs take the recorded sizes).
+    import numpy as np
+
+    for op, case in CASES.items():
+        for n in (1, 5, 300, 1000, 1400, 1500, 2500, 99_999):
+            (run,) = case.sizes_run([n])
+            first = case.make_inputs(n, np.random.default_rng(0), np.dtype("float64"))[0]
+            assert first.size == run, (op, n)
+            assert case.sizes_run([run]) == [run], (op, n)
+
+
+def test_the_sweep_records_and_labels_the_sizes_it_ran(instant_timing):
+    # softmax over rows of 1000 ran 1000 elements for each of 1000, 1400 and 1500, reported as
+    # three sizes; image2vector and the fit round to whole images and rows of 64 features.
+    from xpvec.bench.sweep import run_sweep
+
+    labels: list[str] = []
+    ops = ["sigmoid", "softmax", "image2vector", "logistic_fit"]
+    results = run_sweep(ops, ["numpy"], [1000, 1400, 1500], peers=False, progress=labels.append)
+    sizes = {op: [r.size for r in results if r.op == op] for op in ops}
+    assert sizes == {"sigmoid": [1000, 1400, 1500], "softmax": [1000], "image2vector": [960, 1344],
+                     "logistic_fit": [960, 1344, 1472]}  # fmt: skip
+    assert labels == ["sigmoid n=1e3 numpy", "sigmoid n=1400 numpy", "sigmoid n=1500 numpy", "softmax n=1e3 numpy",
+                      "image2vector n=960 numpy", "image2vector n=1344 numpy", "logistic_fit n=960 numpy",
+                      "logistic_fit n=1344 numpy", "logistic_fit n=1472 numpy"]  # fmt: skip
+
+
+def test_bench_counts_the_steps_it_runs_and_times_the_classic_only_with_dot(tmp_path, capsys, monkeypatch,
+                                                                            instant_timing):  # fmt: skip
+    import xpvec.bench.classic
+
+    def classic(*args, **kwargs):
+        raise AssertionError("the dot classic ran though --ops has no dot")
+
+    monkeypatch.setattr(xpvec.bench.classic, "classic_dot", classic)
+    out = tmp_path / "results"
+    argv = ["bench", "--ops", "sigmoid,softmax", "--backends", "numpy", "--sizes", "1000,1400,1500", "--out", str(out)]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    # sigmoid: 3 sizes x (numpy + 3 peers); softmax: one size x (numpy + 1 peer)
+    assert captured.err.splitlines()[-1].split()[1] == "14/14"
+    assert "dot of two" not in captured.out
+    doc = json.loads((out / "bench.json").read_text())
+    assert "classic_dot" not in doc
+    assert sorted({r["size"] for r in doc["results"] if r["op"] == "softmax"}) == [1000]
+    numpy_rows = [cells for line in captured.out.splitlines() if (cells := re.split(r"\s{2,}", line))[1:2] == ["numpy"]]
+    assert [row[0] for row in numpy_rows] == ["1e3", "1400", "1500", "1e3"]  # sigmoid's, then softmax's
+
+
+def test_the_fit_has_no_bandwidth_in_the_table():
+    # A fit makes many passes over X: "0.00 GB/s" and "0%" of one copy said nothing true.
+    from xpvec.bench import report
+    from xpvec.bench.sweep import Result
+
+    rows = [Result(op, 1000, "float64", "numpy", "backend", 1e-3, 8_000, 1e-6) for op in ("logistic_fit", "sigmoid")]
+    fit, sigmoid = report.tables(rows).split("\n\n")
+    fit_row, sigmoid_row = fit.splitlines()[-1].split(), sigmoid.splitlines()[-1].split()
+    assert fit_row[-2:] == ["-", "-"]
+    assert sigmoid_row[-2:] == ["0.01", "0%"]
+
+
+def test_plot_one_legend_one_look_per_runner_and_a_visible_floor(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.colors import to_rgba
+    from matplotlib.figure import Figure
+
+    from xpvec.bench import report
+    from xpvec.bench.sweep import Result
+
+    drawn = []
+    save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: drawn.append(fig) or save(fig, *a, **k))
+    peers = {"sigmoid": ["numexpr", "scipy.special.expit"], "softmax": ["scipy.special.softmax"],
+             "dot": ["np.dot"], "l2_loss": ["numpy sum((a-b)**2)"]}  # fmt: skip
+    rows = [Result(op, 1000, "float64", runner, kind, 1e-5, 16_000, 1e-6)
+            for op, names in peers.items()
+            for runner, kind in [("numpy", "backend"), ("numba", "backend")] + [(p, "peer") for p in names]]  # fmt: skip
+    assert report.write_plot(tmp_path / "bench.png", rows, {}) is None
+    (fig,) = drawn
+    looks: dict[str, set] = {}
+    for ax in fig.axes[: len(peers)]:  # the rest of the grid is empty
+        assert ax.get_legend() is None  # in a panel it covered points
+        for line in ax.get_lines():
+            looks.setdefault(line.get_label(), set()).add((to_rgba(line.get_color()), line.get_marker()))
+            if line.get_label().startswith("copy floor"):
+                assert line.get_marker() not in (None, "None", "")  # one size: a dashed line alone shows nothing
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["1e3"]
+    assert all(len(seen) == 1 for seen in looks.values()), looks  # one look per runner in every panel
+    assert len({next(iter(seen)) for seen in looks.values()}) == len(looks)  # and no two runners alike
+    (legend,) = fig.legends
+    assert sorted(t.get_text() for t in legend.get_texts()) == sorted(looks)
+
+
+def test_the_gpu_experiment_runs_each_size_as_rounded_once():
+    from xpvec.bench import gpu
+
+    plan = gpu.Plan(["softmax"], [1000, 1400], dtypes=("float32",), fits=(), repeats=1, min_sample=0.0)
+    steps: list[str] = []
+    results = gpu.time_ops(gpu.HostStandIn(), plan, steps.append)
+    assert [(r.size, r.runner) for r in results] == [(1000, "numpy"), (1000, "numpy expression")]
+    assert steps == ["softmax float32 n=1e3 numpy", "softmax float32 n=1e3 numpy expression"]
+    assert plan.steps == len(steps) + 2 * 2  # and the loss+gradient's: K=1 and 10, fused and 2-pass

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,7 +57,7 @@ def test_cli_errors_are_one_line(capsys):
 
 def test_demo_size_takes_the_notation_of_its_help_and_of_bench_sizes(capsys):
     assert main(["demo", "--ops", "--size", "1e3", "--backends", "numpy"]) == 0
-    assert "sigmoid (1e+03)" in capsys.readouterr().out
+    assert "sigmoid (1e3)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("size", ["-5", "0", "0.5", "1.5", "inf", "nan", "many"])
@@ -117,14 +119,32 @@ def test_bench_out_under_a_file_is_a_one_line_error(tmp_path, capsys, no_timing)
     assert err == f"xpvec bench: error: cannot write to the output folder '{out}': Not a directory\n"
 
 
-def test_bench_out_that_is_a_file_is_a_one_line_error(tmp_path, capsys, no_timing):
-    out = tmp_path / "results"
-    out.write_text("")
+@pytest.mark.parametrize("kind", ["file", "device"])
+def test_bench_out_that_is_not_a_folder_is_a_one_line_error(tmp_path, capsys, no_timing, kind):
+    # Worded as for a folder under a file (the system's words); /dev/null is no file either.
+    if kind == "file":
+        out = tmp_path / "results"
+        out.write_text("")
+    else:
+        out = Path(os.devnull)
+        if not out.exists() or out.is_dir():
+            pytest.skip(f"{os.devnull} is not a device here")
     assert main(_bench_into(out)) == 2
     assert (
         capsys.readouterr().err
-        == f"xpvec bench: error: cannot write to the output folder '{out}': it is a file\n"
+        == f"xpvec bench: error: cannot write to the output folder '{out}': {os.strerror(errno.ENOTDIR)}\n"
     )
+
+
+def test_bench_out_empty_is_refused_not_the_current_folder(tmp_path, capsys, no_timing, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where Path("") would have written bench.json
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "--ops", "sigmoid", "--backends", "numpy", "--out", ""])
+    assert exc.value.code == 2
+    assert "argument --out: expected a folder, got ''; for the current directory write '.'" in (
+        capsys.readouterr().err
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bench_out_not_writable_is_a_one_line_error(tmp_path, capsys, no_timing, monkeypatch):
@@ -265,3 +285,74 @@ def test_bench_default_backends_are_those_its_help_names(tmp_path, monkeypatch, 
     monkeypatch.setattr(xpvec.bench.sweep, "validate", validate)
     assert main(["bench", "--out", str(tmp_path)]) == 2
     assert asked["backends"] == [b for b in xpvec.available_backends() if b != "array_api"]
+
+
+@pytest.mark.parametrize("value", ["numpyy", "cupy"])
+def test_info_with_an_unusable_xpvec_backend_says_why_and_fails(capsys, monkeypatch, value):
+    # It printed the usual table and exited 0, while every op then raised.
+    from xpvec._registry import unusable_reason
+
+    reason = unusable_reason(value)
+    if reason is None:
+        pytest.skip(f"{value} is usable here")
+    monkeypatch.setenv("XPVEC_BACKEND", value)
+    assert main(["info"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.split()[:2] == ["backend", "status"]  # the table still shows what is usable
+    error = captured.err.strip()
+    assert error.startswith(f"xpvec info: error: XPVEC_BACKEND={value!r} is unusable: {reason}")
+    assert "\n" not in error
+    if value == "numpyy":
+        assert "(did you mean 'numpy'?)" in error
+
+
+def test_info_says_where_the_default_backend_comes_from(capsys, monkeypatch):
+    monkeypatch.setenv("XPVEC_BACKEND", "python")
+    assert main(["info"]) == 0
+    assert "\ndefault backend: python (from XPVEC_BACKEND)\n" in capsys.readouterr().out
+    for unset in ("", None):  # empty is unset, as xpvec reads it at import
+        if unset is None:
+            monkeypatch.delenv("XPVEC_BACKEND")
+        else:
+            monkeypatch.setenv("XPVEC_BACKEND", unset)
+        assert main(["info"]) == 0
+        captured = capsys.readouterr()
+        assert "\ndefault backend: inferred from each input's array type (numpy for NumPy data)\n" in captured.out
+        assert captured.err == ""
+
+
+def test_bench_unknown_backend_gets_the_registrys_closest_match(tmp_path, capsys, no_timing):
+    from xpvec._registry import _unknown_name_message
+
+    assert main(["bench", "--backends", "numpyy", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"xpvec bench: error: {_unknown_name_message('numpyy')}\n"
+    assert "(did you mean 'numpy'?)" in _unknown_name_message("numpyy")
+
+
+def test_bench_help_says_what_it_does_and_writes(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    usage_and_description = " ".join(capsys.readouterr().out.split("options:")[0].split())
+    assert "Time each op on each backend" in usage_and_description
+    assert "write bench.json and bench.png into --out." in usage_and_description
+
+
+def test_sizes_read_back_as_bench_and_demo_write_them():
+    # One formatter for every size label, exact (1e3 and 1400 were both "1e+03"), and what
+    # --size/--sizes read back; the CLI's reader is named for what it does.
+    from xpvec._table import format_count
+    from xpvec.cli import _parse_count
+
+    counts = [1, 300, 960, 1000, 1400, 1500, 2000, 9984, 156_250, 2_500_000, 9_999_936, 10**7, 10**8]
+    labels = [format_count(n) for n in counts]
+    assert labels == ["1", "300", "960", "1e3", "1400", "1500", "2e3", "9984", "156250", "2.5e6", "9999936",
+                      "1e7", "1e8"]  # fmt: skip
+    assert [_parse_count(label) for label in labels] == counts
+
+
+def test_dir_lists_the_lazily_loaded_names():
+    import xpvec
+
+    names = dir(xpvec)
+    assert set(xpvec.__all__) <= set(names)  # LogisticRegression was missing before first use
+    assert "__version__" in names and names == sorted(names)

@@ -37,6 +37,12 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'xpvec' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    # The lazy names (LogisticRegression) are not globals until first use: without this,
+    # dir() and the tab completion built on it would not offer them.
+    return sorted(set(globals()) | set(__all__))
+
+
 __all__ = [
     "OPS",
     "Backend",

@@ -29,6 +29,20 @@ def format_ratio(ratio: float) -> str:
     return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
 
 
+def format_count(n: int) -> str:
+    """An element count, exactly and briefly: "1e3", "1400", "2.5e6", "9999936", "300".
+
+    The shorter of the digits and the exact mantissa-exponent form, the digits on a
+    tie: no two counts read alike (``f"{n:.0e}"`` wrote 1000 and 1400 both as "1e+03"),
+    and either form is also what ``--size``/``--sizes`` read back.
+    """
+    digits = str(n)
+    significant = digits.rstrip("0") or "0"  # 0 has no significant digit
+    mantissa = significant[0] + (f".{significant[1:]}" if len(significant) > 1 else "")
+    short = f"{mantissa}e{len(digits) - 1}"
+    return short if len(short) < len(digits) else digits
+
+
 def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"

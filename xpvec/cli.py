@@ -12,7 +12,8 @@ from ._table import format_table
 
 
 def _info(args: argparse.Namespace) -> int:
-    from ._registry import _load_class
+    from ._registry import _load_class, unusable_reason
+    from ._selection import ENV_VAR
     from .backends._base import KERNEL_OPS
 
     report = backend_report()
@@ -21,11 +22,22 @@ def _info(args: argparse.Namespace) -> int:
     for name, status in report.items():
         if status != "ok":
             print(f"\n{name}: {status}")
+    chosen = os.environ.get(ENV_VAR) or None  # as xpvec reads it at import: empty is unset
+    reason = unusable_reason(chosen) if chosen else None  # the registry's text, with its fix
+    if chosen is None:
+        print("\ndefault backend: inferred from each input's array type (numpy for NumPy data)")
+    elif reason is None:
+        print(f"\ndefault backend: {chosen} (from {ENV_VAR})")
     usable = [name for name, status in report.items() if status == "ok"]
     native = {name: set(_load_class(SPECS[name]).native_ops()) for name in usable}
     grid = [(op, *("x" if op in native[name] else "." for name in usable)) for op in KERNEL_OPS]
     print("\nkernels (x: the backend's own; .: the generic array-API one)")
     print(format_table(["op", *usable], grid))
+    if reason is not None:
+        # Every op without backend= would raise this: the table alone would read as all well.
+        print(f"xpvec info: error: {ENV_VAR}={chosen!r} is unusable: {reason}. Every op without "
+              f"backend= raises this until {ENV_VAR} is fixed or unset", file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 
@@ -43,7 +55,7 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count(text: str) -> int | None:
+def _parse_count(text: str) -> int | None:
     """An element count written as 1000, 1e3 or 1_000; None unless a whole number >= 1.
 
     The one reading of sizes for ``demo --size`` and ``bench --sizes``. Fractions
@@ -78,24 +90,34 @@ def _check_fits(size: int) -> int:
 
 
 def _size(text: str) -> int:
-    size = _count(text)
+    size = _parse_count(text)
     if size is None:  # here, not as numpy's "negative dimensions" deep in the demo
         raise argparse.ArgumentTypeError(f"size must be a positive whole number like 1000 or 1e6, got {text!r}")
     return _check_fits(size)
 
 
 def _sizes(text: str) -> list[int]:
-    sizes = [_count(t) for t in text.split(",") if t.strip()]
+    sizes = [_parse_count(t) for t in text.split(",") if t.strip()]
     if not sizes or None in sizes:
         raise argparse.ArgumentTypeError(f"sizes must be positive whole numbers like 1e3,1e5, got {text!r}")
     return [_check_fits(size) for size in sizes]
+
+
+def _folder(text: str):
+    """A --out folder; "" is refused, where ``Path("")`` would quietly be the current directory."""
+    from pathlib import Path
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a folder, got {text!r}; for the current directory write '.'")
+    return Path(text)
 
 
 def _names(text: str) -> list[str]:
     """Comma-separated names, as ``numpy, numba,`` (spaces and empty items ignored, repeats once).
 
     The one reading of names for ``demo --backends`` and ``bench --ops/--backends``;
-    unknown names are left to the commands, whose errors suggest the closest one.
+    unknown names are left to the commands, whose errors list the known ones (the
+    registry's, for a backend, also the closest).
     """
     names = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
     if not names:  # "" or ",": not silently "all"
@@ -122,8 +144,6 @@ class _Progress:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from ._registry import available_backends
     from .bench.cases import CASES
     from .bench.sweep import validate
@@ -133,7 +153,7 @@ def _bench(args: argparse.Namespace) -> int:
     sizes = args.sizes or ([1_000, 100_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000, 10_000_000])
     # Fails here, before any timing, when a backend (cupy without a GPU, say) cannot run.
     ops, backends, sizes = validate(ops, backends, sizes)
-    out = _output_folder(Path(args.out))
+    out = _output_folder(args.out)
     host_backends = [b for b in backends if b != "cupy"]
     if host_backends:
         _bench_host(args, ops, host_backends, sizes, out)
@@ -148,10 +168,12 @@ class _OutputFolderError(Exception):
 
 def _output_folder(out):
     """``out``, created and proven writable, so that a bad --out fails before minutes of timing."""
+    import errno
     import tempfile
 
     if out.exists() and not out.is_dir():  # mkdir's own reason would be "File exists"
-        raise _OutputFolderError(f"cannot write to the output folder '{out}': it is a file")
+        # The system's wording, as for a folder under a file; /dev/null is no file either.
+        raise _OutputFolderError(f"cannot write to the output folder '{out}': {os.strerror(errno.ENOTDIR)}")
     try:
         out.mkdir(parents=True, exist_ok=True)
         # A file made and removed: the real writes' own test, whatever would stop
@@ -168,17 +190,20 @@ def _bench_host(args: argparse.Namespace, ops: list[str], backends: list[str], s
     from .bench.classic import classic_dot, format_classic
     from .bench.sweep import machine_info, run_sweep
 
-    peers = sum(len(CASES[op].peers) for op in ops) * (not args.no_peers)
-    progress = _Progress(len(sizes) * (len(ops) * len(backends) + peers))
+    # A step per runner at each size a case runs (sizes it rounds alike run once: Case.sizes_run).
+    runners = {op: len(backends) + len(CASES[op].peers) * (not args.no_peers) for op in ops}
+    progress = _Progress(sum(len(CASES[op].sizes_run(sizes)) * runners[op] for op in ops))
     timing = {"repeats": 3, "min_sample": 0.005} if args.quick else {"repeats": 7, "min_sample": 0.02}
     results = run_sweep(ops, backends, sizes, dtype=args.dtype, peers=not args.no_peers, progress=progress, **timing)
     progress.close()
-    classic = classic_dot(10_000 if args.quick else 1_000_000, backends=tuple(backends))
+    extra = {}
+    if "dot" in ops:  # the classic is a dot product: not asked for unless dot is
+        extra["classic_dot"] = classic_dot(10_000 if args.quick else 1_000_000, backends=tuple(backends))
+        print(format_classic(extra["classic_dot"]) + "\n")
     machine = machine_info()
-    print(format_classic(classic) + "\n")
     print(report.tables(results))
     config = {"ops": ops, "backends": backends, "sizes": sizes, "dtype": args.dtype, "quick": args.quick, **timing}
-    report.write_json(out / "bench.json", results, machine, config, {"classic_dot": classic})
+    report.write_json(out / "bench.json", results, machine, config, extra)
     why_not = report.write_plot(out / "bench.png", results, machine)
     print(f"\nwrote {out / 'bench.json'}" + (f"; {why_not}" if why_not else f" and {out / 'bench.png'}"))
 
@@ -220,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench = sub.add_parser(
         "bench",
         help="time every op on every backend against peers and the copy floor; with cupy, the GPU experiment too",
+        description="Time each op on each backend beside its peers (scipy, numexpr, NumPy expressions) and "
+        "the memory-copy floor, print a table per op, and write bench.json and bench.png into --out.",
     )
     bench.add_argument(
         "--ops",
@@ -243,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument("--no-peers", action="store_true", help="skip scipy/numexpr/NumPy-expression peers")
     bench.add_argument(
         "--out",
+        type=_folder,
         default="xpvec-bench",
         help="folder for bench.json and bench.png (with cupy also gpu.json, gpu-float32.png and "
         "gpu-float64.png; default: %(default)s)",

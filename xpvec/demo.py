@@ -16,7 +16,7 @@ import numpy as np
 
 from ._convert import to_device, to_numpy
 from ._registry import available_backends, get_instance
-from ._table import format_ratio, format_table
+from ._table import format_count, format_ratio, format_table
 from .bench.timing import settle
 from .ops import dot, image2vector, l2_loss, normalize_rows, sigmoid, softmax
 
@@ -29,7 +29,7 @@ def _cases(n: int, rng: np.random.Generator) -> dict[str, tuple[Callable, tuple[
     w = rng.standard_normal(n)
     side = int(np.sqrt(n))
     m = rng.standard_normal((side, side)) * 5
-    size = _count(n)
+    size = format_count(n)
     return {
         f"dot (two {size} vectors)": (dot, (v, w)),
         f"sigmoid ({size})": (sigmoid, (v * 10,)),
@@ -37,12 +37,6 @@ def _cases(n: int, rng: np.random.Generator) -> dict[str, tuple[Callable, tuple[
         f"normalize_rows ({side}x{side})": (normalize_rows, (m,)),
         f"l2_loss ({size})": (l2_loss, (v, w)),
     }
-
-
-def _count(n: int) -> str:
-    """An element count as a label: 1e+06 where that is exact, else the digits (7, 1,234,567)."""
-    short = f"{n:.0e}"
-    return short if n >= 1000 and float(short) == n else f"{n:,}"
 
 
 def _digits() -> tuple[np.ndarray, ...]:

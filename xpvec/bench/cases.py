@@ -2,13 +2,14 @@
 
 A peer is what a user would write instead (a NumPy expression,
 scipy.special, numexpr); a missing peer library is skipped with a note.
-Sizes count elements of the main operand.
+Sizes count elements of the main operand, as run (``Case.sizes_run``).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,9 +20,21 @@ from xpvec._registry import get_instance
 ROW = 1000  # row length of the 2-D ops (softmax over rows of 1000, as scipy users write it)
 
 
-def _rows(n: int, rng, dtype) -> tuple[np.ndarray, ...]:
+# Each builder's first input has the shape its ``*_shape`` function gives a requested size:
+# rounded to whole rows (images, samples), so the count run may be below the one asked for.
+# Each shape function is idempotent (the rounded count rounds to itself), so a case can be
+# built again from the count it reports.
+def _flat_shape(n: int) -> tuple[int, ...]:
+    return (n,)
+
+
+def _rows_shape(n: int) -> tuple[int, int]:
     width = min(n, ROW)
-    return ((rng.standard_normal((max(n // width, 1), width)) * 4).astype(dtype),)
+    return (max(n // width, 1), width)
+
+
+def _rows(n: int, rng, dtype) -> tuple[np.ndarray, ...]:
+    return ((rng.standard_normal(_rows_shape(n)) * 4).astype(dtype),)
 
 
 def _vector(n: int, rng, dtype) -> tuple[np.ndarray, ...]:
@@ -32,15 +45,23 @@ def _pair(n: int, rng, dtype) -> tuple[np.ndarray, ...]:
     return tuple(rng.standard_normal(n).astype(dtype) for _ in range(2))
 
 
+def _image_shape(n: int) -> tuple[int, int, int]:
+    return (max(n // (64 * 3), 1), 64, 3)
+
+
 def _image(n: int, rng, dtype) -> tuple[np.ndarray, ...]:
-    return (rng.random((max(n // (64 * 3), 1), 64, 3)).astype(dtype),)
+    return (rng.random(_image_shape(n)).astype(dtype),)
 
 
 N_FEATURES = 64  # columns of X in the logistic-regression cases; sizes count elements of X
 
 
+def _classification_shape(n: int) -> tuple[int, int]:
+    return (max(n // N_FEATURES, 2), N_FEATURES)
+
+
 def _classification(n: int, rng, dtype) -> tuple[np.ndarray, np.ndarray]:
-    rows = max(n // N_FEATURES, 2)
+    rows, _ = _classification_shape(n)
     X = rng.standard_normal((rows, N_FEATURES)).astype(dtype)
     w = rng.standard_normal(N_FEATURES) * 2 / np.sqrt(N_FEATURES)
     y = (rng.random(rows) < 1 / (1 + np.exp(-(X @ w + 0.3)))).astype(dtype)
@@ -129,6 +150,13 @@ class Case:
     run: Callable | None = None
     #: whether GB/s against the copy floor means something (a fit makes many passes: not plotted).
     one_pass: bool = True
+    #: the shape of ``make_inputs(size)[0]``, without building it (see ``sizes_run``).
+    shape: Callable[[int], tuple[int, ...]] = _flat_shape
+
+    def sizes_run(self, sizes: Iterable[int]) -> list[int]:
+        """The element counts run for the requested ``sizes``: each as the case's shape rounds
+        it (softmax by whole rows of ``ROW``), each once, so that no count is reported twice."""
+        return list(dict.fromkeys(math.prod(self.shape(size)) for size in sizes))
 
     def xpvec_call(self, backend: str, args: tuple, *, finish: bool = True) -> Callable[[], object]:
         """One timed call: the op, and (``finish``) the work behind its result finished (GPU, Dask).
@@ -154,10 +182,10 @@ CASES: dict[str, Case] = {
         }),
         Case("sigmoid_grad", _vector, 2.0, peers={"numpy s*(1-s)": _plain(_np_sigmoid_grad)}),
         Case("log_sigmoid", _vector, 2.0, peers={"scipy.special.log_expit": _from("scipy.special", "log_expit")}),
-        Case("softmax", _rows, 2.0, kwargs={"axis": -1}, peers={
+        Case("softmax", _rows, 2.0, kwargs={"axis": -1}, shape=_rows_shape, peers={
             "scipy.special.softmax": _from("scipy.special", "softmax", axis=-1),
         }),
-        Case("log_softmax", _rows, 2.0, kwargs={"axis": -1}, peers={
+        Case("log_softmax", _rows, 2.0, kwargs={"axis": -1}, shape=_rows_shape, peers={
             "scipy.special.log_softmax": _from("scipy.special", "log_softmax", axis=-1),
         }),
         # One line as long as the input: the threads (or GPU blocks) share it in pieces.
@@ -165,15 +193,15 @@ CASES: dict[str, Case] = {
             "scipy.special.softmax": _from("scipy.special", "softmax"),
         }),
         Case("dot", _pair, 2.0, peers={"np.dot": _plain(np.dot)}),
-        Case("normalize_rows", _rows, 2.0, peers={"numpy x/norm(x)": _plain(_np_normalize_rows)}),
+        Case("normalize_rows", _rows, 2.0, shape=_rows_shape, peers={"numpy x/norm(x)": _plain(_np_normalize_rows)}),
         Case("l1_loss", _pair, 2.0, peers={"numpy sum(abs(a-b))": _plain(lambda a, b: np.sum(np.abs(a - b)))}),
         Case("l2_loss", _pair, 2.0, peers={"numpy sum((a-b)**2)": _plain(lambda a, b: np.sum((a - b) ** 2))}),
-        Case("image2vector", _image, 2.0, peers={"numpy reshape copy": _plain(lambda x: x.reshape(-1, 1).copy())}),
+        Case("image2vector", _image, 2.0, shape=_image_shape, peers={"numpy reshape copy": _plain(lambda x: x.reshape(-1, 1).copy())}),
         # One read of X is the floor of a loss+gradient evaluation.
-        Case("logistic_loss_grad", _loss_grad_inputs, 1.0, run=_loss_grad, peers={
+        Case("logistic_loss_grad", _loss_grad_inputs, 1.0, run=_loss_grad, shape=_classification_shape, peers={
             "sklearn LinearModelLoss.loss_gradient": _sklearn_loss_gradient,
         }),
-        Case("logistic_fit", _classification, 1.0, run=_fit, one_pass=False, peers={
+        Case("logistic_fit", _classification, 1.0, run=_fit, one_pass=False, shape=_classification_shape, peers={
             "sklearn LogisticRegression (lbfgs)": _sklearn_fit,
         }),
     ]

@@ -7,7 +7,7 @@ import numpy as np
 import xpvec
 
 from .._registry import get_instance
-from .._table import format_ratio
+from .._table import format_count, format_ratio
 from .timing import median, time_calls
 
 KIND = {"numba": "accelerated", "cupy": "accelerated", "dask": "chunked"}
@@ -40,7 +40,7 @@ def classic_dot(n: int = 1_000_000, seed: int = 0, backends: tuple[str, ...] | N
 
 
 def format_classic(result: dict) -> str:
-    lines = [f"dot of two {result['n']:.0e}-element vectors:"]
+    lines = [f"dot of two {format_count(result['n'])}-element vectors:"]
     for label, seconds in result["seconds"].items():
         ratio = format_ratio(result["speedup_over_loop"][label])  # 0.096x, not 0x, for a slower one
         lines.append(f"  {label:<32} {seconds * 1e3:10.3f} ms   {ratio:>9} the loop")

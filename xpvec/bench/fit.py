@@ -17,6 +17,8 @@ import numpy as np
 
 import xpvec
 
+from .._table import format_count
+
 
 @dataclass
 class Fit:
@@ -72,7 +74,7 @@ def time_fits(device, fits: tuple[tuple[int, int, int, str], ...], progress: Cal
     for n, d, classes, dtype in fits:
         X, y = _classification(n, d, classes, dtype, rng)
         Xd, yd = device.put(X), device.put(y)
-        progress(f"fit {n:.0e}x{d} {classes} classes {dtype}")
+        progress(f"fit {format_count(n)}x{d} {classes} classes {dtype}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             xpvec.LogisticRegression(max_iter=2).fit(Xd[:1000], yd[:1000])  # compile the kernels

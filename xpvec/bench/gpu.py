@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .._registry import get_instance
+from .._table import format_count
 from ..backends._base import Backend
 from .cases import CASES
 from .fit import Fit, time_fits
@@ -67,9 +68,10 @@ class Plan:
 
     @property
     def steps(self) -> int:
-        peers = sum(op in PEERS for op in self.ops)
-        varied = sum(op in VARIED_OPS for op in self.ops) * self.variants
-        per_dtype = len(self.sizes) * (len(self.ops) + peers + varied)
+        per_dtype = sum(
+            len(CASES[op].sizes_run(self.sizes)) * (1 + (op in PEERS) + (op in VARIED_OPS) * self.variants)
+            for op in self.ops
+        )
         per_dtype += 2 * (2 + self.variants)  # loss_grad K=1, 10 x fused, 2-pass, variants
         return len(self.dtypes) * per_dtype + len(self.fits)
 
@@ -200,7 +202,7 @@ def time_ops(
         floors: dict[int, float] = {}
         for op in plan.ops:
             case = CASES[op]
-            for size in plan.sizes:
+            for size in case.sizes_run(plan.sizes):  # as run and recorded (``Case.sizes_run``)
                 host = case.make_inputs(size, rng, np.dtype(dtype))
                 nbytes = case.bytes_moved(host)
                 if nbytes not in floors:
@@ -217,7 +219,7 @@ def time_ops(
                     calls = [lambda a=a, fn=PEERS[op]: fn(device.xp, *a) for a in moved]
                     runners.append((f"{device.xp.__name__} expression", "peer", calls))
                 for label, kind, calls in runners:
-                    progress(f"{op} {dtype} n={size:.0e} {label}")
+                    progress(f"{op} {dtype} n={format_count(size)} {label}")
                     with np.errstate(all="ignore"):  # the peers' overflow is theirs to fix
                         seconds = median(device.time(calls, plan.repeats, plan.min_sample))
                     results.append(Result(op, size, dtype, label, kind, seconds, nbytes, floors[nbytes]))
@@ -250,7 +252,7 @@ def time_loss_grad(device, plan: Plan, progress: Callable[[str], None]) -> list[
             for label, kernel in kernels:
                 progress(f"loss_grad K={k} {dtype} {label}")
                 seconds = median(device.time([lambda f=kernel, a=args: f(*a)], plan.repeats, plan.min_sample))
-                op = f"loss_grad {n:.0e}x{d} K={k}"
+                op = f"loss_grad {format_count(n)}x{d} K={k}"
                 kind = "peer" if label == "two BLAS passes" else "backend"
                 results.append(Result(op, n * d, dtype, label, kind, seconds, host_X.nbytes, floor))
     return results
@@ -274,7 +276,7 @@ def targets(results: list[Result], loss_grad: list[Result], fits: list[Fit], bac
             goals.append({"goal": f"{r.op} {r.dtype} within 1.3x of one pass over X", "value": ratio, "met": ratio <= 1.3})
     for f in fits:
         goals.append({
-            "goal": f"fit {f.n:.0e}x{f.d} {f.classes} classes {f.dtype} >= 20x scikit-learn, same optimum (1e-6)",
+            "goal": f"fit {format_count(f.n)}x{f.d} {f.classes} classes {f.dtype} >= 20x scikit-learn, same optimum (1e-6)",
             "value": f.speedup, "met": bool(f.speedup >= 20 and f.objective_rel_diff <= 1e-6),
         })  # fmt: skip
     return goals
@@ -313,7 +315,7 @@ def format_summary(experiment: dict) -> str:
 
     fits = format_table(
         ["rows x features", "classes", "dtype", "xpvec s", "sklearn s", "speedup", "iters (xpvec/sklearn)", "objective rel diff"],
-        [(f"{f.n:.0e}x{f.d}", f.classes, f.dtype, f.xpvec_s, f.sklearn_s, format_ratio(f.speedup),
+        [(format_count(f.n) + f"x{f.d}", f.classes, f.dtype, f.xpvec_s, f.sklearn_s, format_ratio(f.speedup),
           f"{f.xpvec_iter}/{f.sklearn_iter}", f"{f.objective_rel_diff:.1e}") for f in experiment["fits"]],
     )  # fmt: skip
     goals = format_table(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
 
-from .._table import format_ratio, format_table
+from .._table import format_count, format_ratio, format_table
+from .cases import CASES
 from .sweep import Result
 
 
@@ -27,6 +29,12 @@ def _time(seconds: float | None) -> str:
     return f"{seconds / 1e-9:.3g} ns"
 
 
+def _one_pass(op: str) -> bool:
+    """Whether ``op``'s bandwidth means something: a fit makes many passes over X, so its
+    GB/s against one copy would read as 1000x short (the GPU experiment's ops are all one pass)."""
+    return op not in CASES or CASES[op].one_pass
+
+
 def tables(results: list[Result]) -> str:
     """One table per op: median time, speedups over numpy and the loop, GB/s, % of the copy floor."""
     by_op: dict[str, list[Result]] = defaultdict(list)
@@ -37,10 +45,11 @@ def tables(results: list[Result]) -> str:
         body = []
         for r in rows:
             numpy_r, loop_r = _find(results, op, r.size, "numpy"), _find(results, op, r.size, "python")
+            one_pass = _one_pass(op)
             body.append((
-                f"{r.size:.0e}", r.runner, _time(r.median_s), _ratio(numpy_r, r), _ratio(loop_r, r),
-                f"{r.gbps:.2f}" if r.gbps else "-",
-                f"{r.percent_of_floor:.0f}%" if r.percent_of_floor else "-",
+                format_count(r.size), r.runner, _time(r.median_s), _ratio(numpy_r, r), _ratio(loop_r, r),
+                f"{r.gbps:.2f}" if r.gbps and one_pass else "-",
+                f"{r.percent_of_floor:.0f}%" if r.percent_of_floor and one_pass else "-",
                 r.note,
             ))  # fmt: skip
         headers = ["size", "backend / peer", "median", "vs numpy", "vs loop", "GB/s", "% copy floor", "note"]
@@ -51,7 +60,7 @@ def tables(results: list[Result]) -> str:
 #: What each result field means, written into every JSON so the file explains itself.
 FIELDS = {
     "op": "the xpvec op (or the GPU experiment's loss_grad case)",
-    "size": "elements of the op's first input",
+    "size": "elements of the op's first input, as run (config.sizes rounded to whole rows or images)",
     "dtype": "the inputs' dtype",
     "runner": "an xpvec backend, or a peer's label (what a user would write instead)",
     "kind": "'backend' (xpvec, or a variant of its backend) or 'peer'",
@@ -74,13 +83,31 @@ def write_json(path: Path, results: list[Result], machine: dict, config: dict, e
 
 BACKEND_COLOURS = {"numpy": "C0", "python": "C1", "numba": "C2", "dask": "C3", "cupy": "C4", "array_api": "C5"}
 PEER_COLOURS = ("C6", "C8", "C9", "C7")
+PEER_MARKERS = ("s", "^", "D", "v", "P", "X")  # backends are circles
 
 
-def _colours(rows: list[Result]) -> dict[str, str]:
-    """A colour per runner that does not depend on the order things ran in: each backend
-    keeps its own everywhere, an op's peers take the rest in alphabetical order."""
-    peers = sorted({r.runner for r in rows} - set(BACKEND_COLOURS))
-    return {**BACKEND_COLOURS, **{p: PEER_COLOURS[i % len(PEER_COLOURS)] for i, p in enumerate(peers)}}
+def _styles(rows: list[Result]) -> dict[str, tuple[str, str]]:
+    """A (colour, marker) per runner in ``rows``, the same in every panel (one legend serves
+    them all) and whatever the order things ran in: each backend its own colour, the other
+    runners (peers, a backend's variants) the rest, alphabetically, then each colour again
+    with the next marker, so that no two runners look alike."""
+    backends = {name: (colour, "o") for name, colour in BACKEND_COLOURS.items()}
+    others = sorted({r.runner for r in rows} - set(backends))
+    n = len(PEER_COLOURS)
+    looks = {p: (PEER_COLOURS[i % n], PEER_MARKERS[i // n % len(PEER_MARKERS)]) for i, p in enumerate(others)}
+    return {**backends, **looks}
+
+
+def _size_labels(sizes: list[int]) -> list[str]:
+    """``format_count`` of each of the ascending ``sizes``, but "" for one within an eighth of
+    the axis's span (log scale) of the last labelled: 1400 beside 1e3 would print over it."""
+    span = math.log10(sizes[-1] / sizes[0])
+    labels, last = [], None
+    for n in sizes:
+        crowded = last is not None and math.log10(n / last) < span / 8
+        labels.append("" if crowded else format_count(n))
+        last = last if crowded else n
+    return labels
 
 
 def write_plot(
@@ -93,40 +120,52 @@ def write_plot(
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import NullLocator
     except ImportError:
         return "matplotlib is not installed (pip install 'xpvec[bench]'): no plot written"
-    from .cases import CASES
 
-    # A fit makes many passes over X: its GB/s against one copy would read as 1000x short.
-    ops = [op for op in dict.fromkeys(r.op for r in results) if op not in CASES or CASES[op].one_pass]
+    ops = [op for op in dict.fromkeys(r.op for r in results) if _one_pass(op)]
     if not ops:
         return "no op here is a single pass over its data: no plot written"
+    plotted = [r for r in results if r.op in ops]
+    styles = _styles(plotted)
     cols = min(3, len(ops))
     nrows = -(-len(ops) // cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(5.2 * cols, 3.8 * nrows), squeeze=False)
     for ax, op in zip(axes.flat, ops):
-        rows = [r for r in results if r.op == op]
-        colours = _colours(rows)
+        rows = [r for r in plotted if r.op == op]
         for runner in dict.fromkeys(r.runner for r in rows):
             pts = sorted((r.size, r.gbps) for r in rows if r.runner == runner and r.gbps)
             if pts:
                 kind = next(r.kind for r in rows if r.runner == runner)
+                colour, marker = styles[runner]
                 style = "-" if kind == "backend" else ":"
-                ax.plot(*zip(*pts), marker="o", linestyle=style, color=colours[runner], label=runner)
+                ax.plot(*zip(*pts), marker=marker, linestyle=style, color=colour, label=runner)
         floor = sorted({(r.size, r.bytes_moved / r.copy_floor_s / 1e9) for r in rows})
-        ax.plot(*zip(*floor), color="black", linestyle="--", label=floor_label)
+        # Markers too: a line through a single size is a point, which a dash alone does not draw.
+        ax.plot(*zip(*floor), color="black", linestyle="--", marker="x", label=floor_label)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        # Ticks at the sizes run, written as the tables write them (not 10^3 beside "1e3").
+        sizes = sorted({r.size for r in rows})
+        ax.set_xticks(sizes, _size_labels(sizes))
+        if len(sizes) == 1:  # matplotlib would span the decade below 960, its one point at the edge
+            ax.set_xlim(sizes[0] / 3, sizes[0] * 3)
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.set_title(f"{op} ({rows[0].dtype})")
         ax.set_xlabel("elements")
         ax.set_ylabel("GB/s (higher is better)")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right", framealpha=0.85)  # GB/s grows with size: that corner is free
     for ax in list(axes.flat)[len(ops):]:
         ax.axis("off")
     fig.suptitle(f"xpvec bench on {machine.get('cpu', '?')} ({machine.get('cores', '?')} cores)"
                  + (f", {machine['gpu']}" if machine.get("gpu") else ""), fontsize=10)  # fmt: skip
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # room for the title above the panels
-    fig.savefig(path, dpi=110)
+    # One legend for all panels, below them: inside a panel it covered points, wherever it went.
+    drawn = {label: handle for ax in axes.flat for handle, label in zip(*ax.get_legend_handles_labels())}
+    order = [name for name in styles if name in drawn] + [floor_label]
+    fig.legend([drawn[name] for name in order], order, loc="upper center", bbox_to_anchor=(0.5, 0),
+               ncol=max(1, int(fig.get_figwidth() // 3.2)), fontsize=8, frameon=False)  # fmt: skip
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # "tight": the saved image takes the legend in
     plt.close(fig)
     return None
