@@ -356,9 +356,11 @@ def test_an_edited_source_file_drops_the_packages_cached_kernels(tmp_path, monke
     monkeypatch.setattr(_config.numba.config, "CACHE_DIR", "")
     here = tmp_path / "cpu"
     cache = here / "__pycache__"
-    cache.mkdir(parents=True)
+    here.mkdir()
     (here / "exp.py").write_text("A = 1\n")
     (here / "elementwise.py").write_text("B = 2\n")
+    _config._drop_stale_kernels(here)  # a first run: the cache folder does not exist yet
+    assert (cache / _config._SOURCES_STAMP).exists()  # or the next process would drop everything
 
     def fill():
         for name in ("elementwise.sigmoid-5.py311.nbi", "elementwise.sigmoid-5.py311.1.nbc", "exp.pyc"):
@@ -368,11 +370,12 @@ def test_an_edited_source_file_drops_the_packages_cached_kernels(tmp_path, monke
         return sorted(p.name for p in cache.iterdir() if p.suffix in (".nbi", ".nbc"))
 
     fill()
-    _config._drop_stale_kernels(here)  # no digest yet: whatever is cached may be stale
-    assert kernels_left() == [] and (cache / "exp.pyc").exists()
-    fill()
     _config._drop_stale_kernels(here)  # nothing changed
     assert len(kernels_left()) == 2
+    (cache / _config._SOURCES_STAMP).unlink()
+    _config._drop_stale_kernels(here)  # no digest: whatever is cached may be stale
+    assert kernels_left() == [] and (cache / "exp.pyc").exists()
+    fill()
     (here / "exp.py").write_text("A = 3\n")  # a helper edited
     _config._drop_stale_kernels(here)
     assert kernels_left() == []

@@ -181,6 +181,8 @@ def _drop_stale_kernels(here: Path) -> None:
         for module in (p.stem for p in here.glob("*.py")):
             for cached in (*cache.glob(f"{module}.*.nbi"), *cache.glob(f"{module}.*.nbc")):
                 cached.unlink(missing_ok=True)
+        # Before numba makes it: with no digest, the next process would drop every kernel again.
+        cache.mkdir(parents=True, exist_ok=True)
         stamp.write_text(digest.hexdigest())
 
 
