@@ -279,6 +279,52 @@ def test_float32_honours_tol_as_far_as_float32_goes(backend):
 
 
 # ---------------------------------------------------------------- errors and warnings
+# ---------------------------------------------------------------- class_weight, warm_start
+@pytest.mark.parametrize("class_weight", ["balanced", "dict"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_class_weight_matches_sklearn(class_weight, weighted, n_classes):
+    X, y = small_problem(n_classes, n_samples=300, seed=3)
+    keep = np.r_[np.flatnonzero(y != 0)[:: 4], np.flatnonzero(y == 0)]  # class 0 four times the others
+    X, y = X[keep], y[keep]
+    if class_weight == "dict":
+        class_weight = {0: 0.5, 1: 3.0}  # a class left out weighs 1
+    weights = np.random.default_rng(0).random(len(y)) + 0.5 if weighted else None
+    ours = xpvec.LogisticRegression(class_weight=class_weight, **TIGHT).fit(X, y, sample_weight=weights)
+    reference = SkLogisticRegression(class_weight=class_weight, **TIGHT).fit(X, y, sample_weight=weights)
+    plain = xpvec.LogisticRegression(**TIGHT).fit(X, y, sample_weight=weights)
+    assert_close_rel(ours.coef_, reference.coef_, 1e-5)
+    np.testing.assert_allclose(ours.predict_proba(X), reference.predict_proba(X), atol=1e-6)
+    assert np.abs(ours.coef_ - plain.coef_).max() > 1e-2  # the weights did something
+
+
+def test_class_weight_on_dask_matches_numpy():
+    da = pytest.importorskip("dask.array")
+    X, y = standardized(load_digits)
+    for class_weight in ("balanced", {3: 4.0}):
+        params = dict(C=0.1, class_weight=class_weight, **TIGHT)
+        host = xpvec.LogisticRegression(**params).fit(X, y)
+        lazy = xpvec.LogisticRegression(**params).fit(da.from_array(X, chunks=(400, 64)), da.from_array(y, chunks=400))
+        assert_close_rel(lazy.coef_, host.coef_, 1e-6)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+def test_warm_start_continues_from_the_previous_fit(solver):
+    X, y = standardized(load_digits)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warm = xpvec.LogisticRegression(solver=solver, warm_start=True, max_iter=10).fit(X, y)
+        first = warm.loss_curve_[-1]
+        warm.fit(X, y)
+        cold = xpvec.LogisticRegression(solver=solver, max_iter=10).fit(X, y)
+    assert warm.loss_curve_[0] <= first and warm.loss_curve_[-1] < cold.loss_curve_[-1]
+    done = xpvec.LogisticRegression(warm_start=True, max_iter=1000).fit(X, y)
+    assert done.fit(X, y).n_iter_[0] <= 1  # from the optimum: nothing left to do
+    with pytest.raises(ValueError, match="warm_start=True needs the previous fit's classes and features"):
+        done.fit(X[:, :10], y)
+    assert xpvec.LogisticRegression(warm_start=False).fit(X, y).n_iter_[0] > 10
+
+
 # ---------------------------------------------------------------- sparse X
 def sparse_problem(n_classes, dtype=np.float64, n=400, d=60, density=0.05):
     """A scipy.sparse CSR X (mostly zeros, as text features are) and labels of n_classes."""
@@ -396,6 +442,8 @@ def test_wrong_feature_count_and_unfitted():
         (dict(tol=np.inf), "tol must be a non-negative finite number"),
         (dict(tol=np.nan), "tol must be"),
         (dict(solver="gd", learning_rate=np.inf), "learning_rate must be a positive finite number"),
+        (dict(class_weight="auto"), "class_weight must be None, 'balanced' or a dict"),
+        (dict(warm_start="yes"), "warm_start must be True or False"),
     ],
 )
 def test_bad_parameters(params, match):

@@ -22,7 +22,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from ..backends._base import Backend
 from ..backends.dask_backend import whole_rows
-from ._data import TrainingData, checked_layout, encode_labels, non_finite_error
+from ._data import TrainingData, checked_layout, class_weights, encode_labels, non_finite_error
 from ._warn import warn_caller
 
 
@@ -46,6 +46,11 @@ def dask_training_data(estimator, backend: Backend, X, y, sample_weight) -> Trai
         _check_weight_values(*weight_checks)
     classes, _ = encode_labels(classes)  # scikit-learn's target checks, on the distinct labels
     n_classes = classes.shape[0]
+    if estimator.class_weight is not None:
+        codes = y.map_blocks(_codes, classes, dtype=np.intp)
+        (counts,) = dask.compute(da.bincount(codes, weights=sample_weight, minlength=n_classes))
+        per_class = codes.map_blocks(_take, class_weights(estimator.class_weight, classes, counts).astype(X.dtype))
+        sample_weight = (per_class if sample_weight is None else sample_weight * per_class).persist()
     if n_classes == 2:
         Y = y.map_blocks(_encode, classes, X.dtype, dtype=X.dtype)
     else:
@@ -66,8 +71,16 @@ def _finite_block(block, error: Exception):
     return block
 
 
+def _take(codes, values: np.ndarray):
+    return values[codes]
+
+
+def _codes(labels, classes: np.ndarray):
+    return np.searchsorted(classes, labels)
+
+
 def _encode(labels, classes: np.ndarray, dtype):
-    codes = np.searchsorted(classes, labels)
+    codes = _codes(labels, classes)
     if classes.shape[0] == 2:
         return codes.astype(dtype)
     return (codes[:, None] == np.arange(classes.shape[0])).astype(dtype)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -180,9 +181,24 @@ def training_data(estimator, X, y, sample_weight) -> TrainingData:
         if not is_host(sample_weight):  # a device array (CuPy) that NumPy will not convert itself
             sample_weight = to_numpy(sample_weight)
         sample_weight = _check_sample_weight(sample_weight, n_rows, ensure_non_negative=True)
+    if estimator.class_weight is not None:
+        codes = np.searchsorted(classes, y)
+        counts = np.bincount(codes, weights=sample_weight, minlength=classes.shape[0])
+        per_class = class_weights(estimator.class_weight, classes, counts)[codes]
+        sample_weight = per_class if sample_weight is None else sample_weight * per_class
+    if sample_weight is not None:
         sample_weight = place_like(backend, X, sample_weight)
     # Labels and weights are n-sized: checked on the host, placed beside X once.
     return TrainingData(backend, X, place_like(backend, X, Y), sample_weight, classes, finite_unchecked)
+
+
+def class_weights(class_weight, classes: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The weight of each class, scikit-learn's (``compute_class_weight``, which LogisticRegression
+    multiplies into the sample weights): a dict's, or for "balanced" the total weight over
+    K times the class's, from ``counts``, each class's summed sample weight (its count when
+    unweighted). Each class stands once for y, weighted by its count: the same sums, from
+    n-sized data counted wherever it lives."""
+    return compute_class_weight(class_weight, classes=classes, y=classes, sample_weight=counts)
 
 
 def _refuse_dask_beside(X, **n_sized) -> None:

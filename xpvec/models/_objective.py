@@ -71,6 +71,11 @@ class LogisticObjective:
     def zeros(self):
         return self.xp.zeros(self.size, dtype=self.X.dtype, **self.on_device)
 
+    def pack(self, W: np.ndarray, b: np.ndarray):
+        """theta from host parameters (W (d,) or (d, K), b), in X's dtype, where ``zeros`` puts it."""
+        theta = np.concatenate([np.ravel(W), np.ravel(b)])
+        return self.xp.asarray(theta, dtype=self.X.dtype, **self.on_device)
+
     def unpack(self, theta):
         """``(W, b)``: W (d,) or (d, K), b (1,) or (K,); views of theta where the namespace allows."""
         split = self.n_features * self.n_outputs

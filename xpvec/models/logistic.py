@@ -68,6 +68,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     random_state : seed or RandomState for "sgd"'s shuffling.
     backend : xpvec backend name or Backend; None resolves as for the ops.
     verbose : show a progress bar with the current loss.
+    class_weight : None, a dict {label: weight}, or "balanced" (total weight over
+        n_classes times each class's); multiplies ``sample_weight``, as in scikit-learn.
+    warm_start : start from the previous fit's coef_ and intercept_ (same classes
+        and features), as in scikit-learn; otherwise from zeros.
 
     Attributes
     ----------
@@ -96,6 +100,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         random_state: int | np.random.RandomState | None = None,
         backend: str | Backend | None = None,
         verbose: bool = False,
+        class_weight: dict | str | None = None,
+        warm_start: bool = False,
     ) -> None:
         self.C = C
         self.fit_intercept = fit_intercept
@@ -107,6 +113,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.backend = backend
         self.verbose = verbose
+        self.class_weight = class_weight
+        self.warm_start = warm_start
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -133,7 +141,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         monitor = Monitor(self.solver, self.max_iter, self.verbose, self.learning_rate)
         try:
             with data.backend.training():
-                result = self._solve(objective, monitor)
+                result = self._solve(objective, monitor, data.classes)
             monitor.finish(result)
         finally:
             monitor.close()
@@ -175,6 +183,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(f"fit_intercept must be True or False, got {self.fit_intercept!r}")
         if not isinstance(self.verbose, (bool, np.bool_, Integral)):
             raise ValueError(f"verbose must be True or False, got {self.verbose!r}")
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise ValueError(f"warm_start must be True or False, got {self.warm_start!r}")
+        if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
+            raise ValueError(
+                f"class_weight must be None, 'balanced' or a dict {{label: weight}}, got {self.class_weight!r}"
+            )
         # A setting the solver ignores is worth a word: silence would read as "it had no effect".
         if self.learning_rate is not None and self.solver == "lbfgs":
             warn_caller(
@@ -189,9 +203,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 UserWarning,
             )
 
-    def _solve(self, objective: LogisticObjective, monitor: Monitor):
+    def _solve(self, objective: LogisticObjective, monitor: Monitor, classes: np.ndarray):
         common = dict(max_iter=self.max_iter, tol=self.tol, monitor=monitor)
-        theta = objective.zeros()
+        theta = self._start(objective, classes)
         if self.solver == "lbfgs":
             return lbfgs(objective, theta, **common)
         if self.solver == "gd":
@@ -204,6 +218,21 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             random_state=check_random_state(self.random_state),
             **common,
         )
+
+    def _start(self, objective: LogisticObjective, classes: np.ndarray):
+        """Zeros, or with ``warm_start`` the previous fit's parameters (read before it is replaced)."""
+        if not (self.warm_start and hasattr(self, "coef_")):
+            return objective.zeros()
+        expected = (1 if classes.shape[0] == 2 else classes.shape[0], objective.n_features)
+        if self.coef_.shape != expected or not np.array_equal(self.classes_, classes):
+            raise ValueError(
+                f"warm_start=True needs the previous fit's classes and features: it had "
+                f"{self.classes_.shape[0]} classes and {self.coef_.shape[1]} features, this data "
+                f"{classes.shape[0]} and {objective.n_features}; set warm_start=False to start afresh"
+            )
+        W = self.coef_[0] if expected[0] == 1 else self.coef_.T
+        b = self.intercept_ if self.fit_intercept else np.zeros_like(self.intercept_)
+        return objective.pack(W, b)
 
     # ------------------------------------------------------------------ predict
     def _logits(self, X):
