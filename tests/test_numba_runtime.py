@@ -377,6 +377,7 @@ def test_an_edited_source_file_drops_the_packages_cached_kernels(tmp_path, monke
     assert kernels_left() == [] and (cache / "exp.pyc").exists()
     fill()
     (here / "exp.py").write_text("A = 3\n")  # a helper edited
+    (cache / "_softmax_old.rows-9.py311.nbi").write_text("")  # a module since removed
     _config._drop_stale_kernels(here)
     assert kernels_left() == []
 

@@ -43,9 +43,10 @@ SPECS: dict[str, BackendSpec] = {
 _instances: dict[str, object] = {}
 _reasons: dict[str, str | None] = {}
 # Creating a backend can take seconds (numba compiles or loads its kernels, cupy probes the
-# device): two threads asking first must not each create one. Reentrant, as a backend's
-# constructor may itself ask for another backend.
-_creating = threading.RLock()
+# device): two threads asking first for one name must not each create one, and a thread
+# asking for another name need not wait. Reentrant, as a backend's constructor may itself
+# ask for another backend.
+_creating = {name: threading.RLock() for name in SPECS}
 
 
 def _load_class(spec: BackendSpec):
@@ -87,7 +88,7 @@ def get_instance(name: str, *, source: str = ""):
     where = f" ({source})" if source else ""
     if name not in SPECS:
         raise BackendUnavailableError(_unknown_name_message(name) + where)
-    with _creating:
+    with _creating[name]:
         backend = _instances.get(name)  # another thread may have created it meanwhile
         if backend is not None:
             return backend

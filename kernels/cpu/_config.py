@@ -24,10 +24,12 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import importlib
 import os
+import shutil
 import stat
 import tempfile
 import threading
@@ -143,7 +145,9 @@ def _private_temp_dir() -> Path:
         st = path.lstat()
         if stat.S_ISDIR(st.st_mode) and (user is None or (st.st_uid == user and not st.st_mode & 0o022)):
             return path
-    return Path(tempfile.mkdtemp(prefix="xpvec-numba-"))
+    fresh = tempfile.mkdtemp(prefix="xpvec-numba-")
+    atexit.register(shutil.rmtree, fresh, ignore_errors=True)  # of no use to the next process
+    return Path(fresh)
 
 
 def _cache_dir_of(here: Path) -> Path:
@@ -178,9 +182,10 @@ def _drop_stale_kernels(here: Path) -> None:
         if stamp.read_text() == digest.hexdigest():
             return
     with contextlib.suppress(OSError):
-        for module in (p.stem for p in here.glob("*.py")):
-            for cached in (*cache.glob(f"{module}.*.nbi"), *cache.glob(f"{module}.*.nbc")):
-                cached.unlink(missing_ok=True)
+        # Every kernel file there is this package's (numba keeps a folder per source folder),
+        # also those of a module since renamed or removed.
+        for cached in (*cache.glob("*.nbi"), *cache.glob("*.nbc")):
+            cached.unlink(missing_ok=True)
         # Before numba makes it: with no digest, the next process would drop every kernel again.
         cache.mkdir(parents=True, exist_ok=True)
         stamp.write_text(digest.hexdigest())

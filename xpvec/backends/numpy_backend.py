@@ -151,7 +151,7 @@ def logistic_loss_grad(X, Y, W, b, sample_weight):
     r = np.divide(e, d, out=e)
     r -= Y
     if sample_weight is not None:
-        losses *= sample_weight  # then a pairwise sum, not BLAS sdot (see the losses above)
+        losses *= sample_weight  # then a pairwise sum, not BLAS sdot (see _l1_loss and _l2_loss)
         r *= sample_weight
     loss = losses.sum()
     return loss, X.T @ r, r.sum(keepdims=True)  # pass 2 over X

@@ -21,7 +21,8 @@ ROW = 1000  # row length of the 2-D ops (softmax over rows of 1000, as scipy use
 
 
 # Each builder's first input has the shape its ``*_shape`` function gives a requested size:
-# rounded to whole rows (images, samples), so the count run may be below the one asked for.
+# rounded to whole rows (images, samples), and no smaller than the case's least shape (one 64 x 3
+# image, two samples of a fit), so the count run may differ from the one asked for.
 # Each shape function is idempotent (the rounded count rounds to itself), so a case can be
 # built again from the count it reports.
 def _flat_shape(n: int) -> tuple[int, ...]:

@@ -155,7 +155,9 @@ def training_data(estimator, X, y, sample_weight) -> TrainingData:
     # lbfgs starts with a full evaluation at W = 0, b = 0, whose loss is finite
     # exactly when X is: that evaluation checks X for free (a separate check
     # would read X once more, a third of a fused loss+gradient evaluation).
-    defer_finite = estimator.solver == "lbfgs"
+    # Not for sparse X: its stored values are few, and a warm start's first evaluation is
+    # not at zero, where the fallback check would take NumPy's isfinite to a sparse matrix.
+    defer_finite = estimator.solver == "lbfgs" and not is_sparse(X)
     _refuse_dask_beside(X, y=y, sample_weight=sample_weight)
     if is_host(X):
         X, y = validate_host(estimator, X, y, reset=True, ensure_all_finite=not defer_finite)

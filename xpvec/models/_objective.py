@@ -115,6 +115,11 @@ class LogisticObjective:
         if not finite:
             raise non_finite_error()
 
+    def _matmul(self, A, B):
+        """A @ B for the data's namespace, where scipy.sparse A (which NumPy's matmul takes
+        for a 0-d object) multiplies with its own @."""
+        return A @ B if is_sparse(A) else self.data_xp.matmul(A, B)
+
     def lipschitz(self) -> float:
         """An estimate of the Lipschitz constant of grad f (its largest curvature).
 
@@ -131,11 +136,11 @@ class LogisticObjective:
         # badly scaled, so NumPy's overflow warnings would only be noise.
         with self.backend.fp_guard():
             for _ in range(20):
-                u = X @ v + v_b  # @, not matmul: X may be scipy.sparse
+                u = self._matmul(X, v) + v_b
                 if sw is not None:
                     u = u * sw
                 # One round trip per product where X is chunked: v comes back d-sized.
-                v, u_sum = self.backend.fetch(X.T @ u, dxp.sum(u))
+                v, u_sum = self.backend.fetch(self._matmul(X.T, u), dxp.sum(u))
                 u_sum, v_squared = self.read(u_sum, xp.vecdot(v, v))  # once per product, at setup
                 v_b = u_sum * ones
                 top = math.sqrt(v_squared + v_b * v_b)
@@ -173,7 +178,7 @@ class LogisticObjective:
         xp, dxp, sw = self.xp, self.data_xp, self.sample_weight
         P, p_b = self.unpack(p)
         with self.backend.fp_guard():
-            u = self.X @ P + (p_b if self.fit_intercept else 0.0)
+            u = self._matmul(self.X, P) + (p_b if self.fit_intercept else 0.0)
             u = u * u
             if sw is not None:
                 u = u * (sw if u.ndim == 1 else sw[:, None])

@@ -32,6 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._arrays import DASK, HOST, array_kind
 from .._convert import to_numpy
 from ..backends._base import Backend
+from ..backends._host import HostBackend
 from ._data import features, place_like, training_data
 from ._descent import gd, sgd
 from ._lbfgs import lbfgs
@@ -119,15 +120,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # scipy.sparse X trains on the host backends (scipy's products); the others refuse it.
-        chosen = self.backend.name if isinstance(self.backend, Backend) else self.backend
-        tags.input_tags.sparse = chosen in (None, "numpy", "numba", "python")
+        tags.input_tags.sparse = isinstance(self.backend, HostBackend) or self.backend in (None, "numpy", "numba", "python")
         return tags
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticRegression:
         """Fit the model to X (n_samples, n_features) and labels y (n_samples,)."""
         self._check_params()
-        data = training_data(self, X, y, sample_weight)
+        previous = {k: v for k, v in vars(self).items() if k in ("n_features_in_", "feature_names_in_")}
+        data = training_data(self, X, y, sample_weight)  # sets n_features_in_ (scikit-learn's validation)
         objective = LogisticObjective(
             data.backend,
             data.X,
@@ -140,8 +141,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         monitor = Monitor(self.solver, self.max_iter, self.verbose, self.learning_rate)
         try:
+            try:
+                start = self._start(objective, data.classes)
+            except ValueError:  # a refused warm start: the fitted model stays as it was
+                vars(self).pop("feature_names_in_", None)
+                vars(self).update(previous)
+                raise
             with data.backend.training():
-                result = self._solve(objective, monitor, data.classes)
+                result = self._solve(objective, monitor, start)
             monitor.finish(result)
         finally:
             monitor.close()
@@ -185,7 +192,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(f"verbose must be True or False, got {self.verbose!r}")
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise ValueError(f"warm_start must be True or False, got {self.warm_start!r}")
-        if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
+        cw = self.class_weight
+        if not (cw is None or (isinstance(cw, str) and cw == "balanced") or isinstance(cw, dict)):
             raise ValueError(
                 f"class_weight must be None, 'balanced' or a dict {{label: weight}}, got {self.class_weight!r}"
             )
@@ -203,9 +211,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 UserWarning,
             )
 
-    def _solve(self, objective: LogisticObjective, monitor: Monitor, classes: np.ndarray):
+    def _solve(self, objective: LogisticObjective, monitor: Monitor, theta):
         common = dict(max_iter=self.max_iter, tol=self.tol, monitor=monitor)
-        theta = self._start(objective, classes)
         if self.solver == "lbfgs":
             return lbfgs(objective, theta, **common)
         if self.solver == "gd":
