@@ -9,7 +9,9 @@
   source. In a read-only install that is impossible, so unless the user set
   ``NUMBA_CACHE_DIR``, the kernels are compiled with numba's cache directory
   pointed at a per-user one (``$XDG_CACHE_HOME/xpvec/numba``, by default
-  ``~/.cache/xpvec/numba``) while they are defined (``kernel_cache_location``).
+  ``~/.cache/xpvec/numba``) while they are defined (``kernel_cache_location``);
+  a digest of the sources beside the cache drops stale kernels
+  (``_drop_stale_kernels``).
 - ``PARALLEL_MIN_SIZE``: below this many elements a kernel runs serially,
   because starting the threads costs more than the work.
 - Fork: GNU OpenMP (the ``omp`` layer on Linux, what "threadsafe" picks when
