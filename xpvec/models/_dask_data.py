@@ -22,7 +22,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from ..backends._base import Backend
 from ..backends.dask_backend import whole_rows
-from ._data import TrainingData, checked_layout, class_weights, encode_labels, non_finite_error
+from ._data import TrainingData, checked_layout, class_weights, encode_labels, non_finite_error, targets
 from ._warn import warn_caller
 
 
@@ -80,10 +80,7 @@ def _codes(labels, classes: np.ndarray):
 
 
 def _encode(labels, classes: np.ndarray, dtype):
-    codes = _codes(labels, classes)
-    if classes.shape[0] == 2:
-        return codes.astype(dtype)
-    return (codes[:, None] == np.arange(classes.shape[0])).astype(dtype)
+    return targets(_codes(labels, classes), classes.shape[0]).astype(dtype)
 
 
 def _labels(y):

@@ -137,7 +137,8 @@ def trainable(backend: Backend, solver: str) -> Backend:
 
 
 def encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(classes, Y)`` from host labels: Y the 0/1 codes for two classes, else one-hot."""
+    """``(classes, codes)`` from host labels, after scikit-learn's target checks: the sorted
+    distinct labels, and each label's index among them."""
     check_classification_targets(y)
     classes, codes = np.unique(y, return_inverse=True)
     if classes.shape[0] < 2:  # y is not empty: X's rows, at least one, were checked against it
@@ -145,9 +146,12 @@ def encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             "LogisticRegression needs samples of at least 2 classes in the data, but the "
             f"data contains only one class: {classes[0]!r}"
         )
-    if classes.shape[0] == 2:
-        return classes, codes
-    return classes, codes[:, None] == np.arange(classes.shape[0])
+    return classes, codes
+
+
+def targets(codes: np.ndarray, n_classes: int) -> np.ndarray:
+    """The solver's Y from label codes: the 0/1 codes themselves for two classes, else one-hot."""
+    return codes if n_classes == 2 else codes[:, None] == np.arange(n_classes)
 
 
 def training_data(estimator, X, y, sample_weight) -> TrainingData:
@@ -176,7 +180,8 @@ def training_data(estimator, X, y, sample_weight) -> TrainingData:
         finite_unchecked = False
         y = column_or_1d(to_numpy(y), warn=True)
         check_consistent_length(X, y)
-    classes, Y = encode_labels(y)
+    classes, codes = encode_labels(y)
+    Y = targets(codes, classes.shape[0])
     if sample_weight is not None:
         # A zero-width stand-in carries X's sample count to scikit-learn's check.
         n_rows = np.empty((X.shape[0], 0))
@@ -184,7 +189,6 @@ def training_data(estimator, X, y, sample_weight) -> TrainingData:
             sample_weight = to_numpy(sample_weight)
         sample_weight = _check_sample_weight(sample_weight, n_rows, ensure_non_negative=True)
     if estimator.class_weight is not None:
-        codes = np.searchsorted(classes, y)
         counts = np.bincount(codes, weights=sample_weight, minlength=classes.shape[0])
         per_class = class_weights(estimator.class_weight, classes, counts)[codes]
         sample_weight = per_class if sample_weight is None else sample_weight * per_class
