@@ -96,3 +96,32 @@ def logistic_loss_grad(X, Y, W, b, sample_weight):
         R = np.exp(Z - lse[:, None]) - Y
     R = R * (w if W.ndim == 1 else w[:, None])
     return np.sum(w * losses), X.T @ R, np.sum(R, axis=0, keepdims=W.ndim == 1)
+
+
+def hard_loss_sums(n_outputs: int, dtype, n: int = 64) -> dict:
+    """Logistic problems ``{kind: (X, Y, W, b)}`` whose loss (``logistic_loss_grad``) a float32
+    sum or an unstable row formula gets visibly wrong. The logits are X's rows (W the identity):
+
+    - ``"sum"``: row 0's loss is 30000 (float32's ulp there is 2e-3), the other rows' 5e-5
+      (binary) or 9e-5 each: a float32 sum drops them, a float64 sum keeps them;
+    - ``"small"``, binary only: every row well classified (z = 20, y = 1), a loss of 2e-9
+      each, which log1p(e^-|z|) + max(z, 0) - y z rounds to 0 in float32. (A multinomial
+      row's log(sum_k e^(z_k - m)) rounds a sum of 1 + 4e-9: an error of eps32 per row
+      whatever the formula, below what the rounding of its logits costs elsewhere.)
+    """
+    k = n_outputs
+    eye = np.eye(k, dtype=dtype)
+    Z = np.zeros((n, k), dtype)
+    if k == 1:
+        Z[:, 0] = -10.0  # y = 0: log(1 + e^-10) each
+        Z[0, 0] = 30000.0
+        problems = {"sum": (Z, np.zeros(n, dtype), eye[:, 0].copy(), np.zeros(1, dtype))}
+        small = np.full((n, 1), 20.0, dtype)
+        problems["small"] = (small, np.ones(n, dtype), eye[:, 0].copy(), np.zeros(1, dtype))
+        return problems
+    Z[:, 0] = 10.0  # class 0 at logits [10, 0, ...]: log(1 + (k - 1) e^-10) each
+    Z[0, 0] = 30000.0
+    Y = np.zeros((n, k), dtype)
+    Y[:, 0] = 1
+    Y[0] = eye[1]  # row 0 is class 1, 30000 below the top logit
+    return {"sum": (Z, Y, eye, np.zeros(k, dtype))}

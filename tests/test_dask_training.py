@@ -18,6 +18,7 @@ import xpvec
 from xpvec.backends.dask_backend import DaskBackend
 from xpvec.backends.numpy_backend import NumpyBackend
 
+from . import oracle
 from . import test_agreement as agreement
 from .test_logistic_regression import standardized
 
@@ -146,6 +147,21 @@ def test_fused_kernel_sums_blocks_to_numpys_result(n_outputs, weighted):
     for g, e in zip(got, expected, strict=True):
         assert isinstance(g, np.ndarray | np.generic) and np.shape(g) == np.shape(e)
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3], ids=["binary", "multinomial"])
+def test_float32_blocks_add_their_losses_in_float64(n_outputs):
+    # Each block's loss is a float64 sum (Backend.logistic_loss_grad); a float32 partials row
+    # would round row 0's 30000 and drop every other block's 5e-5 to 9e-5 losses.
+    backend = DaskBackend()
+    for kind, (X, Y, W, b) in oracle.hard_loss_sums(n_outputs, np.float32).items():
+        lazy = backend.logistic_loss_grad(chunked(X, 16), chunked(Y, 16), W, b, None)
+        with dask.config.set(scheduler="threads"):
+            loss, grad_W, grad_b = backend.fetch(*lazy)
+        want = float(oracle.logistic_loss_grad(X, Y, W, b, None)[0])
+        assert np.asarray(loss).dtype == np.float64 and grad_W.dtype == grad_b.dtype == np.float32
+        tol = len(X) * np.finfo(np.float32).eps if kind == "sum" else 1e-4 * want
+        assert abs(float(loss) - want) <= tol, kind
 
 
 # ---------------------------------------------------------------- data stays chunked

@@ -17,6 +17,7 @@ from xpvec import to_numpy
 from xpvec._registry import get_instance
 from xpvec.models._objective import LogisticObjective
 
+from . import oracle
 from .conftest import training_backends
 
 BACKENDS = training_backends()
@@ -209,6 +210,21 @@ def test_fused_kernel_agrees_across_backends(backend):
             np.testing.assert_allclose(np.asarray(g), w, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("n_outputs", [1, 3], ids=["binary", "multinomial"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float32_loss_is_summed_in_float64(backend, n_outputs):
+    # The solvers see f fall near the optimum only if the loss is finer than float32: the rows'
+    # losses are float32, their sum float64 (LogisticObjective.rounding counts on it).
+    for kind, (X, Y, W, b) in oracle.hard_loss_sums(n_outputs, np.float32).items():
+        want = float(oracle.logistic_loss_grad(X, Y, W, b, None)[0])
+        loss, grad_W, _ = get_instance(backend).logistic_loss_grad(X, Y, W, b, None)
+        assert np.asarray(loss).dtype == np.float64 and np.asarray(grad_W).dtype == np.float32
+        if kind == "sum":  # each row's loss within eps32 of its value; a float32 sum drops 3e-3
+            assert abs(float(loss) - want) <= len(X) * np.finfo(np.float32).eps, kind
+        else:
+            assert abs(float(loss) - want) <= 1e-4 * want, kind
+
+
 # ---------------------------------------------------------------- labels, weights
 @pytest.mark.parametrize(
     "labels",
@@ -276,6 +292,21 @@ def test_float32_honours_tol_as_far_as_float32_goes(backend):
         tight = xpvec.LogisticRegression(tol=1e-8, max_iter=1000, backend=backend).fit(X32, y)
     assert tight.n_iter_[0] > loose.n_iter_[0]
     assert np.max(np.abs(to_numpy(tight.predict_proba(X32)) - optimum)) < 1e-3
+
+
+@pytest.mark.parametrize("backend", [name for name in BACKENDS if name != "python"])
+def test_float32_fit_goes_on_while_a_float64_loss_still_falls(backend):
+    # f is a float64 sum of float32 row losses, so a float32 fit at a tight tol tells a falling
+    # f down to about eps32 / sqrt(n) of it. Summed in float32, f stopped falling (as far as
+    # it could tell) 2.8e-3 to 5.9e-3 from the optimum on digits (relative to max |coef|);
+    # now 4e-4 to 7e-4; scikit-learn's float32 fit (1.9) stops 8.0e-4 away.
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    optimum = xpvec.LogisticRegression(**TIGHT).fit(X, y).coef_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        fit = xpvec.LogisticRegression(tol=1e-8, max_iter=1000, backend=backend).fit(X.astype(np.float32), y)
+    assert np.max(np.abs(fit.coef_ - optimum)) < 1.5e-3 * np.max(np.abs(optimum))
 
 
 # ---------------------------------------------------------------- errors and warnings

@@ -29,6 +29,16 @@ def prefix_sum(buf, n):
 
 
 @njit(**REASSOC)
+def wide_sum(buf, n):
+    """buf[0] + ... + buf[n-1] in float64, whatever buf's float type."""
+    wide_vectors()
+    s = 0.0
+    for i in range(n):
+        s += buf[i]
+    return s
+
+
+@njit(**REASSOC)
 def pair_sum(a, b, lo, hi, kind):
     """Sum over i in [lo, hi) of a[i]*b[i] (DOT), |a[i]-b[i]| (L1) or (a[i]-b[i])**2 (L2)."""
     wide_vectors()

@@ -24,7 +24,8 @@ multinomial case), grad_b = sum_i s_i r_i. exp(-|z|) lies in (0, 1] and
 never overflows; NaN and inf propagate as in the NumPy formulation (no
 fastmath beyond FMA contraction where exp is evaluated; the dot products and
 row sums are reassociated sums, ``_sums``). float32 input is computed and
-accumulated in float32, as BLAS sgemv does.
+accumulated in float32, as BLAS sgemv does, except the loss: the rows' losses
+are summed in float64 (see ``Backend.logistic_loss_grad``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from numba import njit, prange
 
 from ._config import INLINE, JIT, REASSOC
 from ._launch import SizedKernel
-from ._sums import DOT, chunk_bounds, pair_sum, prefix_sum
+from ._sums import DOT, chunk_bounds, pair_sum, prefix_sum, wide_sum
 from ._typed import like, nan_max, wide_vectors
 from .exp import exp
 from .log1p import log1p_unit
@@ -102,7 +103,9 @@ def _binary_terms(z, y, sw, m, losses):
     for r in range(m):
         v = z[r]
         e = exp(-abs(v))
-        loss = (v if v > zero else zero) + log1p_unit(e) - y[r] * v
+        # max(z, 0) - y z first: exact for 0/1 labels, so a row's loss keeps its relative
+        # precision when small (a well-classified row's, log1p(e) alone).
+        loss = ((v if v > zero else zero) - y[r] * v) + log1p_unit(e)
         res = (one if v >= zero else e) / (one + e) - y[r]
         if weighted:
             loss *= sw[r]
@@ -143,7 +146,8 @@ def _softmax_terms(Z, Y, sw, m, losses, peak, total):
             Z[k, r] = e
             total[r] += e
     for r in range(m):
-        losses[r] += peak[r] + math.log(total[r])  # scalar libm log: once per row, not per logit
+        # (m - z . y) first: exact-ish for one-hot labels, so a small loss keeps its precision.
+        losses[r] = (losses[r] + peak[r]) + math.log(total[r])  # scalar libm log: once per row
     for k in range(K):
         for r in range(m):
             Z[k, r] = Z[k, r] / total[r] - Y[k, r]
@@ -161,7 +165,7 @@ def _chunk(X, Y, Wt, b, sw, lo, hi, G):
     Z = np.empty((K, BLOCK), X.dtype)
     Yt = np.empty((K if Y.ndim > 1 else 0, BLOCK), X.dtype)
     losses, peak, total = np.empty(BLOCK, X.dtype), np.empty(BLOCK, X.dtype), np.empty(BLOCK, X.dtype)
-    loss = like(0.0, X)
+    loss = 0.0
     weighted = sw.size > 0
     for start in range(lo, hi, BLOCK):
         stop = min(start + BLOCK, hi)
@@ -174,7 +178,7 @@ def _chunk(X, Y, Wt, b, sw, lo, hi, G):
         else:
             _class_major(Y[start:stop], Yt)
             _softmax_terms(Z, Yt, swb, m, losses, peak, total)
-        loss += prefix_sum(losses, m)
+        loss += wide_sum(losses, m)
         _accumulate(Xb, Z, G)
     return loss
 
@@ -206,7 +210,7 @@ def loss_grad_serial(X, Y, Wt, b, sw):
     n = X.shape[0]
     n_chunks = _n_chunks(n)
     parts = np.zeros((n_chunks, Wt.shape[0], X.shape[1] + 1), X.dtype)
-    losses = np.empty(n_chunks, X.dtype)
+    losses = np.empty(n_chunks, np.float64)
     for c in range(n_chunks):
         lo, hi = chunk_bounds(c, n_chunks, n)
         losses[c] = _chunk(X, Y, Wt, b, sw, lo, hi, parts[c])
@@ -219,7 +223,7 @@ def loss_grad_parallel(X, Y, Wt, b, sw):
     n = X.shape[0]
     n_chunks = _n_chunks(n)
     parts = np.zeros((n_chunks, Wt.shape[0], X.shape[1] + 1), X.dtype)
-    losses = np.empty(n_chunks, X.dtype)
+    losses = np.empty(n_chunks, np.float64)
     for c in prange(n_chunks):
         lo, hi = chunk_bounds(c, n_chunks, n)
         losses[c] = _chunk(X, Y, Wt, b, sw, lo, hi, parts[c])

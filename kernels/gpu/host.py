@@ -151,12 +151,19 @@ class Launcher:
         self.launch(partials, blocks, x, maxes, sums, args=args)
         self.launch(getattr(kernels, f"{name}_pieces"), blocks, x, out, maxes, sums, args=args)
 
-    def column_sums(self, partials):
-        """The sums of the columns of a (blocks, m) array of per-block partials, (m,)."""
-        out = self.xp.empty(partials.shape[1], dtype=partials.dtype)
+    def column_sums(self, partials, wide=None):
+        """The sums of the columns of a (blocks, m) array of per-block partials, (m,); with
+        ``wide``, float64 per-block values, also their sum in float64, 0-d, in the same launch:
+        ``(sums, wide_sum)``."""
+        xp = self.xp
+        out = xp.empty(partials.shape[1], dtype=partials.dtype)
+        wide_out = xp.empty(1, dtype=xp.float64)
         kernel = reduce.kernels(partials.dtype, self.threads).sum_columns
-        self.launch(kernel, partials.shape[1], partials, out)
-        return out
+        if wide is None:
+            self.launch(kernel, partials.shape[1], partials, out, wide_out[:0], wide_out)
+            return out
+        self.launch(kernel, partials.shape[1] + 1, partials, out, wide, wide_out)
+        return out, wide_out.reshape(())
 
     def loss_sum(self, name: str, yhat, y):
         """A loss (``l1_partials`` or ``l2_partials``) as a 0-d array: partials, then their sum."""
@@ -182,15 +189,16 @@ class Launcher:
         xp = self.xp
         n_grad = d * k + k
         blocks = min(-(-n // tile), self.max_blocks)
-        partials = xp.empty((blocks, n_grad + 1), dtype=X.dtype)
+        partials = xp.empty((blocks, n_grad), dtype=X.dtype)
+        losses = xp.empty(blocks, dtype=xp.float64)
         weighted = sample_weight is not None
         kernels = logistic.kernels(X.dtype, self.threads)
         self.launch(
             kernels.loss_grad_binary if k == 1 else kernels.loss_grad_multinomial, blocks,
             X.reshape(-1), _c_order(xp, Y).reshape(n, k), W.reshape(d, k), b,
             sample_weight if weighted else b,  # a stand-in of the right dtype, never read
-            partials,
-            shared=logistic.shared_bytes(tile, d, k, X.itemsize, self.threads), args=(weighted, tile),
+            partials, losses,
+            shared=logistic.dynamic_bytes(tile, d, k, X.itemsize), args=(weighted, tile),
         )  # fmt: skip
-        total = self.column_sums(partials)
-        return total[n_grad], total[: d * k].reshape(W.shape), total[d * k : n_grad]
+        total, loss = self.column_sums(partials, losses)
+        return loss, total[: d * k].reshape(W.shape), total[d * k :]

@@ -71,16 +71,28 @@ def kernels(dtype: np.dtype, threads: int) -> SimpleNamespace:
         return d * d
 
     @kernel_jit()
-    def sum_columns(partials, out):
-        """out[c] = sum over rows of partials[:, c]: one block per column (grid-stride)."""
+    def sum_columns(partials, out, wide, wide_out):
+        """out[c] = sum over rows of partials[:, c]: one block per column (grid-stride). Unless
+        ``wide`` is empty, one more block adds it up into wide_out[0]: float64 per-block
+        values (a loss's), summed in float64 in the same launch."""
         scratch = cuda.shared.array(threads, dtype=nbtype)
-        for c in range(cuda.blockIdx.x, partials.shape[1], cuda.gridDim.x):
-            acc = zero
-            for r in range(cuda.threadIdx.x, partials.shape[0], threads):
-                acc += partials[r, c]
-            total = block_sum(scratch, acc)
-            if cuda.threadIdx.x == 0:
-                out[c] = total
+        wide_scratch = cuda.shared.array(threads, dtype=numba.float64)
+        m = partials.shape[1]
+        for c in range(cuda.blockIdx.x, m + (1 if wide.size else 0), cuda.gridDim.x):
+            if c < m:
+                acc = zero
+                for r in range(cuda.threadIdx.x, partials.shape[0], threads):
+                    acc += partials[r, c]
+                total = block_sum(scratch, acc)
+                if cuda.threadIdx.x == 0:
+                    out[c] = total
+            else:
+                acc_wide = numba.float64(0)
+                for r in range(cuda.threadIdx.x, wide.size, threads):
+                    acc_wide += wide[r]
+                total_wide = block_sum(wide_scratch, acc_wide)
+                if cuda.threadIdx.x == 0:
+                    wide_out[0] = total_wide
 
     return SimpleNamespace(
         l1_partials=partials_of("l1_partials", abs_difference),

@@ -460,7 +460,7 @@ def test_fused_logistic_loss_grad(k, weighted, d, dtype):
     gpu = Launcher(np, threads=8, max_blocks=3, shared_budget=logistic.shared_bytes(8, d, k, itemsize, 8))
     loss, gW, gb = gpu.logistic_loss_grad(X, Y, W, b, sw)
     assert loss.shape == () and gW.shape == W.shape and gb.shape == (k,)
-    assert loss.dtype == gW.dtype == gb.dtype == dtype
+    assert loss.dtype == np.float64 and gW.dtype == gb.dtype == dtype  # the loss summed in float64
     ref_loss, ref_gW, ref_gb = oracle.logistic_loss_grad(X, Y, W, b, sw)
     # Each term carries the rounding of its logit (d products) and of its softmax,
     # then n terms are summed: a generous gamma_(n + d + 10) times the sum of |terms|.
@@ -471,6 +471,27 @@ def test_fused_logistic_loss_grad(k, weighted, d, dtype):
     row_scale = w[:, None] * z_scale
     assert np.all(np.abs(gW.reshape(d, k) - ref_gW.reshape(d, k)) <= g * np.abs(X.T.astype(np.float64)) @ row_scale)
     assert np.all(np.abs(gb - ref_gb) <= g * row_scale.sum(axis=0))
+
+
+@pytest.mark.parametrize("k", [1, 3], ids=["binary", "multinomial"])
+def test_fused_logistic_sums_the_loss_in_float64(k):
+    # Per thread, across the block and across the blocks (sum_columns' extra block): row 0's
+    # loss of 30000 would swallow the others' in any float32 sum (oracle.hard_loss_sums).
+    for kind, (X, Y, W, b) in oracle.hard_loss_sums(k, np.float32).items():
+        loss, grad_W, _ = GPU.logistic_loss_grad(X, Y, W, b, None)
+        want = float(oracle.logistic_loss_grad(X, Y, W, b, None)[0])
+        assert loss.dtype == np.float64 and grad_W.dtype == np.float32
+        tol = len(X) * np.finfo(np.float32).eps if kind == "sum" else 1e-4 * want
+        assert abs(float(loss) - want) <= tol, kind
+
+
+def test_column_sums_add_float64_partials_in_the_same_launch():
+    p = np.random.default_rng(8).standard_normal((50, 4)).astype(np.float32)
+    wide = np.full(50, 1e-3)
+    wide[0] = 3e4
+    sums, total = GPU.column_sums(p, wide)
+    np.testing.assert_allclose(sums, p.sum(axis=0, dtype=np.float64), rtol=1e-5)
+    assert total.dtype == np.float64 and total.shape == () and abs(float(total) - (3e4 + 49e-3)) < 1e-9
 
 
 def test_fused_logistic_declines_what_it_cannot_tile():

@@ -368,8 +368,12 @@ class Backend:
         loss = sum_i w_i (log(1 + e^z_i) - y_i z_i) with z = X @ W + b.
         Multinomial when ``W`` is (d, K): ``Y`` (n, K) one-hot, ``b`` (K,);
         loss = sum_i w_i (logsumexp(z_i) - z_i . y_i). ``sample_weight`` (n,) or None
-        (all ones). The loss is a 0-d array, the gradients have the shapes of ``W``
-        and ``b``; nothing leaves the backend's array type (``fetch`` turns the
+        (all ones). The loss is a 0-d float64 array whatever the dtype: the rows' losses
+        are computed in the data's dtype and summed in float64, so a float32 loss is
+        accurate to about eps32 / sqrt(n) relative, not eps32, and the solvers can
+        still see it fall near the optimum (``_lbfgs``'s line-search slack counts on
+        that). The gradients have the shapes of ``W`` and ``b`` and the data's dtype;
+        nothing leaves the backend's array type (``fetch`` turns the
         results into parameter arrays where they are lazy). X, Y and the weights
         must already be arrays of this backend, W and b arrays of its
         ``parameter_namespace(X)``, all in one floating dtype (the estimator prepares them);
@@ -452,11 +456,12 @@ class Backend:
 
     def _logistic_loss_grad(self, xp, X, Y, W, b, sample_weight):
         # Two passes over X (the logits, then X^T R); everything between is n- or
-        # n*K-sized and reuses the stable kernels above: log(1 + e^z) is
-        # -log_sigmoid(-z), and the softmax is taken from max-shifted logits.
+        # n*K-sized and stable: exp only of -|z| or of max-shifted logits.
         Z = self._decision(xp, X, W, b)
         if W.ndim == 1:
-            losses = -self._log_sigmoid(xp, -Z) - Y * Z
+            # log(1 + e^z) - y z as (max(z, 0) - y z) + log1p(e^-|z|): the first term is
+            # exact for 0/1 labels, so a well-classified row's small loss keeps its precision.
+            losses = (xp.where(Z > 0, Z, xp.zeros_like(Z)) - Y * Z) + xp.log1p(xp.exp(-xp.abs(Z)))
             R = self._sigmoid(xp, Z) - Y
         else:
             Z = self._shifted(xp, Z, (1,))
@@ -467,7 +472,7 @@ class Backend:
         if sample_weight is not None:
             losses = losses * sample_weight
             R = R * (sample_weight if W.ndim == 1 else sample_weight[:, None])
-        return xp.sum(losses), xp.matmul(X.T, R), xp.sum(R, axis=0, keepdims=W.ndim == 1)
+        return xp.sum(losses, dtype=xp.float64), xp.matmul(X.T, R), xp.sum(R, axis=0, keepdims=W.ndim == 1)
 
 
 def _as_float(value, what: str) -> float:

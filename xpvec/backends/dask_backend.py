@@ -108,14 +108,15 @@ def _add_partials(parts, axis, keepdims):
 
 
 def _block_loss_grad(X, Y, sample_weight, W, b, backend_name: str):
-    """The chunk backend's fused loss+gradient on one row block, packed as one
-    row [loss, grad_W.ravel(), grad_b] so a Dask sum adds the partials."""
+    """The chunk backend's fused loss+gradient on one row block, packed as one float64
+    row [loss, grad_W.ravel(), grad_b] so a Dask sum adds the partials (the loss stays
+    the float64 sum the kernel made; see ``Backend.logistic_loss_grad``)."""
     backend = get_instance(backend_name)
     xp = backend.namespace(X)
     with backend.fp_guard():
         loss, grad_W, grad_b = backend._logistic_loss_grad(xp, X, Y, W, b, sample_weight)
-    loss = xp.reshape(xp.asarray(loss, dtype=X.dtype), (1,))
-    return xp.concat([loss, xp.reshape(grad_W, (-1,)), xp.reshape(grad_b, (-1,))])[None, :]
+    parts = [xp.reshape(xp.asarray(loss, dtype=xp.float64), (1,)), xp.reshape(grad_W, (-1,)), xp.reshape(grad_b, (-1,))]
+    return xp.concat([xp.astype(part, xp.float64) for part in parts])[None, :]
 
 
 def _block_decision(X, W, b, backend_name: str):
@@ -368,11 +369,12 @@ class DaskBackend(Backend):
         size = 1 + W.size + b.size
         partials = da.blockwise(
             _block_loss_grad, "ip", X, "ij", *labels, *weights, W, None, b, None,
-            _chunk_backend_name(X), None, new_axes={"p": size}, concatenate=True, meta=X._meta,
+            _chunk_backend_name(X), None, new_axes={"p": size}, concatenate=True,
+            meta=X._meta.astype(np.float64),
         )  # fmt: skip
         total = _reduce("sum", partials, (0,))  # a tree reduction of the per-block partials
         split = 1 + W.size
-        return total[0], total[1:split].reshape(W.shape), total[split:]
+        return total[0], total[1:split].reshape(W.shape).astype(X.dtype), total[split:].astype(X.dtype)
 
     def _decision(self, xp, X, W, b):
         # meta= spares Dask from running the kernel on empty blocks to infer the output type.

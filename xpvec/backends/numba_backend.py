@@ -229,4 +229,4 @@ class NumbaBackend(HostBackend):
             _readonly(weights),
         )
         grad_W = G[0, :-1].copy() if W.ndim == 1 else np.ascontiguousarray(G[:, :-1].T)
-        return np.asarray(loss, dtype), grad_W, G[:, -1].copy()
+        return np.asarray(loss, np.float64), grad_W, G[:, -1].copy()

@@ -143,9 +143,9 @@ def logistic_loss_grad(X, Y, W, b, sample_weight):
     z = X @ W  # pass 1 over X
     z += b
     e = _exp_neg_abs(z, np.empty_like(z))
-    losses = np.log1p(e)
-    losses += np.maximum(z, 0.0)
-    losses -= Y * z  # log(1 + e^z) - y z
+    losses = np.maximum(z, 0.0)
+    losses -= Y * z
+    losses += np.log1p(e)  # log(1 + e^z) - y z
     d = np.add(e, 1.0)
     np.maximum(e, z >= 0, out=e)  # sigmoid's numerator, as in _sigmoid
     r = np.divide(e, d, out=e)
@@ -153,7 +153,7 @@ def logistic_loss_grad(X, Y, W, b, sample_weight):
     if sample_weight is not None:
         losses *= sample_weight  # then a pairwise sum, not BLAS sdot (see _l1_loss and _l2_loss)
         r *= sample_weight
-    loss = losses.sum()
+    loss = losses.sum(dtype=np.float64)
     return loss, X.T @ r, r.sum(keepdims=True)  # pass 2 over X
 
 
@@ -175,5 +175,5 @@ def _multinomial_loss_grad(X, Y, W, b, sample_weight):
     if sample_weight is not None:
         losses *= sample_weight
         Zt *= sample_weight
-    loss = losses.sum()
+    loss = losses.sum(dtype=np.float64)
     return loss, (np.dot(Zt, X).T if dense else X.T @ Zt.T), Zt.sum(axis=1)  # pass 2 over X

@@ -195,4 +195,4 @@ class PythonBackend(HostBackend):
         else:
             loss, grad_w, grad_b = _multinomial_loss_grad(rows, Y.tolist(), weights, W.T.tolist(), b.tolist())
         dtype = X.dtype
-        return np.asarray(loss, dtype=dtype), np.array(grad_w, dtype=dtype), np.array(grad_b, dtype=dtype)
+        return np.asarray(loss, dtype=np.float64), np.array(grad_w, dtype=dtype), np.array(grad_b, dtype=dtype)

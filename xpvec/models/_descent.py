@@ -49,7 +49,6 @@ def gd(
     learning_rate: float | None,
 ) -> SolverResult:
     xp = fun.xp
-    eps = float(xp.finfo(theta.dtype).eps)
     step = learning_rate or _safe_step(fun)
     if step is None:
         return _no_safe_step(theta, monitor)
@@ -64,7 +63,7 @@ def gd(
         f_new, g_new_max = fun.read(f_new, xp.max(xp.abs(g_new)))
         # The power iteration estimates L from below; should 1/L overshoot
         # (f goes up), halve the step and retry rather than oscillate.
-        if learning_rate is None and not f_new <= f + 8 * eps * abs(f):
+        if learning_rate is None and not f_new <= f + fun.rounding(f):
             step *= 0.5
         else:
             theta, f, g, g_max = theta_new, f_new, g_new, g_new_max

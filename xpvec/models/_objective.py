@@ -27,6 +27,8 @@ from ..backends._base import Backend
 from ..backends._host import is_sparse
 from ._data import non_finite_error
 
+EPS64 = float(np.finfo(np.float64).eps)
+
 
 class LogisticObjective:
     """f(theta) = sum_i w_i loss_i / S + ||W||^2 / (2 C S), S = sum_i w_i, and its gradient.
@@ -65,6 +67,7 @@ class LogisticObjective:
         self.data_scale = 1.0 / total_weight
         self.alpha = 1.0 / (C * total_weight)
         self.size = self.n_features * self.n_outputs + self.n_outputs
+        self.eps = float(self.xp.finfo(X.dtype).eps)
         # Softmax's Hessian in the logits is bounded by 1/2, the sigmoid's by 1/4.
         self.curvature = 0.25 if self.n_outputs == 1 else 0.5
 
@@ -101,8 +104,23 @@ class LogisticObjective:
         with self.backend.fp_guard():
             grad_W = scale * grad_W + self.alpha * W
             grad_b = scale * grad_b if self.fit_intercept else xp.zeros_like(grad_b)
-            f = scale * loss + 0.5 * self.alpha * xp.sum(W * W)
+            # f in float64, as the loss comes (see ``rounding``): the penalty too.
+            W64 = xp.astype(W, xp.float64)
+            f = scale * loss + 0.5 * self.alpha * xp.sum(W64 * W64)
         return f, xp.concat([xp.reshape(grad_W, (-1,)), grad_b])
+
+    def rounding(self, f: float) -> float:
+        """How far f may rise from rounding alone between two nearby points: what the solvers
+        accept as "no increase" (near the optimum, f's rounding exceeds the decrease a good
+        step makes, and a search that rejected every such step would stall short of ``tol``).
+
+        f is a float64 sum of the rows' losses, each rounded in the data's dtype
+        (``Backend.logistic_loss_grad``). Their errors are of either sign and mostly cancel:
+        about eps / sqrt(n) of f (measured on digits in float32: 1.9e-8 of f, 13x that; 8x
+        here accepts most such steps), where a float32 sum would be off by eps itself, 60x
+        more at n = 1797. Plus the float64 sum's own rounding, all of it for float64 data.
+        """
+        return 8.0 * (self.eps / math.sqrt(max(self.n_samples, 1)) + EPS64) * abs(f)
 
     def _check_finite_input(self, theta, rows, loss) -> None:
         """X's values were left unchecked for this first evaluation: at theta = 0
