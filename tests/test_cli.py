@@ -280,7 +280,7 @@ def test_bench_default_backends_are_those_its_help_names(tmp_path, monkeypatch, 
 
     def validate(ops, backends, sizes):
         asked["backends"] = backends
-        raise ValueError("stop before timing")
+        raise xpvec.bench.sweep.InvalidRequest("stop before timing")
 
     monkeypatch.setattr(xpvec.bench.sweep, "validate", validate)
     assert main(["bench", "--out", str(tmp_path)]) == 2
@@ -356,3 +356,17 @@ def test_dir_lists_the_lazily_loaded_names():
     names = dir(xpvec)
     assert set(xpvec.__all__) <= set(names)  # LogisticRegression was missing before first use
     assert "__version__" in names and names == sorted(names)
+
+
+def test_a_bug_shows_its_traceback_not_a_usage_error(tmp_path, monkeypatch, capsys):
+    # Any TypeError or ValueError became "xpvec bench: error: ..." with exit code 2, so a bug
+    # read as a mistake of the user's, without the traceback a report needs.
+    import xpvec.bench.sweep
+
+    def broken(*args, **kwargs):
+        raise TypeError("unsupported operand type(s) for +: 'NoneType' and 'int'")
+
+    monkeypatch.setattr(xpvec.bench.sweep, "validate", broken)
+    with pytest.raises(TypeError, match="unsupported operand"):
+        main(["bench", "--out", str(tmp_path)])
+    assert "error:" not in capsys.readouterr().err

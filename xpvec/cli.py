@@ -286,10 +286,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _stdout_closed()
-    except Exception as exc:  # a clear one-line error, not a traceback, for CLI users
+    except Exception as exc:  # a clear one-line error, not a traceback, for what users can fix
+        from .bench.sweep import InvalidRequest
         from .errors import BackendUnavailableError
 
-        if isinstance(exc, (BackendUnavailableError, _OutputFolderError, ValueError, TypeError)):
+        # Only these: a TypeError or ValueError from anywhere else is a bug, and its
+        # traceback is what a report needs (a one-line "error:" would hide where it came from).
+        if isinstance(exc, (BackendUnavailableError, _OutputFolderError, InvalidRequest)):
             print(f"xpvec {args.command}: error: {exc}", file=sys.stderr)
             return 2
         raise

@@ -40,11 +40,16 @@ class Result:
         return {**asdict(self), "gb_per_s": self.gbps, "percent_of_copy_floor": self.percent_of_floor}
 
 
+class InvalidRequest(ValueError):
+    """A sweep asked for ops that do not exist or sizes that are not positive: the command
+    line prints it as a one-line error (any other ValueError there is a bug, and shows as one)."""
+
+
 def _check(names: Iterable[str], known: Iterable[str], what: str) -> list[str]:
     names, known = list(names), list(known)
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}; choose from: {', '.join(known)}")
+        raise InvalidRequest(f"unknown {what} {', '.join(map(repr, unknown))}; choose from: {', '.join(known)}")
     return names
 
 
@@ -57,7 +62,7 @@ def validate(ops: Iterable[str], backends: Iterable[str], sizes: Iterable[int]) 
         get_instance(name)
     sizes = [int(s) for s in sizes]
     if not sizes or any(s < 1 for s in sizes):
-        raise ValueError(f"sizes must be positive integers, got {sizes}")
+        raise InvalidRequest(f"sizes must be positive integers, got {sizes}")
     return ops, backends, sizes
 
 
