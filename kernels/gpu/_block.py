@@ -19,7 +19,7 @@ def _add(a, b):
 
 
 @cuda.jit(device=True)
-def _nan_max(a, b):
+def nan_max(a, b):
     """The larger of a and b, NaN if either is NaN (as NumPy's max)."""
     return b if (b > a or b != b) else a
 
@@ -48,4 +48,4 @@ def _tree(threads: int, combine):
 @functools.cache
 def reducers(dtype: np.dtype, threads: int) -> tuple:
     """``(block_sum, block_max)`` device functions for blocks of ``threads`` (cached per dtype and size)."""
-    return _tree(threads, _add), _tree(threads, _nan_max)
+    return _tree(threads, _add), _tree(threads, nan_max)

@@ -16,12 +16,13 @@ from types import SimpleNamespace
 import numpy as np
 from numba import cuda
 
+from ._block import nan_max
+
 
 @cuda.jit(device=True)
 def max_abs(m, unused, v, _):
     """The running max |v|; NaN from the first NaN on (as NumPy's max)."""
-    a = abs(v)
-    return (a if (a > m or a != a) else m), unused
+    return nan_max(m, abs(v)), unused
 
 
 @cuda.jit(device=True)
