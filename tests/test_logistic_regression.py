@@ -309,6 +309,34 @@ def test_float32_fit_goes_on_while_a_float64_loss_still_falls(backend):
     assert np.max(np.abs(fit.coef_ - optimum)) < 1.5e-3 * np.max(np.abs(optimum))
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_float32_gd_on_repeated_rows_keeps_its_step(backend):
+    # Repeated rows round alike, so f's rounding stays near eps32 of f: against the finer
+    # eps32 / sqrt(n) slack, gd took its noise for overshoots and halved its step for good
+    # (13 halvings in a row, 223 of 300 iterations changing nothing, 7e-4 from the optimum).
+    rng = np.random.default_rng(0)
+    X0 = rng.standard_normal((30, 5))
+    y0 = (X0 @ rng.standard_normal(5) + rng.standard_normal(30) > 0).astype(int)
+    X, y = np.repeat(X0, 1000, axis=0), np.repeat(y0, 1000)
+    optimum = xpvec.LogisticRegression(**TIGHT).fit(X, y).coef_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit = xpvec.LogisticRegression(solver="gd", tol=1e-8, max_iter=300, backend=backend).fit(X.astype(np.float32), y)
+    assert np.max(np.abs(fit.coef_ - optimum)) < 1e-4 * np.max(np.abs(optimum))
+
+
+def test_rounding_counts_rows_as_the_weights_do():
+    X, y = small_problem(2)
+    unweighted = LogisticObjective(get_instance("numpy"), X, y * 1.0, None, C=1.0, fit_intercept=True)
+    assert unweighted.effective_rows == len(X)
+    one_row = np.zeros(len(X))
+    one_row[3] = 5.0
+    piled = LogisticObjective(get_instance("numpy"), X, y * 1.0, one_row, C=1.0, fit_intercept=True)
+    assert piled.effective_rows == 1.0
+    assert piled.rounding(2.0) == pytest.approx(16 * (np.finfo(np.float64).eps * 2), rel=1e-12)
+    assert unweighted.rounding(2.0) < piled.rounding(2.0)
+
+
 # ---------------------------------------------------------------- errors and warnings
 # ---------------------------------------------------------------- class_weight, warm_start
 @pytest.mark.parametrize("class_weight", ["balanced", "dict"])

@@ -44,7 +44,8 @@ SHARED_BYTES = 32 * 1024  # per block; leaves room for several resident blocks p
 MIN_ROWS = 8  # below this a tile keeps too few threads busy: two cuBLAS passes do better
 # Resident blocks per SM the compiler must fit (registers <= 65536 / (threads * blocks)). Four
 # (64 registers at 256 threads) compile without spills in float32; at 128 registers the float64
-# multinomial kernel spills 8 bytes with CUDA 13.5's ptxas (within the compile test's budget).
+# multinomial kernel spills 20 bytes with CUDA 13.5's ptxas (8 before its loss was summed in
+# float64; within the compile test's budget).
 BLOCKS_PER_SM = {4: 4, 8: 2}  # by itemsize
 
 

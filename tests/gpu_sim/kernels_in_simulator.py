@@ -478,7 +478,9 @@ def test_fused_logistic_sums_the_loss_in_float64(k):
     # Per thread, across the block and across the blocks (sum_columns' extra block): row 0's
     # loss of 30000 would swallow the others' in any float32 sum (oracle.hard_loss_sums).
     for kind, (X, Y, W, b) in oracle.hard_loss_sums(k, np.float32).items():
-        loss, grad_W, _ = GPU.logistic_loss_grad(X, Y, W, b, None)
+        # Tiles of 8 rows over 3 blocks: 64 rows are 8 tiles, so each block sums several.
+        gpu = Launcher(np, threads=8, max_blocks=3, shared_budget=logistic.shared_bytes(8, W.shape[0], k, 4, 8))
+        loss, grad_W, _ = gpu.logistic_loss_grad(X, Y, W, b, None)
         want = float(oracle.logistic_loss_grad(X, Y, W, b, None)[0])
         assert loss.dtype == np.float64 and grad_W.dtype == np.float32
         tol = len(X) * np.finfo(np.float32).eps if kind == "sum" else 1e-4 * want

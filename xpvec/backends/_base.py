@@ -369,12 +369,12 @@ class Backend:
         Multinomial when ``W`` is (d, K): ``Y`` (n, K) one-hot, ``b`` (K,);
         loss = sum_i w_i (logsumexp(z_i) - z_i . y_i). ``sample_weight`` (n,) or None
         (all ones). The loss is a 0-d float64 array whatever the dtype: the rows' losses
-        are computed in the data's dtype and summed in float64, so a float32 loss is
-        accurate to about eps32 / sqrt(n) relative, not eps32, and the solvers can
-        still see it fall near the optimum (``_lbfgs``'s line-search slack counts on
-        that). The gradients have the shapes of ``W`` and ``b`` and the data's dtype;
-        nothing leaves the backend's array type (``fetch`` turns the
-        results into parameter arrays where they are lazy). X, Y and the weights
+        are computed in the data's dtype (the python backend's in Python floats) and
+        summed in float64, so a float32 loss is accurate to about eps32 / sqrt(n)
+        relative, not eps32, and the solvers can still see it fall near the optimum
+        (``LogisticObjective.rounding`` counts on that). The gradients have the shapes
+        of ``W`` and ``b`` and the data's dtype; nothing leaves the backend's array type
+        (``fetch`` turns the results into parameter arrays where they are lazy). X, Y and the weights
         must already be arrays of this backend, W and b arrays of its
         ``parameter_namespace(X)``, all in one floating dtype (the estimator prepares them);
         there is no validation here because it sits in the solver's inner loop.

@@ -62,8 +62,11 @@ def gd(
         f_new, g_new = fun(theta_new)
         f_new, g_new_max = fun.read(f_new, xp.max(xp.abs(g_new)))
         # The power iteration estimates L from below; should 1/L overshoot
-        # (f goes up), halve the step and retry rather than oscillate.
-        if learning_rate is None and not f_new <= f + fun.rounding(f):
+        # (f goes up), halve the step and retry rather than oscillate. A step of 1/L
+        # lowers f in exact arithmetic, and a halving is for good, so only a rise beyond
+        # f's rounding in the data's dtype counts (rows repeated many times round alike:
+        # ``rounding``'s finer slack halved float32 steps away near the optimum).
+        if learning_rate is None and not f_new <= f + max(fun.rounding(f), 8 * fun.eps * abs(f)):
             step *= 0.5
         else:
             theta, f, g, g_max = theta_new, f_new, g_new, g_new_max

@@ -62,8 +62,12 @@ class LogisticObjective:
         self.finite_unchecked = finite_unchecked
         if sample_weight is None:
             total_weight = self.n_samples
+            self.effective_rows = float(self.n_samples)
         else:
-            total_weight = float(self.data_xp.sum(sample_weight))
+            total_weight, squares = self.backend.fetch(self.data_xp.sum(sample_weight), self.data_xp.sum(sample_weight * sample_weight))
+            total_weight, squares = float(total_weight), float(squares)
+            # Kish's effective sample size: weight piled on a few rows counts as few rows.
+            self.effective_rows = total_weight * total_weight / squares if squares > 0 else 1.0
         self.data_scale = 1.0 / total_weight
         self.alpha = 1.0 / (C * total_weight)
         self.size = self.n_features * self.n_outputs + self.n_outputs
@@ -115,12 +119,15 @@ class LogisticObjective:
         step makes, and a search that rejected every such step would stall short of ``tol``).
 
         f is a float64 sum of the rows' losses, each rounded in the data's dtype
-        (``Backend.logistic_loss_grad``). Their errors are of either sign and mostly cancel:
-        about eps / sqrt(n) of f (measured on digits in float32: 1.9e-8 of f, 13x that; 8x
-        here accepts most such steps), where a float32 sum would be off by eps itself, 60x
-        more at n = 1797. Plus the float64 sum's own rounding, all of it for float64 data.
+        (``Backend.logistic_loss_grad``). Rows' errors of either sign mostly cancel: about
+        eps / sqrt(n) of f (measured on digits in float32, n = 1797: a std of 1.9e-8 of f,
+        6.8 eps / sqrt(n), so 8 of them accept most such steps), where a float32 sum would
+        be off by about eps itself, 42x more. n counts the rows as the weights do (Kish's
+        effective size); rows repeated many times round alike and cancel less, which a
+        line search that rejects a step can afford (it tries a shorter one). Plus the
+        float64 sum's own rounding, all of it for float64 data.
         """
-        return 8.0 * (self.eps / math.sqrt(max(self.n_samples, 1)) + EPS64) * abs(f)
+        return 8.0 * (self.eps / math.sqrt(max(self.effective_rows, 1.0)) + EPS64) * abs(f)
 
     def _check_finite_input(self, theta, rows, loss) -> None:
         """X's values were left unchecked for this first evaluation: at theta = 0
