@@ -335,6 +335,11 @@ def test_rounding_counts_rows_as_the_weights_do():
     assert piled.effective_rows == 1.0
     assert piled.rounding(2.0) == pytest.approx(16 * (np.finfo(np.float64).eps * 2), rel=1e-12)
     assert unweighted.rounding(2.0) < piled.rounding(2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning from the squares of huge weights
+        huge = LogisticObjective(get_instance("numpy"), X, y * 1.0, np.full(len(X), 1e200), C=1.0, fit_intercept=True)
+        assert huge.effective_rows == 1.0  # the squares overflow: the widest slack, not NaN
+        assert xpvec.LogisticRegression(max_iter=1000).fit(X, y, sample_weight=np.full(len(X), 1e200)).n_iter_[0] > 0
 
 
 # ---------------------------------------------------------------- errors and warnings

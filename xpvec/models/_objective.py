@@ -64,10 +64,14 @@ class LogisticObjective:
             total_weight = self.n_samples
             self.effective_rows = float(self.n_samples)
         else:
-            total_weight, squares = self.backend.fetch(self.data_xp.sum(sample_weight), self.data_xp.sum(sample_weight * sample_weight))
-            total_weight, squares = float(total_weight), float(squares)
-            # Kish's effective sample size: weight piled on a few rows counts as few rows.
-            self.effective_rows = total_weight * total_weight / squares if squares > 0 else 1.0
+            dxp = self.data_xp
+            with backend.fp_guard():  # huge weights overflow the squares: see below
+                sums = backend.fetch(dxp.sum(sample_weight), dxp.sum(sample_weight * sample_weight))
+                total_weight, squares = (float(v) for v in sums)
+                # Kish's effective sample size: weight piled on a few rows counts as few rows.
+                # Where the squares overflow, 1: the widest slack, as if one row held it all.
+                effective = total_weight * total_weight / squares if squares > 0 else 1.0
+            self.effective_rows = effective if 1.0 <= effective < math.inf else 1.0
         self.data_scale = 1.0 / total_weight
         self.alpha = 1.0 / (C * total_weight)
         self.size = self.n_features * self.n_outputs + self.n_outputs
