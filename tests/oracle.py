@@ -125,3 +125,14 @@ def hard_loss_sums(n_outputs: int, dtype, n: int = 64) -> dict:
     Y[:, 0] = 1
     Y[0] = eye[1]  # row 0 is class 1, 30000 below the top logit
     return {"sum": (Z, Y, eye, np.zeros(k, dtype))}
+
+
+def assert_summed_in_float64(kind: str, problem: tuple, loss) -> None:
+    """The checks on a loss of one of ``hard_loss_sums``' problems: a float64, and close to the
+    long-double loss. For ``"sum"`` each row's loss is within eps32 of its value (a float32
+    sum drops 3e-3); for ``"small"`` the whole loss is within 1e-4 relative (the old row
+    formula gave 0)."""
+    want = float(logistic_loss_grad(*problem, None)[0])
+    assert np.asarray(loss).dtype == np.float64, kind
+    tol = len(problem[0]) * np.finfo(np.float32).eps if kind == "sum" else 1e-4 * want
+    assert abs(float(loss) - want) <= tol, kind

@@ -157,11 +157,12 @@ class Launcher:
         ``(sums, wide_sum)``."""
         xp = self.xp
         out = xp.empty(partials.shape[1], dtype=partials.dtype)
-        wide_out = xp.empty(1, dtype=xp.float64)
         kernel = reduce.kernels(partials.dtype, self.threads).sum_columns
         if wide is None:
-            self.launch(kernel, partials.shape[1], partials, out, wide_out[:0], wide_out)
+            nothing = xp.empty(0, dtype=xp.float64)  # the kernel sums no wide values and writes none
+            self.launch(kernel, partials.shape[1], partials, out, nothing, nothing)
             return out
+        wide_out = xp.empty(1, dtype=xp.float64)
         self.launch(kernel, partials.shape[1] + 1, partials, out, wide, wide_out)
         return out, wide_out.reshape(())
 

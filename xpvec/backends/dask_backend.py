@@ -115,7 +115,7 @@ def _block_loss_grad(X, Y, sample_weight, W, b, backend_name: str):
     xp = backend.namespace(X)
     with backend.fp_guard():
         loss, grad_W, grad_b = backend._logistic_loss_grad(xp, X, Y, W, b, sample_weight)
-    parts = [xp.reshape(xp.asarray(loss, dtype=xp.float64), (1,)), xp.reshape(grad_W, (-1,)), xp.reshape(grad_b, (-1,))]
+    parts = [xp.reshape(xp.asarray(loss), (1,)), xp.reshape(grad_W, (-1,)), xp.reshape(grad_b, (-1,))]
     return xp.concat([xp.astype(part, xp.float64) for part in parts])[None, :]
 
 
