@@ -25,10 +25,15 @@ export PYTHONUNBUFFERED=1
 # never import it from the current directory.
 export PYTHONSAFEPATH=1
 site=$(mktemp -d)
-if compgen -G ".whl/xpvec-*.whl" >/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --target "$site" .whl/xpvec-*.whl || exit
+wheel=$(ls -t .whl/xpvec-*.whl 2>/dev/null | head -n 1)  # the newest, should several be there
+if [ -n "$wheel" ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --target "$site" "$wheel" || exit
 else
-    python3 -m pip install -q --no-index --no-deps --no-build-isolation --target "$site" . || exit
+    python3 -m pip install -q --no-index --no-deps --no-build-isolation --target "$site" . || {
+        echo "no wheel in .whl/, and this machine's setuptools (77 or newer needed) could not build the" \
+             "checkout: build the wheel where pip works (python3 -m pip wheel --no-deps -w .whl .)" >&2
+        exit 1
+    }
 fi
 export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
 

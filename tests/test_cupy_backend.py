@@ -269,6 +269,84 @@ def test_namespace_supplies_the_standard_names_older_cupy_lacks():
     np.testing.assert_array_equal(ns.concat([np.ones(2), np.zeros(1)]), [1.0, 1.0, 0.0])
     assert ns.isdtype(np.dtype(np.int16), "integral") and not ns.isdtype(np.dtype(np.float32), "integral")
     assert ns.isdtype(np.dtype(np.bool_), ("integral", "bool"))
+    x = np.arange(3)
+    cast = ns.astype(x, np.float32)  # the solvers' float64 sums and casts back
+    assert cast.dtype == np.float32 and ns.astype(cast, np.float32, copy=False) is cast
+
+
+@pytest.mark.parametrize("version, refused", [("13.6.0", True), ("14.0.0rc1", False), ("14.2.0", False), ("15.0.0a1", False)])
+def test_probe_refuses_cupy_before_numpy_2s_api(version, refused):
+    reason = cupy_backend._version_problem(SimpleNamespace(__version__=version))
+    assert (reason is not None) == refused
+    if refused:
+        assert f"cupy {version} is installed" in reason and "CuPy 14 or newer" in reason and "xpvec[cuda12]" in reason
+
+
+class _Kernel:  # what CupyStart reads of a numba-cuda kernel
+    def __init__(self, name):
+        self.py_func = SimpleNamespace(__name__=name)
+
+
+def _fake_cupy_for_launch(load):
+    class DriverError(Exception):
+        pass
+
+    class Module:
+        def load(self, data):
+            load(data, DriverError)
+
+        def get_function(self, entry):
+            return lambda grid, block, params, shared_mem: None
+
+    cuda = SimpleNamespace(
+        runtime=SimpleNamespace(getDevice=lambda: 0, driverGetVersion=lambda: 12040),
+        Device=lambda: SimpleNamespace(compute_capability="90"),
+        function=SimpleNamespace(Module=Module),
+        driver=SimpleNamespace(CUDADriverError=DriverError),
+    )
+    return SimpleNamespace(cuda=cuda)
+
+
+@pytest.mark.parametrize("linked", [True, False])
+def test_a_kernel_the_driver_refuses_names_the_driver_and_the_fix(monkeypatch, linked):
+    from xpvec.kernels.gpu import launch
+
+    def refuse(data, error):
+        raise error("CUDA_ERROR_UNSUPPORTED_PTX_VERSION")
+
+    monkeypatch.setattr(launch, "compile_ptx", lambda kernel, sig, cc: ("entry", ".version 9.0"))
+    monkeypatch.setattr(launch, "link", lambda ptx, cc: (b"cubin", "") if linked else None)
+    start = launch.CupyStart(_fake_cupy_for_launch(refuse))
+    what = "machine code nvJitLink made of" if linked else "PTX"
+    with pytest.raises(RuntimeError, match=f"CUDA 12.4 driver cannot load the {what}.* sigmoid kernel.*xpvec.cuda12"):
+        start(_Kernel("sigmoid"), 1, 32, 0, [np.zeros(4, np.float32)], (4,))
+
+
+def test_launch_arguments_are_typed_as_they_are_passed(monkeypatch):
+    # A kernel's integer argument is passed as 8 bytes whatever its Python type: typed from
+    # a NumPy int32, it would compile a 4-byte parameter and be passed 8 bytes.
+    pytest.importorskip("numba")
+    from numba import types
+    from xpvec.kernels.gpu import launch
+
+    x = np.zeros(4, np.float32)
+    sig = launch.signature([x], (np.int32(3), 5, np.bool_(True), False))
+    assert sig[1:] == (types.int64, types.int64, types.boolean, types.boolean)
+    params = launch.parameters([x], (np.int32(3), 5, np.bool_(True), False), lambda a: 0)
+    assert [type(p) for p in params[-4:]] == [int, int, np.bool_, np.bool_]
+    with pytest.raises(TypeError, match="integers or booleans, got float"):
+        launch.signature([x], (0.5,))
+    loads = []
+    start = launch.CupyStart(_fake_cupy_for_launch(lambda data, error: loads.append(data)))
+    monkeypatch.setattr(launch, "compile_ptx", lambda kernel, sig, cc: ("entry", ".version 8.0"))
+    monkeypatch.setattr(launch, "link", lambda ptx, cc: (b"cubin", ""))
+    monkeypatch.setattr(launch, "_cupy_pointer", lambda a: 0)  # NumPy memory stands in for CuPy's
+    kernel = _Kernel("sigmoid")
+    start(kernel, 1, 32, 0, [x], (np.int32(3),))
+    start(kernel, 1, 32, 0, [x], (3,))  # the same compiled kernel: one load
+    assert loads == [b"cubin"]
+    with pytest.raises(ValueError, match="dynamic shared memory"):
+        start(kernel, 1, 32, 64 * 1024, [x], (3,))
 
 
 def test_small_grids_do_not_warn_unless_the_user_asks(monkeypatch):

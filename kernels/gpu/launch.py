@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+MAX_DEFAULT_SHARED = 48 * 1024  # dynamic shared memory a block gets without cudaFuncSetAttribute
 ARRAY_MEMBERS = ("meminfo", "parent", "nitems", "itemsize", "data", "shape", "strides")  # numba's ArrayModel
 _ENTRY = re.compile(r"\.entry\s+([\w$]+)\s*\(")
 _EXTERN = re.compile(r"\.extern\s+\.func")
@@ -74,14 +75,22 @@ def layout(a) -> str:
     return "F" if a.flags.f_contiguous else "A"
 
 
+def _is_flag(v) -> bool:
+    return isinstance(v, (bool, np.bool_))
+
+
 def signature(arrays: Sequence, args: tuple) -> tuple:
     """The numba argument types of a launch: writable aligned arrays (what CuPy allocates), then
-    ``args`` as numba types them (a Python int int64, a bool boolean)."""
+    ``args``: a bool or NumPy bool boolean, any other integer int64, as ``parameters`` passes them
+    (a NumPy int32 typed int32 would compile a 4-byte parameter and be passed 8 bytes)."""
     import numba
     from numba import types
 
+    for v in args:
+        if not (_is_flag(v) or isinstance(v, (int, np.integer))):
+            raise TypeError(f"a kernel's scalar arguments are integers or booleans, got {type(v).__name__}")
     arrays_types = tuple(types.Array(numba.from_dtype(a.dtype), a.ndim, layout(a)) for a in arrays)
-    return arrays_types + tuple(numba.typeof(v) for v in args)
+    return arrays_types + tuple(types.boolean if _is_flag(v) else types.int64 for v in args)
 
 
 def parameters(arrays: Sequence, args: tuple, pointer: Callable[[Any], int]) -> tuple:
@@ -94,7 +103,7 @@ def parameters(arrays: Sequence, args: tuple, pointer: Callable[[Any], int]) -> 
     for a in arrays:
         # meminfo and parent: no NRT, no Python parent object on a device.
         params += (0, 0, a.size, a.itemsize, pointer(a), *a.shape, *a.strides)
-    params += (np.bool_(v) if isinstance(v, (bool, np.bool_)) else int(v) for v in args)
+    params += (np.bool_(v) if _is_flag(v) else int(v) for v in args)
     return tuple(params)
 
 
@@ -160,8 +169,11 @@ class CupyStart:
         self._loaded: dict[tuple, Any] = {}
 
     def __call__(self, kernel, grid: int, threads: int, shared: int, arrays: Sequence, args: tuple) -> None:
+        if shared > MAX_DEFAULT_SHARED:  # more needs the kernel's opt-in attribute, which no kernel sets
+            raise ValueError(f"{shared} bytes of dynamic shared memory asked of {kernel.py_func.__name__}; "
+                             f"at most {MAX_DEFAULT_SHARED} without opting in")  # fmt: skip
         device = self._cp.cuda.runtime.getDevice()
-        key = (kernel, device, *((a.dtype, a.ndim, layout(a)) for a in arrays), *map(type, args))
+        key = (kernel, device, *((a.dtype, a.ndim, layout(a)) for a in arrays), *map(_is_flag, args))
         function = self._loaded.get(key)
         if function is None:
             function = self._loaded[key] = self._load(kernel, signature(arrays, args))
@@ -180,17 +192,18 @@ class CupyStart:
             )
         linked = link(ptx, cc)
         module = self._cp.cuda.function.Module()
-        if linked:
-            module.load(linked[0])
-        else:
-            try:  # no nvJitLink: the driver compiles the PTX, if it knows its version
-                module.load(ptx.encode())
-            except self._cp.cuda.driver.CUDADriverError as exc:
-                raise RuntimeError(
-                    f"the CUDA driver cannot load the {name} kernel's PTX ({exc}) and nvJitLink, which "
-                    "would link it for this GPU, cannot be loaded: install the CUDA extra matching the "
-                    "driver (pip install 'xpvec[cuda12]' or 'xpvec[cuda13]'), or set XPVEC_CUDA_LAUNCH=numba"
-                ) from exc
+        try:  # without nvJitLink, the driver compiles the PTX, if it knows its version
+            module.load(linked[0] if linked else ptx.encode())
+        except self._cp.cuda.driver.CUDADriverError as exc:
+            # Machine code from a newer CUDA major than the driver's (the nvvm extra's CUDA 13
+            # beside a CUDA 12 driver), or PTX newer than it knows.
+            what = "machine code nvJitLink made of" if linked else "PTX (no nvJitLink to link it) of"
+            driver = self._cp.cuda.runtime.driverGetVersion()
+            raise RuntimeError(
+                f"the CUDA {driver // 1000}.{driver % 1000 // 10} driver cannot load the {what} the {name} "
+                f"kernel ({exc}): install the CUDA extra matching the driver (pip install 'xpvec[cuda12]' "
+                "or 'xpvec[cuda13]'), or set XPVEC_CUDA_LAUNCH=numba"
+            ) from exc
         return module.get_function(entry)  # holds the module
 
 

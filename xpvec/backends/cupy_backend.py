@@ -31,6 +31,7 @@ from .._arrays import CUPY, describe
 from ._base import Backend
 
 INSTALL = "pip install 'xpvec[cuda12]' (CUDA 12 driver) or 'xpvec[cuda13]' (CUDA 13 driver)"
+MIN_CUPY = 14  # the first CuPy with NumPy 2's API
 THREADS = 256  # per block: a power of two (the tree reductions halve it)
 BLOCKS_PER_SM = 8  # grid-stride kernels launch at most this many blocks per SM
 LAUNCHERS = ("cupy", "numba")  # XPVEC_CUDA_LAUNCH: who launches the numba-cuda kernels
@@ -46,6 +47,15 @@ def _launcher_problem() -> str | None:
             f"XPVEC_CUDA_LAUNCH={os.environ['XPVEC_CUDA_LAUNCH']!r} is not one of {', '.join(LAUNCHERS)}; "
             "unset it for the default (cupy)"
         )
+    return None
+
+
+def _version_problem(cupy) -> str | None:
+    """CuPy 13 follows NumPy 1.26's API (and does not promise NumPy 2, which xpvec needs)."""
+    version = getattr(cupy, "__version__", "0")
+    major = version.split(".")[0]
+    if major.isdigit() and int(major) < MIN_CUPY:
+        return f"cupy {version} is installed, and the cupy backend needs CuPy {MIN_CUPY} or newer: {INSTALL}"
     return None
 
 
@@ -104,7 +114,7 @@ def _numba_cuda_problem() -> str | None:
 class _CupyNamespace:
     """The cupy module as the namespace the generic kernels and solvers use, with
     the standard names it lacks or may lack (``vecdot``, ``linalg.vector_norm``,
-    ``concat``, ``isdtype``)."""
+    ``concat``, ``isdtype``, ``astype``)."""
 
     __name__ = "cupy"
 
@@ -123,6 +133,10 @@ class _CupyNamespace:
         import numpy
 
         return numpy.isdtype(dtype, kind)
+
+    @staticmethod
+    def astype(x, dtype, /, *, copy=True):  # NumPy 2's function; CuPy before it has the method only
+        return x.astype(dtype, copy=copy)
 
     def vecdot(self, x1, x2, /, *, axis=-1):
         if x1.ndim == x2.ndim == 1:
@@ -153,7 +167,7 @@ class CupyBackend(Backend):
             import cupy
         except Exception as exc:  # a broken install fails here, not at first use
             return f"cupy is installed but cannot be imported ({type(exc).__name__}: {exc}); reinstall: {INSTALL}"
-        return _cuda_problem(cupy) or _numba_cuda_problem() or _launcher_problem()
+        return _version_problem(cupy) or _cuda_problem(cupy) or _numba_cuda_problem() or _launcher_problem()
 
     def __init__(self, launch: str | None = None):
         """``launch``: who launches the kernels, "cupy" or "numba" (default: ``XPVEC_CUDA_LAUNCH``, else cupy)."""
