@@ -209,6 +209,25 @@ def test_plot_one_legend_one_look_per_runner_and_a_visible_floor(tmp_path, monke
     assert sorted(t.get_text() for t in legend.get_texts()) == sorted(looks)
 
 
+def test_plot_labels_a_narrow_log_axis_with_plain_numbers(tmp_path, monkeypatch):
+    # Within a decade matplotlib labels minor ticks, as "6 x 10^1" beside the tables' "60".
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from xpvec.bench import report
+    from xpvec.bench.sweep import Result
+
+    drawn = []
+    save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: drawn.append(fig) or save(fig, *a, **k))
+    # 16 kB moved in 1e-6 s (the copy floor: 16 GB/s) and in 2e-7..6e-7 s (27 to 80 GB/s).
+    rows = [Result("sigmoid", n, "float64", "numpy", "backend", s, 16_000, 1e-6)
+            for n, s in [(1000, 6e-7), (10_000, 4e-7), (100_000, 2e-7)]]  # fmt: skip
+    assert report.write_plot(tmp_path / "bench.png", rows, {}) is None
+    labels = [t.get_text() for t in drawn[0].axes[0].yaxis.get_ticklabels(which="both") if t.get_text()]
+    assert labels and all(text.replace(".", "", 1).isdigit() for text in labels), labels
+
+
 def test_the_gpu_experiment_runs_each_size_as_rounded_once():
     from xpvec.bench import gpu
 

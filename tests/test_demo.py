@@ -77,3 +77,21 @@ def test_classic_dot_shows_a_contender_slower_than_the_loop():
               "speedup_over_loop": {"python for loop": 1.0, "xpvec dask (accelerated)": 0.1}}  # fmt: skip
     text = format_classic(result)
     assert "0.1x the loop" in text and " 0x" not in text
+
+
+def test_demo_runs_whatever_backend_xpvec_backend_names(monkeypatch, capsys):
+    # Each row names its backend; the digits are prepared on the host. An unusable
+    # XPVEC_BACKEND stopped the demo even with --backends given.
+    from xpvec import _selection
+
+    monkeypatch.setattr(_selection, "_env_name", "bogus")
+    monkeypatch.setattr(_selection, "_default", None)
+    assert main(["demo", "--backends", "numpy"]) == 0
+    assert "numpy" in capsys.readouterr().out
+
+
+def test_table_figures_keep_their_significant_zeros():
+    from xpvec._table import format_table
+
+    table = format_table(["s"], [[0.0233], [0.02], [300.0], [6.29], [1234.5]])
+    assert table.splitlines()[2:] == ["  0.0233", "  0.0200", "     300", "    6.29", "1.23e+03"]

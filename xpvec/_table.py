@@ -45,5 +45,8 @@ def format_count(n: int) -> str:
 
 def _cell(value: object) -> str:
     if isinstance(value, float):
-        return f"{value:.3g}"
+        # Three significant digits, trailing zeros kept, so a column's figures line up:
+        # 0.0200 under 0.0233, not 0.02 ("#" would also write 300 as "300.").
+        text = f"{value:#.3g}"
+        return text[:-1] if text.endswith(".") else text
     return str(value)

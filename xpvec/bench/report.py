@@ -120,7 +120,13 @@ def write_plot(
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        from matplotlib.ticker import NullLocator
+        from matplotlib.ticker import LogFormatter, NullLocator
+
+        class PlainLog(LogFormatter):
+            """The ticks LogFormatter labels, as plain numbers: "60" and "0.3", not 6 x 10^1."""
+
+            def __call__(self, x, pos=None):
+                return f"{x:g}" if super().__call__(x, pos) else ""
     except ImportError:
         return "matplotlib is not installed (pip install 'xpvec[bench]'): no plot written"
 
@@ -152,6 +158,9 @@ def write_plot(
         if len(sizes) == 1:  # matplotlib would span the decade below 960, its one point at the edge
             ax.set_xlim(sizes[0] / 3, sizes[0] * 3)
         ax.xaxis.set_minor_locator(NullLocator())
+        # A panel spanning less than a decade labels minor ticks too: plainly, as the tables write.
+        ax.yaxis.set_major_formatter(PlainLog(labelOnlyBase=False))
+        ax.yaxis.set_minor_formatter(PlainLog(labelOnlyBase=False))
         ax.set_title(f"{op} ({rows[0].dtype})")
         ax.set_xlabel("elements")
         ax.set_ylabel("GB/s (higher is better)")
