@@ -22,9 +22,10 @@ The parameters follow numba's kernel ABI: each array is flattened into its
 data model's members (meminfo, parent, nitems, itemsize, data, shape...,
 strides...; ``ARRAY_MEMBERS``), each a separate 64-bit parameter, and an
 integer or boolean argument is one parameter of its width. They go to CuPy
-as Python ints (CuPy passes those as 64-bit integers) and NumPy booleans (one
-byte): a NumPy scalar per parameter would cost more host time than the rest
-of the launch. CI checks these against the PTX of every kernel the host code
+as Python ints, which CuPy passes as 64-bit integers (``_pointer`` in its
+``function.pyx`` makes each a NumPy int64), and NumPy booleans (one byte).
+Some 60 parameters for the fused logistic kernel make this the launch's main
+host cost; the device run times it (``bench/gpu.py``). CI checks these against the PTX of every kernel the host code
 launches (tests/gpu_sim/kernels_for_sm90.py), and compiles and links with the
 very functions here; only CuPy's load and launch need a device.
 
