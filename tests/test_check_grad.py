@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.optimize
 
 import xpvec
 
@@ -114,3 +115,54 @@ def test_non_finite_gradients_give_nan():
     assert np.isnan(xpvec.check_grad(lambda v: float(np.sum(v)), lambda v: np.array([1.0, np.inf]), x))
     assert np.isnan(xpvec.check_grad(lambda v: float(np.sum(v)), lambda v: np.array([np.nan, 1.0]), x))
     assert xpvec.check_grad(lambda v: 0.0, np.zeros_like, x) == 0.0
+
+
+class _CachingObjective:
+    """sum(x**2), skipping the work when called again at its last x, which it keeps by
+    reference (the cache of scipy's MemoizeJac, and of many hand-written objectives).
+    It also records every array it was handed, with the values that array held then."""
+
+    def __init__(self):
+        self.last, self.value, self.seen = None, None, []
+
+    def __call__(self, v):
+        now = to_host(v)
+        self.seen.append((v, now.copy()))
+        if self.last is not None and np.array_equal(to_host(self.last), now):
+            return self.value
+        self.last, self.value = v, float(np.sum(now**2))
+        return self.value
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_every_call_of_f_gets_an_array_of_its_own(backend):
+    x = np.array([[1.0, -2.0], [3.0, 0.5]])
+    f = _CachingObjective()
+    # Reference: the analytic gradient 2x, which scipy's check_grad also finds right.
+    assert scipy.optimize.check_grad(_CachingObjective(), lambda v: 2 * v, x.ravel()) < 1e-6
+    assert xpvec.check_grad(f, lambda v: 2 * v, to_backend(x, backend), backend=backend) < 1e-8
+    assert len(f.seen) == 2 * x.size
+    for k, (v, then) in enumerate(f.seen):
+        np.testing.assert_array_equal(to_host(v), then)  # nothing changed what f kept
+        moved = np.flatnonzero(then != x)
+        assert moved.tolist() == [k // 2]  # x stepped in its own coordinate only
+        assert (then.ravel()[k // 2] > x.ravel()[k // 2]) == (k % 2 == 0)  # + then -
+
+
+def test_grad_may_write_over_its_input():
+    x = np.array([1.0, -2.0, 3.0])
+
+    def grad(v):  # the right gradient 2v, computed in place as scratch-saving code does
+        v *= 2
+        return v
+
+    assert xpvec.check_grad(lambda v: float(np.sum(v**2)), grad, x) < 1e-8
+    np.testing.assert_array_equal(x, [1.0, -2.0, 3.0])
+
+
+@pytest.mark.parametrize("eps", ["a", b"x", [1e-6, 1e-6], object()], ids=["str", "bytes", "list", "object"])
+def test_eps_that_is_no_number_is_named(eps):
+    f, g = (lambda v: float(np.sum(v**2))), (lambda v: 2 * v)
+    with pytest.raises(TypeError, match=r"^xpvec\.check_grad: eps must be a number \(the relative step\), not an? "):
+        xpvec.check_grad(f, g, np.ones(3), eps=eps)
+    assert xpvec.check_grad(f, g, np.ones(3), eps=np.float32(1e-4)) < 1e-8  # NumPy scalars are numbers

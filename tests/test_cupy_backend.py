@@ -99,6 +99,12 @@ def test_host_arrays_are_refused_not_copied(cp):
         xpvec.sigmoid(cp.ones(3), backend="numpy")
     with pytest.raises(TypeError, match="to_device"):
         get_instance("cupy").softmax(np.ones(3))
+    # Python data beside a CuPy array is host data too (Dask and array-API arrays take it in).
+    for a, b in [(cp.ones(3), [1.0, 2.0, 3.0]), ([1.0, 2.0, 3.0], cp.ones(3)), (cp.ones(3), 2.0)]:
+        with pytest.raises(TypeError, match="to_device"):
+            xpvec.dot(a, b)
+        with pytest.raises(TypeError, match="to_device"):
+            xpvec.l2_loss(a, b, backend="cupy")
 
 
 @needs_device

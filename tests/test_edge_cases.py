@@ -154,6 +154,29 @@ def test_zero_d_and_python_scalars(backend):
 
 
 @pytest.mark.parametrize("backend", backend_params())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zero_d_numpy_arrays_come_back_zero_d_from_every_op(backend, dtype):
+    if "host" not in get_instance(backend).accepts:
+        pytest.skip(f"{backend} takes its own array type, not NumPy's")
+    x = np.array(2.0, dtype=dtype)
+    expit = sc.expit(2.0)
+    cases = [  # (op, keywords, scipy's value)
+        (xpvec.sigmoid, {}, expit),
+        (xpvec.sigmoid_grad, {}, expit * sc.expit(-2.0)),
+        (xpvec.log_sigmoid, {}, sc.log_expit(2.0)),
+        (xpvec.softmax, {"axis": None}, 1.0),
+        (xpvec.log_softmax, {"axis": None}, 0.0),
+    ]
+    for fn, kwargs, ref in cases:
+        r = strict_call(fn, x, backend=backend, **kwargs)
+        assert type(r) is np.ndarray and r.shape == () and r.dtype == dtype, (fn.__name__, type(r))
+        np.testing.assert_allclose(r, ref, rtol=1e-6)
+    # Reductions stay NumPy scalars, as on the numpy backend.
+    loss = xpvec.l2_loss(np.ones(3, dtype), np.zeros(3, dtype), backend=backend)
+    assert isinstance(loss, np.floating) and loss == 3.0
+
+
+@pytest.mark.parametrize("backend", backend_params())
 def test_float16_returns_float16_computed_in_float32(backend):
     if not supports_dtype(backend, np.float16):
         pytest.skip(f"{backend} has no float16")

@@ -6,8 +6,10 @@ import re
 
 import numpy as np
 import pytest
+from scipy import special
 
 import xpvec
+from xpvec._registry import get_instance
 
 from .conftest import backend_params, to_backend
 
@@ -341,7 +343,7 @@ def test_mixed_operands_with_a_chosen_backend_name_the_one_it_cannot_take():
     check(
         lambda a, b: xpvec.dot(a, b, backend="array_api"),
         r"backend 'array_api' \(chosen by backend=\) cannot take a, a dask array .*"
-        r"Move a explicitly: a = array_api_strict\.asarray\(xpvec\.to_numpy\(a\)\)$",
+        r"Move a explicitly: a = array_api_strict\.asarray\(xpvec\.to_numpy\(a\), device=b\.device\)$",
         a=dX, b=sw,
     )
     with xpvec.use_backend("numpy"):
@@ -381,3 +383,118 @@ def test_single_operand_refusals_keep_their_message_with_the_right_article():
     # Two operands of one kind the backend refuses: the same message.
     with pytest.raises(TypeError, match=r"^backend 'numpy' cannot take an array_api_strict\.Array input"):
         xpvec.dot(xps.asarray([1.0]), xps.asarray([1.0]), backend="numpy")
+
+
+# Input that is no array: (what was passed, the message's words for it, a fix that works or None).
+_NOT_ARRAYS = [
+    (lambda: None, r"not None; None holds no values to compute on", None),
+    (lambda: {"a": 1.0, "b": -2.0}, r"not a dict; pass its numbers as a list .*list\(d\.values\(\)\)",
+     lambda d: list(d.values())),
+    (lambda: (v for v in (1.0, -2.0)), r"not a generator; pass list\(x\)", list),
+    (lambda: 2**64, r"not an int of 65 bits, which NumPy holds only as a Python object; pass float\(x\)", float),
+    (lambda: 10**400, r"not an int of 1329 bits.*beyond float64's range", None),
+    (lambda: [1.0, None], r"not a list holding entries NumPy cannot read as numbers; pass numbers only", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", backend_params())
+@pytest.mark.parametrize("make,named,fix", _NOT_ARRAYS, ids=["None", "dict", "generator", "int65", "int1329", "list"])
+def test_input_that_is_no_array_is_named_with_a_fix(backend, make, named, fix):
+    # NumPy reads these as 0-d object arrays: the error blamed "an object array (dtype object)".
+    ops = {  # op name -> call on the input
+        "sigmoid": lambda x: xpvec.sigmoid(x, backend=backend),
+        "softmax": lambda x: xpvec.softmax(x, backend=backend),
+        "dot": lambda x: xpvec.dot(x, [1.0, 1.0], backend=backend),
+        "l2_loss": lambda x: xpvec.l2_loss([0.0, 0.0], x, backend=backend),
+    }
+    for op, call in ops.items():
+        with pytest.raises(TypeError, match=rf"^xpvec(\.{op})? takes arrays, numbers and \(nested\) lists of numbers, {named}") as e:
+            call(make())
+        assert "dtype object" not in str(e.value)
+    if fix is not None and "host" in get_instance(backend).accepts:
+        data = fix(make())
+        np.testing.assert_allclose(xpvec.to_numpy(xpvec.sigmoid(data, backend=backend)), special.expit(np.asarray(data, float)))
+
+
+def test_ragged_lists_are_refused_with_the_op_named():
+    for call, op in ((xpvec.softmax, "softmax"), (lambda x: xpvec.l1_loss(x, x), "l1_loss"), (xpvec.to_numpy, "to_numpy")):
+        with pytest.raises(ValueError, match=rf"^xpvec\.{op}: NumPy cannot read a list as an array \(.*inhomogeneous"
+                                             r".*\); nested lists must be rectangular"):  # fmt: skip
+            call([[1.0, 2.0], [3.0]])
+
+
+def test_data_movers_refuse_what_is_no_data_and_name_the_backends():
+    with pytest.raises(TypeError, match=r"^xpvec\.to_numpy takes arrays, numbers .*not None"):
+        xpvec.to_numpy(None)  # was a 0-d object array
+    with pytest.raises(TypeError, match=r"^xpvec\.to_device takes arrays, numbers .*not a dict"):
+        xpvec.to_device({"a": 1.0}, "numpy")
+    names = r"\('numpy', 'python', 'numba', 'cupy', 'dask', 'array_api'\)"
+    with pytest.raises(TypeError, match=rf"^backend must be a name {names} or a Backend object, not None$"):
+        xpvec.warmup(None)  # was BackendUnavailableError "unknown backend None"
+    with pytest.raises(TypeError, match=rf"^backend must be a name {names} or a Backend object, not an int$"):
+        xpvec.to_device(np.ones(2), 3)
+    np.testing.assert_array_equal(xpvec.to_numpy([[1, 2]]), np.array([[1, 2]]))
+
+
+def test_operands_of_two_array_libraries_get_a_move_that_works():
+    xps = pytest.importorskip("array_api_strict")
+    X, w = np.arange(6.0).reshape(3, 2), np.array([1.0, -2.0])
+    cases = [  # (call, operands, the assignment the message must advise)
+        (xpvec.dot, {"a": xps.asarray(X), "b": w}, r"b = array_api_strict\.asarray\(b, device=a\.device\)"),
+        (xpvec.dot, {"a": X, "b": xps.asarray(w)}, r"a = array_api_strict\.asarray\(a, device=b\.device\)"),
+        (xpvec.dot, {"a": xps.asarray(X, device=xps.Device("device1")), "b": w}, r"b = array_api_strict\.asarray\(b, device=a\.device\)"),
+        (xpvec.l2_loss, {"yhat": xps.asarray(w), "y": 2 * w}, r"y = array_api_strict\.asarray\(y, device=yhat\.device\)"),
+    ]
+    for call, operands, advice in cases:
+        with pytest.raises(TypeError, match=rf"different array libraries .*{advice}$") as e:
+            call(*operands.values())
+        assert "to_device" not in str(e.value)  # to_device(b, 'array_api') gives NumPy back
+        fixed = _run_advice(str(e.value), xps, **operands)
+        got = call(*fixed.values())
+        assert type(got) is type(xps.asarray(0.0))
+        np.testing.assert_allclose(xpvec.to_numpy(got), call(*map(xpvec.to_numpy, operands.values())))
+
+
+def test_python_lists_beside_another_librarys_array_join_its_library():
+    # API.md: lists are accepted as NumPy takes them (np.dot(array, list) works): beside an
+    # array of another library they are read into that library, on the array's device.
+    xps = pytest.importorskip("array_api_strict")
+    da = pytest.importorskip("dask.array")
+    X, w = np.arange(6.0).reshape(3, 2), [1.0, -2.0]
+    device1 = xps.Device("device1")
+    for sX, dev in ((xps.asarray(X), None), (xps.asarray(X, device=device1), device1)):
+        got = xpvec.dot(sX, w)
+        assert type(got) is type(xps.asarray(0.0)) and got.dtype == xps.float64
+        assert dev is None or got.device == dev
+        np.testing.assert_allclose(xpvec.to_numpy(got), np.dot(X, w))
+        np.testing.assert_allclose(xpvec.to_numpy(xpvec.dot([1, 0, 2], sX)), np.dot([1, 0, 2], X))
+    np.testing.assert_allclose(xpvec.to_numpy(xpvec.l1_loss(xps.asarray([1.0, 2.0]), [0, 0])), 3.0)
+    dX = da.from_array(X, chunks=(2, 1))
+    got = xpvec.dot(dX, w)
+    assert isinstance(got, da.Array)
+    np.testing.assert_allclose(got.compute(), np.dot(X, w))
+    np.testing.assert_allclose(xpvec.l2_loss([1.0, 2.0, 3.0], dX[:, 0]).compute(), np.sum((np.array([1.0, 2, 3]) - X[:, 0]) ** 2))
+    # A NumPy array is another library's data, not Python's: still refused (no silent moves).
+    with pytest.raises(TypeError, match="different kinds of array"):
+        xpvec.dot(dX, np.array(w))
+
+
+def test_sparse_data_for_a_dense_backend_gets_a_move_that_works():
+    pytest.importorskip("dask.array")
+    sparse = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(0)
+    X = sparse.random(40, 3, density=0.5, format="csr", random_state=0)
+    y = (rng.random(40) < 0.5).astype(int)
+    with pytest.raises(TypeError, match=r"xpvec\.to_device\(x\.toarray\(\), 'dask'\).*'numpy', 'numba' or 'python'") as e:
+        xpvec.LogisticRegression(backend="dask").fit(X, y)
+    advised = re.search(r"with (xpvec\.to_device\(x\.toarray\(\), 'dask'\))", str(e.value)).group(1)
+    fitted = xpvec.LogisticRegression(backend="dask").fit(eval(advised, {"xpvec": xpvec, "x": X}), y)
+    reference = xpvec.LogisticRegression(backend="numpy").fit(X, y)  # trains on sparse X as it is
+    np.testing.assert_allclose(fitted.coef_, reference.coef_, rtol=1e-4, atol=1e-6)
+    # A sparse operand beside a Dask array: densified, then moved.
+    import dask.array as da
+
+    with pytest.raises(TypeError, match=r"b = xpvec\.to_device\(b\.toarray\(\), 'dask'\)") as e:
+        xpvec.dot(da.from_array(np.ones((2, 40))), X)
+    fixed = _run_advice(str(e.value), a=da.from_array(np.ones((2, 40))), b=X)
+    np.testing.assert_allclose(xpvec.dot(fixed["a"], fixed["b"]).compute(), np.ones((2, 40)) @ X.toarray())

@@ -8,7 +8,10 @@ that later results neither share its memory nor change its values.
 from __future__ import annotations
 
 import copy
+import functools
+import os
 import pickle
+import re
 import subprocess
 import sys
 import tempfile
@@ -271,3 +274,38 @@ def test_threads_sharing_the_pool_get_their_own_results():
     for t in threads:
         t.join()
     assert not failures
+
+
+_BAD_SETTING = """
+import numpy as np, xpvec
+from xpvec.backends import _output_pool
+print(xpvec.backend_report()["numba"])
+try:
+    xpvec.sigmoid(np.ones(3), backend="numba")  # 24 bytes: far below what the pool takes
+except xpvec.BackendUnavailableError as exc:
+    print(exc)
+try:
+    _output_pool.empty((3,), np.dtype(np.float64))  # what a NumbaBackend made by hand calls
+except ValueError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"), [("abc", "is not a number of MiB; set it to e.g. 512"), ("-5", "must be a finite number of MiB >= 0")]
+)
+def test_a_bad_limit_fails_the_first_numba_call_whatever_its_size_and_is_reported(raw, why):
+    if "numba" not in xpvec.available_backends():
+        pytest.skip(f"numba: {xpvec.backend_report()['numba']}")
+    env = {**os.environ, _output_pool.ENV_VAR: raw}
+    env.pop("XPVEC_BACKEND", None)
+    run = functools.partial(subprocess.run, capture_output=True, text=True, timeout=300, cwd=tempfile.gettempdir(), env=env)
+    done = run([sys.executable, "-c", _BAD_SETTING])
+    assert done.returncode == 0, done.stderr
+    setting = f"XPVEC_HOST_POOL_MB={raw!r} {why}"
+    report, refused, pooled = done.stdout.splitlines()
+    assert report.startswith(setting)
+    assert refused == f"backend 'numba' is unavailable: {report}"
+    assert pooled.startswith(setting)
+    info = run([sys.executable, "-m", "xpvec", "info"])
+    assert re.search(r"^numba +unavailable", info.stdout, re.M) and f"\nnumba: {setting}" in info.stdout

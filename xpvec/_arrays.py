@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from collections.abc import Iterator, Mapping, Set
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,11 @@ _KIND_OF_TYPE: dict[type, str] = {
     list: HOST,
     tuple: HOST,
 }
+
+
+#: Python data, which belongs to no array library: beside an array operand it is read into
+#: that array's library (``Backend._real_pair``), as ``np.dot(array, list)`` reads a list.
+PLAIN_DATA = frozenset({int, float, bool, list, tuple})
 
 
 def is_cupy_array(x: object) -> bool:
@@ -76,9 +82,80 @@ def array_kind(x: object) -> str:
 
 
 def describe(x: object) -> str:
-    """A short name for the array type of ``x``, for error messages."""
+    """A short name for the array type of ``x``, for error messages: ``dask.Array``, ``list``."""
     tp = type(x)
-    return f"{tp.__module__.split('.')[0]}.{tp.__qualname__}"
+    module = tp.__module__.split(".")[0]
+    return tp.__qualname__ if module == "builtins" else f"{module}.{tp.__qualname__}"
+
+
+def a_or_an(word: str) -> str:
+    """``word`` after its indefinite article: ``a dask array``, ``an array_api array``."""
+    return f"{'an' if word[:1].lower() in tuple('aeiou') else 'a'} {word}"
+
+
+def passed(x: object) -> str:
+    """What a caller passed, as an error message names it: ``None``, ``a dict``, ``an int``."""
+    return "None" if x is None else a_or_an(type(x).__qualname__)
+
+
+def read_host(x: object, op: str | None) -> np.ndarray:
+    """Host data as ``np.asarray`` reads it, refusing what it cannot read as an array or reads
+    only as Python objects although it is no array, for what it is (see the errors below).
+    ``op``: the xpvec function that reads it, None where there is none yet (backend selection)."""
+    try:
+        a = np.asarray(x)
+    except ValueError as exc:
+        raise unreadable_error(x, op, exc) from None
+    error = not_numbers_error(x, a, op)
+    if error is not None:
+        raise error
+    return a
+
+
+def not_numbers_error(x: object, read: Any, op: str | None) -> TypeError | None:
+    """The error for input ``x`` that NumPy read (as ``read``) only as an array of Python
+    objects although ``x`` is no array: None, a dict, a generator, an int beyond 64 bits.
+    The dtype policy would blame "an object array (dtype object)", which the caller never
+    made; this names what they passed and what to pass instead. None where ``read`` holds
+    no objects or ``x`` has a dtype of its own (an object array: the policy's words fit)."""
+    if getattr(read.dtype, "kind", None) != "O" or hasattr(x, "dtype"):
+        return None
+    what = passed(x)
+    if isinstance(x, int):
+        what = f"an int of {x.bit_length()} bits, which NumPy holds only as a Python object"
+        try:
+            float(x)
+            fix = "pass float(x) (integers are computed in float64 anyway)"
+        except OverflowError:
+            fix = "it is beyond float64's range (about 1.8e308), in which integers are computed"
+    elif isinstance(x, (list, tuple)):
+        what = f"{a_or_an(type(x).__name__)} holding entries NumPy cannot read as numbers"
+        fix = (
+            "pass numbers only (None, strings or ints beyond 64 bits are no values to compute on; "
+            "float('nan') marks a missing one)"
+        )
+    elif isinstance(x, Iterator):  # a generator, map, zip: NumPy does not iterate them
+        fix = "pass list(x), or np.fromiter(x, dtype=float)"
+    elif isinstance(x, Mapping):
+        fix = "pass its numbers as a list or an array, e.g. list(d.values())"
+    elif isinstance(x, Set):
+        fix = "pass its numbers in an order, e.g. sorted(s)"
+    elif x is None:
+        fix = "None holds no values to compute on: pass the data itself"
+    else:
+        fix = "pass an array, a number or a (nested) list of numbers"
+    return TypeError(f"{_xpvec(op)} takes arrays, numbers and (nested) lists of numbers, not {what}; {fix}")
+
+
+def unreadable_error(x: object, op: str | None, error: ValueError) -> ValueError:
+    """``error``, raised by NumPy reading ``x`` as an array (ragged nested lists), with the op's
+    name and the fix."""
+    fix = "; nested lists must be rectangular (every row the same length)" if isinstance(x, (list, tuple)) else ""
+    return ValueError(f"{_xpvec(op)}: NumPy cannot read {passed(x)} as an array ({error}){fix}")
+
+
+def _xpvec(op: str | None) -> str:
+    return "xpvec" if op is None else f"xpvec.{op}"
 
 
 def device_of(x) -> Any:
@@ -100,3 +177,18 @@ def on_device_of(xp, x) -> dict:
     if device is None or getattr(xp, "__array_api_version__", None) is None or getattr(xp, "__name__", "") == "cupy":
         return {}
     return {"device": device}
+
+
+def asarray_in_library_of(peer: object, peer_name: str, data: str) -> str:
+    """The call that builds host data (the expression ``data``) as an array of the library of
+    operand ``peer_name`` (``peer``) and on its device, for error messages that advise it:
+    ``array_api_strict.asarray(b, device=a.device)``. There is no backend to name instead:
+    ``xpvec.to_device(b, 'array_api')`` cannot know which library is meant, and gives NumPy."""
+    try:
+        xp = peer.__array_namespace__()
+        library = xp.__name__
+        on_device = bool(on_device_of(xp, peer))
+    except (AttributeError, TypeError):  # torch tensors have no __array_namespace__; torch.asarray takes device=
+        library = type(peer).__module__.split(".")[0]
+        on_device = device_of(peer) is not None
+    return f"{library}.asarray({data}{f', device={peer_name}.device' if on_device else ''})"

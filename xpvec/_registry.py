@@ -25,6 +25,11 @@ class BackendSpec:
     module: str  # module under xpvec.backends holding the class
     cls: str
     summary: str  # what runs, for the report table
+    #: Modules under xpvec.backends holding environment settings the backend reads, each with
+    #: ``setting_problem() -> str | None``. A bad setting makes the backend unusable with that
+    #: reason, so it fails on its first call and ``backend_report`` shows it, not first on
+    #: the data that happens to reach the setting (numba: outputs large enough to pool).
+    settings: tuple[str, ...] = ()
 
 
 # The order is the order of ``available_backends()`` and of the report table.
@@ -33,7 +38,7 @@ SPECS: dict[str, BackendSpec] = {
     for s in (
         BackendSpec("numpy", "numpy_backend", "NumpyBackend", "vectorized NumPy"),
         BackendSpec("python", "python_backend", "PythonBackend", "plain Python loops (baseline)"),
-        BackendSpec("numba", "numba_backend", "NumbaBackend", "fused numba CPU kernels"),
+        BackendSpec("numba", "numba_backend", "NumbaBackend", "fused numba CPU kernels", ("_output_pool",)),
         BackendSpec("cupy", "cupy_backend", "CupyBackend", "fused CuPy GPU kernels"),
         BackendSpec("dask", "dask_backend", "DaskBackend", "Dask arrays, chunk kernels per block"),
         BackendSpec("array_api", "array_api_backend", "ArrayApiBackend", "any array-API namespace"),
@@ -60,10 +65,14 @@ def unusable_reason(name: str) -> str | None:
         return _reasons[name]
     if name not in SPECS:
         return _unknown_name_message(name)
+    spec = SPECS[name]
     try:
-        reason = _load_class(SPECS[name]).probe()
+        reason = _load_class(spec).probe()
     except ImportError as exc:  # a backend module whose requirements are missing
         reason = f"cannot import {exc.name or 'a dependency'} ({exc})"
+    for module in spec.settings:
+        if reason is None:
+            reason = importlib.import_module(f"xpvec.backends.{module}").setting_problem()
     _reasons[name] = reason
     return reason
 

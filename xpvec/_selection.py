@@ -23,9 +23,21 @@ import os
 from collections.abc import Iterator
 from contextvars import ContextVar
 
-from ._arrays import ARRAY_API, CUPY, DASK, HOST, array_kind, describe
-from ._registry import get_instance, is_registered
+from ._arrays import (
+    ARRAY_API,
+    CUPY,
+    DASK,
+    HOST,
+    a_or_an,
+    array_kind,
+    asarray_in_library_of,
+    describe,
+    passed,
+    read_host,
+)
+from ._registry import SPECS, get_instance, is_registered
 from .backends._base import Backend
+from .backends._host import is_sparse
 
 ENV_VAR = "XPVEC_BACKEND"
 
@@ -70,7 +82,9 @@ def _named(backend: str | Backend | _FromEnv, source: str = "") -> Backend:
     if isinstance(backend, _FromEnv):  # set_backend's previous setting, used as a name
         backend, source = backend.name, f"from the environment variable {ENV_VAR}"
     if not isinstance(backend, str):
-        raise TypeError(f"backend must be a name (str) or a Backend, not {type(backend).__name__}")
+        raise TypeError(
+            f"backend must be a name ({', '.join(map(repr, SPECS))}) or a Backend object, not {passed(backend)}"
+        )
     return get_instance(backend, source=source)
 
 
@@ -84,14 +98,9 @@ def _chosen() -> Backend | None:
     return b
 
 
-def _a(word: str) -> str:
-    """``word`` after its indefinite article: ``a dask array``, ``an array_api array``."""
-    return f"{'an' if word[:1].lower() in tuple('aeiou') else 'a'} {word}"
-
-
 def _what(x: object) -> str:
     """``x``'s kind and type, for error messages: ``a dask array (dask.Array)``."""
-    return f"{_a(array_kind(x))} array ({describe(x)})"
+    return f"{a_or_an(array_kind(x))} array ({describe(x)})"
 
 
 def _check_accepts(b: Backend, x: object) -> Backend:
@@ -100,8 +109,18 @@ def _check_accepts(b: Backend, x: object) -> Backend:
         if is_registered(b):
             _accepted.setdefault(b, set()).add(type(x))
         return b
+    if kind == HOST:
+        read_host(x, None)  # data NumPy cannot read (None, ragged lists) is refused for that, not for where it is
+    if is_sparse(x):
+        # to_device would refuse it too: xpvec's ops, and so every backend off the host, take
+        # dense arrays; the host backends' models alone train on sparse X as it is.
+        raise TypeError(
+            f"backend {b.name!r} cannot take {a_or_an(describe(x))} input (scipy.sparse, on the host): "
+            f"densify and move it explicitly with xpvec.to_device(x.toarray(), {b.name!r}), or keep it "
+            "sparse on a host backend ('numpy', 'numba' or 'python'), where LogisticRegression trains on it as it is"
+        )
     raise TypeError(
-        f"backend {b.name!r} cannot take {_a(describe(x))} input ({_a(kind)} array) without copying it: "
+        f"backend {b.name!r} cannot take {a_or_an(describe(x))} input ({a_or_an(kind)} array) without copying it: "
         f"move the data explicitly with xpvec.to_device(x, {b.name!r}), or choose the "
         f"{_INFERRED_NAME[kind]!r} backend for it"
     )
@@ -113,26 +132,32 @@ def _check_accepts(b: Backend, x: object) -> Backend:
 _RANK = {HOST: 0, ARRAY_API: 1, CUPY: 2, DASK: 3}
 
 
-def _move(name: str, target: str, peer: object) -> str:
-    """The call that moves operand ``name`` to backend ``target``, beside operand ``peer``."""
+def _move(name: str, x: object, target: str, peer_name: str, peer: object) -> str:
+    """The call that moves operand ``name`` (``x``) to backend ``target``, beside operand
+    ``peer_name`` (``peer``)."""
+    # Sparse data moves nowhere as it is (to_device refuses it): densified, it moves.
+    data = f"{name}.toarray()" if is_sparse(x) else name
     if target == "array_api" and array_kind(peer) != HOST:
         # to_device(x, 'array_api') gives NumPy for data it must copy, and the array_api
         # backend refuses operands of two libraries: build it in the peer's library.
-        try:
-            library = peer.__array_namespace__().__name__
-        except (AttributeError, TypeError):  # torch tensors have no __array_namespace__
-            library = type(peer).__module__.split(".")[0]
-        return f"{name} = {library}.asarray(xpvec.to_numpy({name}))"
-    return f"{name} = xpvec.to_device({name}, {target!r})"
+        host_data = data if array_kind(x) == HOST else f"xpvec.to_numpy({name})"
+        return f"{name} = {asarray_in_library_of(peer, peer_name, host_data)}"
+    return f"{name} = xpvec.to_device({data}, {target!r})"
 
 
-def pair_error(backend: object, a: object, b: object, names: tuple[str, str, str]) -> TypeError | None:
+def pair_error(backend: object, a: object, b: object, names: tuple[str, str, str]) -> Exception | None:
     """The error for the operands ``a``, ``b`` of op ``names[0]`` (named ``names[1:]``) when the
     backend cannot take them both, or None where the error raised is another one.
 
     Called only once a pair was refused, so the hot path pays nothing for it.
     """
     op, na, nb = names
+    for x in (a, b):
+        if array_kind(x) == HOST:  # host data NumPy cannot read is refused for that, not for where it is
+            try:
+                read_host(x, op)
+            except (TypeError, ValueError) as exc:
+                return exc
     ka, kb = array_kind(a), array_kind(b)
     if ka == kb:
         return None  # one kind that the chosen backend refuses: _check_accepts said it
@@ -144,11 +169,11 @@ def pair_error(backend: object, a: object, b: object, names: tuple[str, str, str
         chosen = _chosen()
         how = "set by use_backend" if _context.get() is not None else "set by set_backend or XPVEC_BACKEND"
     if chosen is None:  # inferred from the operands
-        (mover, peer), keep = ((na, b), kb) if _RANK[ka] < _RANK[kb] else ((nb, a), ka)
+        (mover, x, peer_name, peer), keep = ((na, a, nb, b), kb) if _RANK[ka] < _RANK[kb] else ((nb, b, na, a), ka)
         return TypeError(
             f"xpvec.{op}: the operands are different kinds of array: {na} is {_what(a)}, {nb} {_what(b)}; "
             f"no backend takes both without copying, so move one explicitly, "
-            f"e.g. {_move(mover, _INFERRED_NAME[keep], peer)}"
+            f"e.g. {_move(mover, x, _INFERRED_NAME[keep], peer_name, peer)}"
         )
     ok_a, ok_b = ka in chosen.accepts, kb in chosen.accepts
     if ok_a and ok_b:
@@ -158,12 +183,12 @@ def pair_error(backend: object, a: object, b: object, names: tuple[str, str, str
         (mover, x), (other, peer) = ((nb, b), (na, a)) if ok_a else ((na, a), (nb, b))
         return TypeError(
             f"xpvec.{op}: backend {target!r} ({how}) cannot take {mover}, {_what(x)}, without copying "
-            f"it; {other} is {_what(peer)}. Move {mover} explicitly: {_move(mover, target, peer)}"
+            f"it; {other} is {_what(peer)}. Move {mover} explicitly: {_move(mover, x, target, other, peer)}"
         )
     return TypeError(
         f"xpvec.{op}: backend {target!r} ({how}) cannot take {na}, {_what(a)}, nor {nb}, {_what(b)}, "
-        f"without copying them: move them explicitly with {na} = xpvec.to_device({na}, {target!r}) "
-        f"and {nb} = xpvec.to_device({nb}, {target!r})"
+        f"without copying them: move them explicitly with {_move(na, a, target, nb, b)} "
+        f"and {_move(nb, b, target, na, a)}"
     )
 
 
@@ -171,7 +196,7 @@ def _infer(x: object) -> Backend:
     b = _chosen()  # the environment variable, on the first call after import
     if b is not None:
         return _check_accepts(b, x)
-    b = get_instance(_INFERRED_NAME[array_kind(x)], source=f"inferred from {_a(describe(x))} input")
+    b = get_instance(_INFERRED_NAME[array_kind(x)], source=f"inferred from {a_or_an(describe(x))} input")
     _inferred[type(x)] = b
     return b
 

@@ -7,10 +7,11 @@ these bodies to that one line: the dispatch overhead budget is 0.3 us a call.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from ._arrays import HOST, array_kind
+from ._arrays import CUPY, HOST, PLAIN_DATA, array_kind
 from ._selection import _check_accepts, pair_error, resolve, use_backend
 from .backends._base import Backend
 
@@ -27,7 +28,15 @@ def _resolve_pair(backend, a, b, names=("dot", "a", "b")) -> Backend:
             return _check_accepts(resolve(backend, b), a)
         return _check_accepts(resolve(backend, a), b)
     except TypeError:
-        # Off the hot path: say which operand is of which kind, and how to move one.
+        # Off the hot path. Python scalars and lists belong to no array library: beside an
+        # array, the array's backend takes them (into its library, Backend._real_pair),
+        # as np.dot(array, list) does, on backends that refuse NumPy data too (Dask). Not
+        # beside a CuPy array: that would copy host data to the GPU behind the user's back.
+        array = b if type(a) in PLAIN_DATA else a
+        if (type(a) in PLAIN_DATA) != (type(b) in PLAIN_DATA) and array_kind(array) != CUPY:
+            with contextlib.suppress(TypeError):
+                return resolve(backend, array)
+        # Else say which operand is of which kind, and how to move one.
         error = pair_error(backend, a, b, names)
         if error is None:
             raise

@@ -3,7 +3,9 @@
 Design requirements:
 - A public method (``sigmoid``, ``dot``, ...) validates its input once (dtype
   policy, shapes, axes), converts to the compute dtype, runs a kernel and
-  returns the output dtype. Every backend shares these front doors.
+  returns the output dtype. Every backend shares these front doors, and reads
+  input in one place (``_real``). Python scalars and lists beside an array
+  operand are read into that array's library (``_real_pair``).
 - Kernels are the underscored methods (``_sigmoid(xp, x)``, ...). They get
   arrays already in the compute dtype (float32 or float64) and only compute.
   The generic kernels here use standard calls on ``xp`` and so run on any
@@ -29,7 +31,16 @@ import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from .._arrays import on_device_of
+from .._arrays import (
+    HOST,
+    PLAIN_DATA,
+    array_kind,
+    asarray_in_library_of,
+    not_numbers_error,
+    on_device_of,
+    passed,
+    unreadable_error,
+)
 from .._axes import check_reduced_not_empty, normalize_axes
 from .._dtypes import compute_and_output
 
@@ -180,23 +191,37 @@ class Backend:
         """A kernel's reduction result (a 0-d array) in the output dtype."""
         return self.output(xp, r, dtype)
 
-    def _real(self, x, op: str):
-        """``(xp, x in its compute dtype, output dtype)`` per the dtype policy."""
-        x = self.asarray(x)
-        xp = self.namespace(x)
-        compute, out = compute_and_output(xp, x.dtype, op)
-        if x.dtype != compute:
-            x = xp.astype(x, compute)
-        return xp, x, out
+    def _real(self, x, op: str, *, cast: bool = True):
+        """``(xp, x in its compute dtype, output dtype)`` per the dtype policy (with ``cast=False``,
+        x as it came, for an op that converts it itself).
 
-    def _real_pair(self, a, b, op: str):
+        Every op reads its input here. What NumPy cannot read as an array (ragged lists),
+        or reads only as Python objects although it is no array (None, a dict, a generator),
+        is refused naming what was passed; the checks run only once reading has failed.
+        """
+        try:
+            a = self.asarray(x)
+        except ValueError as exc:
+            raise unreadable_error(x, op, exc) from None
+        xp = self.namespace(a)
+        try:
+            compute, out = compute_and_output(xp, a.dtype, op)
+        except TypeError:
+            error = not_numbers_error(x, a, op)
+            if error is None:
+                raise
+            raise error from None
+        if cast and a.dtype != compute:
+            a = xp.astype(a, compute)
+        return xp, a, out
+
+    def _real_pair(self, a, b, op: str, names: tuple[str, str] = ("a", "b")):
+        if (type(a) in PLAIN_DATA) != (type(b) in PLAIN_DATA):
+            a, b = self._plain_data_joins_the_array(a, b, op)
         xp, a, out_a = self._real(a, op)
         xp_b, b, out_b = self._real(b, op)
         if xp_b is not xp:
-            raise TypeError(
-                f"xpvec.{op}: the operands come from different array libraries "
-                f"({xp.__name__} and {xp_b.__name__}); convert one with xpvec.to_device or xp.asarray"
-            )
+            raise self._two_libraries_error(op, names, a, xp, b, xp_b)
         if a.dtype == b.dtype and out_a == a.dtype and out_b == a.dtype:
             return xp, a, b, a.dtype  # the usual case, without result_type's ~1 us
         compute = xp.result_type(a.dtype, b.dtype)
@@ -205,6 +230,35 @@ class Backend:
         if b.dtype != compute:
             b = xp.astype(b, compute)
         return xp, a, b, xp.result_type(out_a, out_b)
+
+    def _plain_data_joins_the_array(self, a, b, op: str) -> tuple:
+        """``(a, b)`` with the operand that is Python data (scalars, lists) read into the library
+        and onto the device of the other, an array: such data belongs to no library, and
+        ``np.dot(array, list)`` takes it so. NumPy reads it (its dtype: a list of floats
+        is float64, whatever the array's), then the array's namespace builds it."""
+        data_is_a = type(a) in PLAIN_DATA
+        array = b if data_is_a else a
+        if array_kind(array) == HOST:  # NumPy data beside it: the backend reads both alike
+            return a, b
+        from .._registry import get_instance
+
+        _, data, _ = get_instance("numpy")._real(a if data_is_a else b, op)
+        xp = self.namespace(self.asarray(array))
+        data = xp.asarray(data, **on_device_of(xp, array))
+        return (data, b) if data_is_a else (a, data)
+
+    def _two_libraries_error(self, op: str, names: tuple[str, str], a, xp_a, b, xp_b) -> TypeError:
+        """The error for operands of two array libraries, with the call that rebuilds one in the
+        other's library: the NumPy one, which any library's ``asarray`` reads, else ``b``."""
+        (mover, xp_mover), (peer_name, peer) = (
+            ((names[0], xp_a), (names[1], b)) if xp_a.__name__ == "numpy" else ((names[1], xp_b), (names[0], a))
+        )
+        data = mover if xp_mover.__name__ == "numpy" else f"xpvec.to_numpy({mover})"
+        return TypeError(
+            f"xpvec.{op}: the operands come from different array libraries ({xp_a.__name__} and "
+            f"{xp_b.__name__}); build {mover} in {peer_name}'s library: "
+            f"{mover} = {asarray_in_library_of(peer, peer_name, data)}"
+        )
 
     def _elementwise(self, kernel: Callable, x, op: str):
         xp, x, out = self._real(x, op)
@@ -226,7 +280,7 @@ class Backend:
         )
 
     def _loss(self, kernel: Callable, yhat, y, op: str):
-        xp, yhat, y, out = self._real_pair(yhat, y, op)
+        xp, yhat, y, out = self._real_pair(yhat, y, op, ("yhat", "y"))
         for name, shape in (("yhat", _shape(yhat)), ("y", _shape(y))):
             if not all(map(_known, shape)):  # the shapes could not be compared
                 raise self._unknown_sizes_error(op, name, shape)
@@ -277,9 +331,7 @@ class Backend:
             return self.output(xp, r, out)
 
     def image2vector(self, image):
-        image = self.asarray(image)
-        xp = self.namespace(image)
-        _, out = compute_and_output(xp, image.dtype, "image2vector")
+        xp, image, out = self._real(image, "image2vector", cast=False)
         if image.ndim != 3:
             raise ValueError(
                 f"xpvec.image2vector expects an image of shape (height, width, channels), got "
@@ -313,20 +365,25 @@ class Backend:
         truncation and rounding error of central differences); the step is
         made exactly representable by reading it back as (x_i + h_i) - x_i.
         """
-        x = self.asarray(x)
-        xp = self.namespace(x)
-        compute_and_output(xp, x.dtype, "check_grad")
-        x = xp.astype(x, xp.float64, copy=True)
-        eps = 6.055454452393343e-06 if eps is None else float(eps)  # 2**-52 ** (1/3)
-        if not (math.isfinite(eps) and eps > 0):
-            raise ValueError(f"xpvec.check_grad: eps must be a positive finite step, got {eps!r}; leave it None for the default")
+        xp, x, _ = self._real(x, "check_grad", cast=False)
+        eps = _step(eps)
+        shape = _shape(x)
+        flat = xp.reshape(xp.astype(x, xp.float64, copy=True), (-1,))  # private: nothing else sees it
+
+        # Every call of f and grad gets an array of its own, which it may keep (a cache of
+        # its last x, as scipy's MemoizeJac) or write to; with one shared buffer stepped in
+        # place, a cached x would change under the cache and a scratch write would shift
+        # every later point. A copy costs no more than f reading its input once.
+        def own(i: int | None = None, value: float = 0.0):
+            v = xp.astype(flat, xp.float64, copy=True)
+            if i is not None:
+                v[i] = value
+            return xp.reshape(v, shape)
+
         on_device = on_device_of(xp, x)  # g and g_num are created on x's device
-        g = xp.asarray(grad(x), dtype=xp.float64, **on_device)
-        if _shape(g) != _shape(x):
-            raise ValueError(
-                f"xpvec.check_grad: grad(x) has shape {_shape(g)} but x has shape {_shape(x)}"
-            )
-        flat = xp.reshape(x, (-1,))
+        g = xp.asarray(grad(own()), dtype=xp.float64, **on_device)
+        if _shape(g) != shape:
+            raise ValueError(f"xpvec.check_grad: grad(x) has shape {_shape(g)} but x has shape {shape}")
         numeric = []
         for i in range(flat.shape[0]):
             xi = float(flat[i])
@@ -336,11 +393,8 @@ class Backend:
                     f"xpvec.check_grad: eps={eps!r} is too small to move x[{i}] = {xi!r} in float64; "
                     "use a larger eps (the default None balances truncation and rounding error)"
                 )
-            flat[i] = xi + hi
-            f_plus = _as_float(f(xp.reshape(flat, _shape(x))), "f")
-            flat[i] = xi - hi
-            f_minus = _as_float(f(xp.reshape(flat, _shape(x))), "f")
-            flat[i] = xi
+            f_plus = _as_float(f(own(i, xi + hi)), "f")
+            f_minus = _as_float(f(own(i, xi - hi)), "f")
             numeric.append((f_plus - f_minus) / (2 * hi))
         g_num = xp.asarray(numeric, dtype=xp.float64, **on_device)
         g = xp.reshape(g, (-1,))
@@ -473,6 +527,24 @@ class Backend:
             losses = losses * sample_weight
             R = R * (sample_weight if W.ndim == 1 else sample_weight[:, None])
         return xp.sum(losses, dtype=xp.float64), xp.matmul(X.T, R), xp.sum(R, axis=0, keepdims=W.ndim == 1)
+
+
+def _step(eps) -> float:
+    """check_grad's relative step: ``eps`` as a float, or the default for None."""
+    if eps is None:
+        return 6.055454452393343e-06  # (2**-52) ** (1/3)
+    try:
+        value = float(eps)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"xpvec.check_grad: eps must be a number (the relative step), not {passed(eps)} ({eps!r}); "
+            "leave it None for the default"
+        ) from None
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(
+            f"xpvec.check_grad: eps must be a positive finite step, got {eps!r}; leave it None for the default"
+        )
+    return value
 
 
 def _as_float(value, what: str) -> float:

@@ -183,7 +183,9 @@ _pool_lock = threading.Lock()
 
 
 def pool() -> OutputPool:
-    """The process's pool, created (and ``XPVEC_HOST_POOL_MB`` read) on first use."""
+    """The process's pool, created (and ``XPVEC_HOST_POOL_MB`` read) on first use.
+
+    Raises ValueError naming the variable while its setting is unusable."""
     global _pool
     if _pool is None:
         with _pool_lock:
@@ -203,7 +205,20 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def setting_problem() -> str | None:
+    """Why ``XPVEC_HOST_POOL_MB`` is unusable, or None; the backends that pool their outputs
+    report it as their own reason (``_registry``), so ``xpvec info`` shows it up front."""
+    try:
+        pool()
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def empty(shape: tuple[int, ...], dtype: np.dtype, order: str = "C") -> np.ndarray:
+    # The pool is made (and the variable read) on the first call whatever its size: a bad
+    # setting must fail on the first small test input, not first on large production data.
+    p = _pool or pool()
     if math.prod(shape) * dtype.itemsize < MIN_BYTES:  # small: skip the pool's bookkeeping
         return np.empty(shape, dtype, order=order)
-    return pool().empty(shape, dtype, order)
+    return p.empty(shape, dtype, order)

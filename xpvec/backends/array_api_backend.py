@@ -47,5 +47,18 @@ class ArrayApiBackend(Backend):
                 pass  # on a device NumPy cannot read
         return np.asarray(x)
 
+    def output(self, xp, r, dtype):
+        r = super().output(xp, r, dtype)
+        # NumPy's ufuncs turn a 0-d result into a scalar (np.float64) where the standard keeps
+        # a 0-d array: 0-d NumPy input must come back 0-d, as from the numpy backend (sigmoid,
+        # ending in np.where, did; sigmoid_grad and the softmaxes did not). One isinstance
+        # test: other namespaces' arrays pass through.
+        return np.asarray(r) if isinstance(r, np.generic) else r
+
+    def output_scalar(self, xp, r, dtype):
+        # Reductions (losses, 1-D dot) stay as the namespace gives them: a NumPy scalar, as
+        # from the numpy backend, or another namespace's 0-d array.
+        return super().output(xp, r, dtype)
+
     def fp_guard(self):
         return np.errstate(all="ignore")  # see HostBackend.fp_guard; harmless elsewhere
