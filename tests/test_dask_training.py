@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import signal
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import pytest
@@ -283,6 +286,68 @@ def test_a_worker_killed_mid_fit_is_survived(cluster, monkeypatch, caplog):
     # The scheduler's own account: the dead worker's chunks were recomputed elsewhere.
     assert "will be recomputed" in caplog.text
     assert_same_model(model, reference)
+
+
+# ---------------------------------------------------------------- FP flags where the tasks run
+@pytest.fixture(params=["threads", "synchronous", "unreached-threads"])
+def local_scheduler(request):
+    """Dask's threaded scheduler, whose pool runs each task in a copy of the caller's context
+    (its np.errstate included); the synchronous one, on the caller's thread; and a plain thread
+    pool whose threads raise on every FP flag. That pool runs tasks in its threads' own context,
+    as a dask.distributed worker does: only a guard inside each task reaches them."""
+    if request.param == "unreached-threads":
+        with ThreadPoolExecutor(2, initializer=partial(np.seterr, all="raise")) as pool:
+            with dask.config.set(scheduler="threads", pool=pool):
+                yield
+    else:
+        with dask.config.set(scheduler=request.param):
+            yield
+
+
+def _fit_under_raise(X, y, sample_weight=None, **params):
+    """``(model, warnings)`` of a fit with NumPy set to raise on every FP flag."""
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="raise"):
+        warnings.simplefilter("always")
+        model = xpvec.LogisticRegression(**params).fit(X, y, sample_weight=sample_weight)
+    return model, [(w.category, str(w.message)) for w in caught]
+
+
+_RNG = np.random.default_rng(0)
+_X = _RNG.standard_normal((40, 3))
+_BINARY, _THREE = (_X[:, 0] > 0).astype(int), np.arange(40) % 3
+_HUGE_WEIGHTS = np.full(40, 1e300)
+FP_CASES = {  # (X, y, sample_weight, params): each overflows or underflows somewhere in the fit
+    "X*1e200": (_X * 1e200, _BINARY, None, {}),
+    "X*1e-300": (_X * 1e-300, _THREE, None, {}),
+    "float32 X*1e37": ((_X * 1e37).astype(np.float32), _THREE, None, {}),
+    # Each block's float32 gradient is finite, their float64 sum is not a float32 any more.
+    "float32 gradient sums": (((1 - 2 * _BINARY)[:, None] * np.abs(_X) * 3e37).astype(np.float32), _BINARY, None, {}),
+    "C=1e-300": (_X, _THREE, None, dict(C=1e-300)),
+    "weights 1e300": (_X, _THREE, _HUGE_WEIGHTS, {}),
+    "gd, weights 1e300 and class_weight": (_X, _BINARY, _HUGE_WEIGHTS, dict(solver="gd", class_weight={0: 0.5, 1: 2.0})),
+}
+
+
+@pytest.mark.parametrize("case", list(FP_CASES))
+def test_fp_flags_in_tasks_are_handled_as_numpys_are(local_scheduler, case):
+    # The fit guarded only the caller's thread: values that overflow or underflow (and that the
+    # solvers handle) raised bare FloatingPointErrors in Dask's tasks under np.seterr(all="raise"),
+    # and were dozens of RuntimeWarnings without it, where numpy's fit ends as the solver says.
+    X, y, weights, params = FP_CASES[case]
+    reference, expected = _fit_under_raise(X, y, weights, backend="numpy", **params)
+    assert all(category is ConvergenceWarning for category, _ in expected)
+    model, caught = _fit_under_raise(
+        chunked(X, 20), chunked(y, 20), None if weights is None else chunked(weights, 20), **params
+    )
+    assert caught == expected
+    assert_same_model(model, reference, rtol=1e-6)
+    assert np.all(np.isfinite(model.coef_))
+
+
+def test_divergence_on_dask_raises_xpvecs_error_not_numpys(local_scheduler):
+    X, y = chunked(_X, 20), chunked(_BINARY, 20)
+    with pytest.raises(FloatingPointError, match="loss became inf.*Try a smaller learning_rate"):
+        _fit_under_raise(X, y, solver="gd", learning_rate=1e10)
 
 
 # ---------------------------------------------------------------- the op agreement suite on a cluster

@@ -1,6 +1,7 @@
 """LogisticRegression: agreement with scikit-learn, solvers, the fused gradient, the estimator contract."""
 
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -507,6 +508,80 @@ def test_input_errors_read_like_sklearn(X, y, match):
         xpvec.LogisticRegression().fit(X, y)
 
 
+def _placed(kind: str, a):
+    """``a`` as the array type that ``kind`` names (host: as it is), 1-D or 2-D."""
+    if kind == "dask":
+        return pytest.importorskip("dask.array").from_array(a, chunks=20)
+    return a if kind == "host" else _off_host(kind, a)
+
+
+@pytest.mark.parametrize("kind", ["host", "array_api", "dask"])
+@pytest.mark.parametrize("bad, match", [(np.nan, "Input y contains NaN"), (np.inf, "Input y contains infinity")])
+def test_non_finite_labels_are_refused_before_anything_reads_them(kind, bad, match):
+    # scikit-learn's target checks cast float labels to int: off the host a NaN made that cast
+    # warn before the ValueError, or raise a FloatingPointError under np.seterr(all="raise").
+    X, y = small_problem(2, n_samples=40)
+    y = y.astype(float)
+    y[5] = bad
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=match):
+            xpvec.LogisticRegression().fit(_placed(kind, X), _placed(kind, y))
+
+
+_BAD_X = {
+    "NaN": (lambda X: np.where(np.arange(len(X))[:, None] == 3, np.nan, X), r"Input X contains NaN or infinity; "),
+    "1-D": (lambda X: X[:, 0], r"Expected 2D array, got 1D array instead\. Reshape your data with X\.reshape"),
+    "complex": (lambda X: X + 1j, r"Complex data not supported: xpvec\.LogisticRegression does not take complex"),
+}
+
+
+@pytest.mark.parametrize("bad", list(_BAD_X))
+def test_bad_x_gets_one_message_whatever_the_backend_and_solver(bad):
+    # With solver="gd" or "sgd" a NaN got scikit-learn's advice on HistGradientBoosting, with
+    # "lbfgs" ours; 1-D and complex X printed the whole array on the host, one line off it.
+    make_bad, match = _BAD_X[bad]
+    X, y = small_problem(2, n_samples=40)
+    fitted = xpvec.LogisticRegression().fit(X, y)
+    messages = {}
+    for kind in ("host", "array_api", "dask"):
+        X_bad = _placed(kind, make_bad(X))
+        for solver in ("lbfgs", "gd", "sgd"):
+            if (kind, solver) != ("dask", "sgd"):  # refused on Dask whatever X is
+                with pytest.raises(ValueError) as caught:
+                    xpvec.LogisticRegression(solver=solver).fit(X_bad, y)
+                messages[kind, solver] = str(caught.value)
+        with pytest.raises(ValueError) as caught:
+            to_numpy(fitted.predict(X_bad))  # Dask's predictions check X when computed
+        messages[kind, "predict"] = str(caught.value)
+    # One message, the dtype named as each library names it.
+    assert len({m.replace("array_api_strict.", "") for m in messages.values()}) == 1, messages
+    message = messages["host", "lbfgs"]
+    assert re.match(match, message) and "\n" not in message and len(message) < 250, message
+
+
+@pytest.mark.parametrize("kind", ["host", "dask"])
+def test_object_arrays_of_numbers_train_and_text_is_refused_wherever_x_lives(kind):
+    # One policy: object arrays of numbers train (scikit-learn's estimator checks require it),
+    # read as float64 as scikit-learn reads them; strings are refused, as the ops refuse them.
+    # Both trained on the host and were refused on Dask.
+    X, y = small_problem(2, n_samples=40)
+    reference = xpvec.LogisticRegression().fit(X, y)
+    objects = _placed(kind, X.astype(object))
+    model = xpvec.LogisticRegression().fit(objects, y)
+    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-12)
+    np.testing.assert_array_equal(to_numpy(model.predict(objects)), reference.predict(X))
+    for text, named in ((X.astype(str), "a string array"), (X.astype(bytes), "a bytes array")):
+        with pytest.raises(ValueError, match=f"takes real numbers .*not {named}"):
+            xpvec.LogisticRegression().fit(_placed(kind, text), y)
+        with pytest.raises(ValueError, match=f"takes real numbers .*not {named}"):
+            reference.predict(_placed(kind, text))
+    not_a_number = X.astype(object)
+    not_a_number[4, 1] = {"a": 1}
+    with pytest.raises(TypeError, match="argument must be a string or a real number"):  # NumPy's, as in scikit-learn
+        xpvec.LogisticRegression().fit(_placed(kind, not_a_number), y)
+
+
 @pytest.mark.parametrize(
     "weights, match", [(np.zeros(30), "non-zero"), (-np.ones(30), "[Nn]egative"), (np.ones(29), "shape")]
 )
@@ -612,6 +687,26 @@ def test_a_step_size_that_overflows_says_standardize_without_numpy_warnings(solv
     message = str(caught[0].message)
     assert "too badly scaled" in message and "StandardScaler" in message and "max_iter" not in message
     assert m.n_iter_[0] == 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("solver", ["lbfgs", "gd", "sgd"])
+@pytest.mark.parametrize("scale, params", [(1e306, {}), (1e307, {}), (1.0, dict(C=1e-300))], ids=["X*1e306", "X*1e307", "C=1e-300"])
+def test_values_at_the_ends_of_the_float_range_stop_the_solvers_without_numpy_fp_errors(backend, solver, scale, params):
+    # Near the float range the first direction -g / max|g| was inf / inf, and the first step
+    # theta + t p underflowed; a tiny C underflowed L-BFGS's recursion. Each was NumPy's warning,
+    # or a bare FloatingPointError under np.seterr(all="raise"), on every backend: the solver
+    # reports what it can do (a ConvergenceWarning, or none) and leaves a finite model.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="raise"):
+        warnings.simplefilter("always")
+        model = xpvec.LogisticRegression(solver=solver, backend=backend, random_state=0, **params).fit(X * scale, y)
+    assert [w.category for w in caught] in ([], [ConvergenceWarning]), [str(w.message) for w in caught]
+    if scale > 1:
+        assert "too badly scaled" in str(caught[0].message)
+    assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))
 
 
 def test_verbose_in_a_terminal_shows_a_bar_that_ends_complete(capsys, monkeypatch):

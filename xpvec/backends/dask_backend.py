@@ -189,11 +189,16 @@ class _DaskNamespace:
     __name__ = "dask.array"
 
     def astype(self, x, dtype, copy=True):
+        if x.dtype == dtype:  # Dask arrays are immutable: x serves as its own copy
+            return x
         return self._da.map_blocks(_guarded, _chunk_backend_name(x), _astype, x, np.dtype(dtype), dtype=dtype)
 
     # The generic kernels' (and the solvers') calls that can raise FP flags, each task under
     # the guard: on worker threads the caller's np.errstate does not reach.
     matmul = staticmethod(_matmul)
+
+    def add(self, x, y):
+        return _blocks(np.add, x, y)
 
     def subtract(self, x, m):
         return _blocks(np.subtract, x, m)
@@ -374,7 +379,8 @@ class DaskBackend(Backend):
         )  # fmt: skip
         total = _reduce("sum", partials, (0,))  # a tree reduction of the per-block partials
         split = 1 + W.size
-        return total[0], total[1:split].reshape(W.shape).astype(X.dtype), total[split:].astype(X.dtype)
+        # The float64 sums back to X's dtype through the guarded cast: float32 gradients can overflow there.
+        return total[0], xp.astype(total[1:split].reshape(W.shape), X.dtype), xp.astype(total[split:], X.dtype)
 
     def _decision(self, xp, X, W, b):
         # meta= spares Dask from running the kernel on empty blocks to infer the output type.

@@ -10,6 +10,8 @@ Design requirements:
 - Every check that reads values (X finite, the classes, the weights) is one
   lazy reduction; they are computed together, once, in a single round trip.
 - Predictions stay lazy: a non-finite X raises when they are computed.
+- Arithmetic goes through the backend's namespace (``xp.multiply``,
+  ``xp.astype``), whose tasks run under the FP guard wherever they run.
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ def dask_training_data(estimator, backend: Backend, X, y, sample_weight) -> Trai
     import dask.array as da
 
     X = whole_rows(checked_layout(estimator, backend, X, reset=True))
+    xp = backend.namespace(X)
     if any(math.isnan(n) for n in X.chunks[0]):
         raise backend._unknown_sizes_error(f"{type(estimator).__name__}.fit", "X", X.shape)
     y = _beside_rows(X, _labels(y))
-    sample_weight = _weights_beside(X, sample_weight)
+    sample_weight = _weights_beside(xp, X, sample_weight)
     X, y, sample_weight = dask.persist(X, y, sample_weight)
     checks = [da.isfinite(X).all(), da.unique(y)]
     if sample_weight is not None:
@@ -50,7 +53,7 @@ def dask_training_data(estimator, backend: Backend, X, y, sample_weight) -> Trai
         codes = y.map_blocks(_codes, classes, dtype=np.intp)
         (counts,) = dask.compute(da.bincount(codes, weights=sample_weight, minlength=n_classes))
         per_class = codes.map_blocks(_take, class_weights(estimator.class_weight, classes, counts).astype(X.dtype))
-        sample_weight = (per_class if sample_weight is None else sample_weight * per_class).persist()
+        sample_weight = (per_class if sample_weight is None else xp.multiply(sample_weight, per_class)).persist()
     if n_classes == 2:
         Y = y.map_blocks(_encode, classes, X.dtype, dtype=X.dtype)
     else:
@@ -109,7 +112,7 @@ def _beside_rows(X, v):
     return v if v.chunks[0] == X.chunks[0] else v.rechunk({0: X.chunks[0]})
 
 
-def _weights_beside(X, sample_weight):
+def _weights_beside(xp, X, sample_weight):
     import dask.array as da
 
     if sample_weight is None:
@@ -125,7 +128,7 @@ def _weights_beside(X, sample_weight):
         raise ValueError(
             f"sample_weight.shape == {sample_weight.shape}, expected ({X.shape[0]},)!"
         )
-    return _beside_rows(X, sample_weight.astype(X.dtype))
+    return _beside_rows(X, xp.astype(sample_weight, X.dtype))
 
 
 def _check_weight_values(finite: bool, lowest, highest) -> None:

@@ -11,10 +11,12 @@ beside X's rows.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.utils import assert_all_finite
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -53,13 +55,58 @@ def is_host(X: Any) -> bool:
     return array_kind(X) == HOST
 
 
-def validate_host(estimator, *data, reset: bool, ensure_all_finite: bool = True):
+def validate_host(estimator, X, *y, reset: bool, check_finite: bool = True):
     """scikit-learn's validation of host data (X, or X and y), X as float C-order, or as a
-    float CSR matrix when it is scipy.sparse (rows contiguous, as C order is for dense X)."""
-    return validate_data(
-        estimator, *data, dtype=_HOST_DTYPES, order="C", accept_sparse="csr", reset=reset,
-        ensure_all_finite=ensure_all_finite,
+    float CSR matrix when it is scipy.sparse (rows contiguous, as C order is for dense X).
+    X's dimensions, dtype and values are checked as on every other backend (``host_layout``,
+    ``refuse_non_finite``), with the same one-line messages; ``check_finite=False`` leaves
+    the values to the caller."""
+    X = host_layout(estimator, X)
+    validated = validate_data(
+        estimator, X, *y, dtype=_HOST_DTYPES, order="C", accept_sparse="csr", reset=reset,
+        ensure_all_finite=False,
     )  # fmt: skip
+    if check_finite:
+        refuse_non_finite(estimator, np, validated[0] if y else validated)
+    return validated
+
+
+def host_layout(estimator, X):
+    """Host X with its dimensions and dtype checked before scikit-learn reads its values:
+    scikit-learn's messages for these print the whole array. Lists and scalars become
+    NumPy arrays here, as scikit-learn's conversion would read them."""
+    if not hasattr(X, "shape"):
+        X = np.asarray(X)
+    if len(X.shape) != 2:
+        raise not_2d_error(len(X.shape))
+    dtype = getattr(X, "dtype", None)  # a DataFrame has one per column, which scikit-learn reads
+    if isinstance(dtype, np.dtype):
+        model_dtype(np, dtype, type(estimator).__name__)
+    return X
+
+
+def not_2d_error(ndim: int) -> ValueError:
+    # scikit-learn's estimator checks match "Expected 2D array" and "Reshape your data".
+    return ValueError(
+        f"Expected 2D array, got {ndim}D array instead. Reshape your data with "
+        "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample."
+    )
+
+
+def model_dtype(xp, dtype, name: str):
+    """The dtype a model computes on X of ``dtype`` in, one rule for every backend: the ops'
+    (API.md), except that an object array is read as float64, each element as a number, as
+    scikit-learn reads it (its estimator checks require object arrays of numbers to train; an
+    element that is no number fails NumPy's conversion with a TypeError, as there). Strings
+    are refused as the ops refuse them: numbers stored as text are the caller's to parse.
+    Refusals are ValueErrors, as scikit-learn's are, and name complex data in its words."""
+    if getattr(dtype, "kind", None) == "O":
+        return xp.float64
+    try:
+        return compute_and_output(xp, dtype, name)[0]
+    except TypeError as exc:
+        lead = "Complex data not supported: " if xp.isdtype(dtype, "complex floating") else ""
+        raise ValueError(f"{lead}{exc}") from None
 
 
 def _on_backend(backend: Backend, X):
@@ -82,14 +129,8 @@ def checked_layout(estimator, backend: Backend, X, *, reset: bool):
     X = backend.asarray(X)
     xp = backend.namespace(X)
     if X.ndim != 2:
-        raise ValueError(
-            f"Expected 2D array, got {X.ndim}D array instead: reshape your data with "
-            "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample."
-        )
-    try:
-        compute, _ = compute_and_output(xp, X.dtype, name)
-    except TypeError as exc:  # scikit-learn reports bad dtypes (complex, ...) as ValueError
-        raise ValueError(str(exc)) from None
+        raise not_2d_error(X.ndim)
+    compute = model_dtype(xp, X.dtype, name)
     if X.dtype != compute:
         X = xp.astype(X, compute)
     for axis, what in ((0, "sample(s)"), (1, "feature(s)")):
@@ -120,12 +161,21 @@ def non_finite_error(name: str = "LogisticRegression") -> ValueError:
     return ValueError(f"Input X contains NaN or infinity; {name} needs finite values.")
 
 
+def refuse_non_finite(estimator, xp, X) -> None:
+    """The check of X's values, wherever X lives (of scipy.sparse X, its stored values).
+    scikit-learn's fast path first: the sum is finite when every value is, unless large
+    values overflow it (then each value is tested), in one pass and no X-sized temporary."""
+    values = X.data if is_sparse(X) else X
+    with np.errstate(over="ignore", invalid="ignore"):  # inf - inf in the sum is NaN: not finite
+        if math.isfinite(float(xp.sum(values))) or bool(xp.all(xp.isfinite(values))):
+            return
+    raise non_finite_error(type(estimator).__name__)
+
+
 def validate_on_device(estimator, backend: Backend, X, *, reset: bool):
     """X validated where it lives, as the backend's array in its compute dtype."""
     X = checked_layout(estimator, backend, X, reset=reset)
-    xp = backend.namespace(X)
-    if not bool(xp.all(xp.isfinite(X))):
-        raise non_finite_error(type(estimator).__name__)
+    refuse_non_finite(estimator, backend.namespace(X), X)
     return X
 
 
@@ -139,6 +189,10 @@ def trainable(backend: Backend, solver: str) -> Backend:
 def encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(classes, codes)`` from host labels, after scikit-learn's target checks: the sorted
     distinct labels, and each label's index among them."""
+    # scikit-learn's target checks cast float labels to int, which a NaN or an inf makes
+    # a warning (an error under np.seterr(all="raise")): refuse those first, with
+    # scikit-learn's message (its host validation of y checks them so).
+    assert_all_finite(y, input_name="y")
     check_classification_targets(y)
     classes, codes = np.unique(y, return_inverse=True)
     if classes.shape[0] < 2:  # y is not empty: X's rows, at least one, were checked against it
@@ -164,7 +218,7 @@ def training_data(estimator, X, y, sample_weight) -> TrainingData:
     defer_finite = estimator.solver == "lbfgs" and not is_sparse(X)
     _refuse_dask_beside(X, y=y, sample_weight=sample_weight)
     if is_host(X):
-        X, y = validate_host(estimator, X, y, reset=True, ensure_all_finite=not defer_finite)
+        X, y = validate_host(estimator, X, y, reset=True, check_finite=not defer_finite)
         backend = trainable(resolve(estimator.backend, X), estimator.solver)
         X = _on_backend(backend, X)
         finite_unchecked = defer_finite

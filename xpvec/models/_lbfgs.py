@@ -144,11 +144,10 @@ def _line_search(fun, theta, f: float, g, p, t: float, slack: float, gtp: float 
         theta_new = theta + t * p
         f_new, g_new = fun(theta_new)
         # g.p and s.y overflow only for X near the float range: the no-step message reports it.
-        with fun.backend.fp_guard():
-            s, y = theta_new - theta, g_new - g
-            BW, WW = pairs.products(s, y, g_new)
-            ahead = [] if gtp is not None else [xp.vecdot(g, p)]
-            read = fun.read(f_new, xp.vecdot(g_new, p), xp.max(xp.abs(g_new)), WW, *ahead, *([] if BW is None else [BW]))
+        s, y = theta_new - theta, g_new - g
+        BW, WW = pairs.products(s, y, g_new)
+        ahead = [] if gtp is not None else [xp.vecdot(g, p)]
+        read = fun.read(f_new, xp.vecdot(g_new, p), xp.max(xp.abs(g_new)), WW, *ahead, *([] if BW is None else [BW]))
         f_new, gtp_new, g_max, WW = read[:4]
         ahead = read[4 : 4 + len(ahead)]
         BW = None if BW is None else read[-1]
@@ -171,8 +170,7 @@ def _first_step(fun: LogisticObjective, g, p) -> tuple[float, float]:
     """``(g.p, t)``: the first trial step along p, before any curvature is known, is the
     minimum of the quadratic model whose curvature is the objective's upper bound along p
     (the Newton step from theta = 0), so it fits the scale of X; 1 where the bound overflows."""
-    with fun.backend.fp_guard():
-        gtp, data, penalty = fun.read(fun.xp.vecdot(g, p), *fun.curvature_along(p))
+    gtp, data, penalty = fun.read(fun.xp.vecdot(g, p), *fun.curvature_along(p))
     bound = fun.curvature_bound(data, penalty)
     return gtp, (-gtp / bound if 0.0 < bound < math.inf else 1.0)
 

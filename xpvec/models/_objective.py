@@ -13,6 +13,11 @@ Design requirements:
   loss curve reads as a mean loss.
 - The data term comes from the backend's fused kernel
   (``Backend.logistic_loss_grad``); everything here is d-sized.
+- FP flags: the solvers call these methods under the fit's FP guard (see
+  ``LogisticRegression._solve``), which covers the arithmetic on the caller's
+  thread. Arithmetic on the data goes through the namespace's functions
+  (``dxp.add``, ``dxp.multiply``), not operators: Dask's namespace runs each
+  of its tasks under the guard, on worker threads the caller's guard does not reach.
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ class LogisticObjective:
         else:
             dxp = self.data_xp
             with backend.fp_guard():  # huge weights overflow the squares: see below
-                sums = backend.fetch(dxp.sum(sample_weight), dxp.sum(sample_weight * sample_weight))
+                sums = backend.fetch(dxp.sum(sample_weight), dxp.sum(dxp.multiply(sample_weight, sample_weight)))
                 total_weight, squares = (float(v) for v in sums)
                 # Kish's effective sample size: weight piled on a few rows counts as few rows.
                 # Where the squares overflow, 1: the widest slack, as if one row held it all.
@@ -107,14 +112,12 @@ class LogisticObjective:
         loss, grad_W, grad_b = self.backend.fetch(*self.backend.logistic_loss_grad(X, Y, W, b, sw))
         if self.finite_unchecked:
             self._check_finite_input(theta, rows, loss)
-        # Diverging parameters overflow here; the solver's finiteness check
-        # reports that with advice, so the FP warnings would only be noise.
-        with self.backend.fp_guard():
-            grad_W = scale * grad_W + self.alpha * W
-            grad_b = scale * grad_b if self.fit_intercept else xp.zeros_like(grad_b)
-            # f in float64, as the loss comes (see ``rounding``): the penalty too.
-            W64 = xp.astype(W, xp.float64)
-            f = scale * loss + 0.5 * self.alpha * xp.sum(W64 * W64)
+        # Diverging parameters overflow here: the solver's finiteness checks report it.
+        grad_W = scale * grad_W + self.alpha * W
+        grad_b = scale * grad_b if self.fit_intercept else xp.zeros_like(grad_b)
+        # f in float64, as the loss comes (see ``rounding``): the penalty too.
+        W64 = xp.astype(W, xp.float64)
+        f = scale * loss + 0.5 * self.alpha * xp.sum(W64 * W64)
         return f, xp.concat([xp.reshape(grad_W, (-1,)), grad_b])
 
     def rounding(self, f: float) -> float:
@@ -162,20 +165,19 @@ class LogisticObjective:
         v, v_b = xp.ones(self.n_features, dtype=X.dtype, **self.on_device), ones
         top = 0.0
         # X of extreme scale overflows the products: the solvers report an infinite L as too
-        # badly scaled, so NumPy's overflow warnings would only be noise.
-        with self.backend.fp_guard():
-            for _ in range(20):
-                u = self._matmul(X, v) + v_b
-                if sw is not None:
-                    u = u * sw
-                # One round trip per product where X is chunked: v comes back d-sized.
-                v, u_sum = self.backend.fetch(self._matmul(X.T, u), dxp.sum(u))
-                u_sum, v_squared = self.read(u_sum, xp.vecdot(v, v))  # once per product, at setup
-                v_b = u_sum * ones
-                top = math.sqrt(v_squared + v_b * v_b)
-                if not 0.0 < top < math.inf:
-                    break
-                v, v_b = v / top, v_b / top
+        # badly scaled.
+        for _ in range(20):
+            u = dxp.add(self._matmul(X, v), v_b)
+            if sw is not None:
+                u = dxp.multiply(u, sw)
+            # One round trip per product where X is chunked: v comes back d-sized.
+            v, u_sum = self.backend.fetch(self._matmul(X.T, u), dxp.sum(u))
+            u_sum, v_squared = self.read(u_sum, xp.vecdot(v, v))  # once per product, at setup
+            v_b = u_sum * ones
+            top = math.sqrt(v_squared + v_b * v_b)
+            if not 0.0 < top < math.inf:
+                break
+            v, v_b = v / top, v_b / top
         return self.curvature * top * self.data_scale + self.alpha
 
     def read(self, *values) -> tuple:
@@ -206,13 +208,12 @@ class LogisticObjective:
         """
         xp, dxp, sw = self.xp, self.data_xp, self.sample_weight
         P, p_b = self.unpack(p)
-        with self.backend.fp_guard():
-            u = self._matmul(self.X, P) + (p_b if self.fit_intercept else 0.0)
-            u = u * u
-            if sw is not None:
-                u = u * (sw if u.ndim == 1 else sw[:, None])
-            (data,) = self.backend.fetch(dxp.sum(u))
-            return data, xp.sum(P * P)
+        u = dxp.add(self._matmul(self.X, P), p_b if self.fit_intercept else 0.0)
+        u = dxp.multiply(u, u)
+        if sw is not None:
+            u = dxp.multiply(u, sw if u.ndim == 1 else sw[:, None])
+        (data,) = self.backend.fetch(dxp.sum(u))
+        return data, xp.sum(P * P)
 
     def curvature_bound(self, data: float, penalty: float) -> float:
         """The bound from ``curvature_along``'s sums, read as Python floats (combined in

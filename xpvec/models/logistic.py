@@ -162,7 +162,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if W.ndim > 1:
             # The softmax is unchanged by a shift common to all K intercepts; pin
             # the free shift to sum 0 (what scikit-learn's solvers end at from 0).
-            b = b - b.mean()
+            # Intercepts held near 0 by a tiny C are subnormal: their mean rounds, harmlessly.
+            with np.errstate(under="ignore"):
+                b = b - b.mean()
         self.classes_ = data.classes
         self.coef_ = np.ascontiguousarray(W.T if W.ndim > 1 else W[None, :])
         self.intercept_ = np.array(b)
@@ -213,18 +215,28 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _solve(self, objective: LogisticObjective, monitor: Monitor, theta):
         common = dict(max_iter=self.max_iter, tol=self.tol, monitor=monitor)
-        if self.solver == "lbfgs":
-            return lbfgs(objective, theta, **common)
-        if self.solver == "gd":
-            return gd(objective, theta, learning_rate=self.learning_rate, **common)
-        return sgd(
-            objective,
-            theta,
-            learning_rate=self.learning_rate,
-            batch_size=self.batch_size,
-            random_state=check_random_state(self.random_state),
-            **common,
-        )
+        # The solvers judge every value that is not finite themselves: a trial step whose loss
+        # overflows is shortened, a step size, direction or curvature that overflows (X near
+        # the float range, a tiny C) ends the fit with a ConvergenceWarning saying why, and a
+        # loss that diverges raises with advice (``Monitor.check_finite``). The FP flags on the
+        # way are noise, or under np.seterr(all="raise") bare errors in place of that report.
+        # One guard for the whole solve: the backend's, for its arrays, and NumPy's, for the
+        # arithmetic on the host whatever the backend: the solvers' own (L-BFGS's recursion,
+        # in float64) and, on Dask data, the parameters' (NumPy arrays on the client). Dask's
+        # tasks carry their own guard: they may run on threads this one does not reach.
+        with objective.backend.fp_guard(), np.errstate(all="ignore"):
+            if self.solver == "lbfgs":
+                return lbfgs(objective, theta, **common)
+            if self.solver == "gd":
+                return gd(objective, theta, learning_rate=self.learning_rate, **common)
+            return sgd(
+                objective,
+                theta,
+                learning_rate=self.learning_rate,
+                batch_size=self.batch_size,
+                random_state=check_random_state(self.random_state),
+                **common,
+            )
 
     def _start(self, objective: LogisticObjective, classes: np.ndarray):
         """Zeros, or with ``warm_start`` the previous fit's parameters (read before it is replaced)."""
