@@ -26,13 +26,13 @@ eps32 / sqrt(n) of f.
 
 Below that, a step whose fall f's rounding hides (f rises within it, and the line
 search takes it) does not end the fit, though L-BFGS-B would call it converged: the
-gradient, accurate long after f is not, still leads towards tol. Stopping there left float32 fits at
-tol=1e-8 far from the optimum (relative, max |coef|): 1.1e-3 on 20000 x 64 with 5
-classes, 1.8e-4 on standardized breast cancer, 7.3e-4 on digits / 16 (numpy); going on,
-the first two reach tol (2.9e-6, 4.8e-7) and digits stops 1.8e-4 away. The fit stops
-short of tol only when the line search finds no step, or after ``_MAX_STALLED`` steps
-that improve neither f nor max |g| on their best (both then wander in rounding noise),
-and warns that this is as far as the floats go.
+gradient, accurate long after f is not, still leads towards tol. Stopping there left
+float32 fits at tol=1e-8 far from the optimum (relative, max |coef|, numpy): 1.8e-4 on
+standardized breast cancer, 1.5e-4 on 20000 x 64 with 5 classes, 7.3e-4 on digits / 16;
+going on, they end 4.8e-7 (at tol), 2.9e-6 and 1.8e-4 away. The fit stops short of tol
+only when the line search finds no step, or after ``_MAX_STALLED`` steps that improve
+neither f nor max |g| on their best (both then wander in rounding noise), and warns
+that this is as far as the floats go.
 
 Scaling X by s scales the gradient by s and the curvature by s^2; every choice
 here is invariant to it, so features far from unit scale take the steps
