@@ -349,8 +349,11 @@ def test_launch_arguments_are_typed_as_they_are_passed(monkeypatch):
     monkeypatch.setattr(launch, "_cupy_pointer", lambda a: 0)  # NumPy memory stands in for CuPy's
     kernel = _Kernel("sigmoid")
     start(kernel, 1, 32, 0, [x], (np.int32(3),))
-    start(kernel, 1, 32, 0, [x], (3,))  # the same compiled kernel: one load
-    assert loads == [b"cubin"]
+    start(kernel, 1, 32, 0, [x], (3,))
+    start(kernel, 1, 32, 0, [x], (4,))  # loaded once per argument types
+    assert loads == [b"cubin", b"cubin"]
+    with pytest.raises(TypeError, match="integers or booleans, got float"):  # not int(0.5) on a cached kernel
+        start(kernel, 1, 32, 0, [x], (0.5,))
     with pytest.raises(ValueError, match="dynamic shared memory"):
         start(kernel, 1, 32, 64 * 1024, [x], (3,))
 

@@ -457,18 +457,26 @@ def test_operands_of_two_array_libraries_get_a_move_that_works():
 
 def test_python_lists_beside_another_librarys_array_join_its_library():
     # API.md: lists are accepted as NumPy takes them (np.dot(array, list) works): beside an
-    # array of another library they are read into that library, on the array's device.
+    # array of another library in host memory they are read into that library.
     xps = pytest.importorskip("array_api_strict")
     da = pytest.importorskip("dask.array")
     X, w = np.arange(6.0).reshape(3, 2), [1.0, -2.0]
-    device1 = xps.Device("device1")
-    for sX, dev in ((xps.asarray(X), None), (xps.asarray(X, device=device1), device1)):
-        got = xpvec.dot(sX, w)
-        assert type(got) is type(xps.asarray(0.0)) and got.dtype == xps.float64
-        assert dev is None or got.device == dev
-        np.testing.assert_allclose(xpvec.to_numpy(got), np.dot(X, w))
-        np.testing.assert_allclose(xpvec.to_numpy(xpvec.dot([1, 0, 2], sX)), np.dot([1, 0, 2], X))
+    sX = xps.asarray(X)
+    got = xpvec.dot(sX, w)
+    assert type(got) is type(xps.asarray(0.0)) and got.dtype == xps.float64
+    np.testing.assert_allclose(xpvec.to_numpy(got), np.dot(X, w))
+    np.testing.assert_allclose(xpvec.to_numpy(xpvec.dot([1, 0, 2], sX)), np.dot([1, 0, 2], X))
     np.testing.assert_allclose(xpvec.to_numpy(xpvec.l1_loss(xps.asarray([1.0, 2.0]), [0, 0])), 3.0)
+    # Beside an array on another device (array-api-strict's stands for an accelerator) that
+    # would copy host data to it unasked: refused, with a move that works.
+    on_device1 = xps.asarray(X, device=xps.Device("device1"))
+    for backend in (None, "array_api"):
+        with pytest.raises(TypeError, match=r"b = array_api_strict\.asarray\(b, device=a\.device\)") as e:
+            xpvec.dot(on_device1, w, backend=backend)
+    fixed = _run_advice(str(e.value), xps, a=on_device1, b=w)
+    got = xpvec.dot(fixed["a"], fixed["b"])
+    assert got.device == on_device1.device
+    np.testing.assert_allclose(xpvec.to_numpy(got), np.dot(X, w))
     dX = da.from_array(X, chunks=(2, 1))
     got = xpvec.dot(dX, w)
     assert isinstance(got, da.Array)

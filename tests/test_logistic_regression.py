@@ -560,6 +560,14 @@ def test_bad_x_gets_one_message_whatever_the_backend_and_solver(bad):
     assert re.match(match, message) and "\n" not in message and len(message) < 250, message
 
 
+def test_x_of_more_than_two_dimensions_is_told_the_reshape_that_keeps_its_rows():
+    images = np.zeros((6, 4, 4))
+    y = np.arange(6) % 2
+    with pytest.raises(ValueError, match=r"got 3D array instead\. Reshape your data with X\.reshape\(len\(X\), -1\)"):
+        xpvec.LogisticRegression().fit(images, y)
+    xpvec.LogisticRegression().fit(images.reshape(len(images), -1), y)  # the advice works
+
+
 @pytest.mark.parametrize("kind", ["host", "dask"])
 def test_object_arrays_of_numbers_train_and_text_is_refused_wherever_x_lives(kind):
     # One policy: object arrays of numbers train (scikit-learn's estimator checks require it),
@@ -707,6 +715,22 @@ def test_values_at_the_ends_of_the_float_range_stop_the_solvers_without_numpy_fp
     if scale > 1:
         assert "too badly scaled" in str(caught[0].message)
     assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))
+
+
+@pytest.mark.parametrize("C", [1e-20, 1e-30])
+def test_a_tiny_c_still_finds_the_intercept(C):
+    # W is held at ~0, so the unpenalized intercept's optimum is the classes' log-odds; its
+    # curvature is ~C n / 4, so the step there is ~1e19 times the first guess. The line search
+    # gave up after 50 doublings and the fit ended at its start (intercept -7e-20), blaming
+    # float precision.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = (X[:, 0] > 0.5).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = xpvec.LogisticRegression(C=C).fit(X, y)
+    np.testing.assert_allclose(model.intercept_, [np.log(y.mean() / (1 - y.mean()))], rtol=1e-6)
+    assert np.max(np.abs(model.coef_)) < 100 * C  # W = -C X^T r at the optimum
 
 
 def test_verbose_in_a_terminal_shows_a_bar_that_ends_complete(capsys, monkeypatch):

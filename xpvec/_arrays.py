@@ -165,6 +165,20 @@ def device_of(x) -> Any:
     return device() if inspect.ismethod(device) else device
 
 
+def joins_plain_data(x) -> bool:
+    """Whether Python data (``PLAIN_DATA``) beside the array ``x`` is read into x's library:
+    only where x lives in host memory, so that reading it in copies nothing to a device
+    unasked (API.md): not beside a CuPy array, a Dask array of CuPy chunks, or an array-API
+    array on an accelerator (its device named other than a CPU)."""
+    kind = array_kind(x)
+    if kind == CUPY:
+        return False
+    if kind == DASK:
+        return not is_cupy_array(getattr(x, "_meta", None))
+    device = device_of(x)
+    return device is None or "cpu" in str(device).lower()
+
+
 def on_device_of(xp, x) -> dict:
     """Keyword arguments for a creation function of namespace ``xp`` (``zeros``,
     ``asarray``, ...) that put the new array on ``x``'s device: ``{"device": ...}``,

@@ -174,7 +174,9 @@ class CupyStart:
             raise ValueError(f"{shared} bytes of dynamic shared memory asked of {kernel.py_func.__name__}; "
                              f"at most {MAX_DEFAULT_SHARED} without opting in")  # fmt: skip
         device = self._cp.cuda.runtime.getDevice()
-        key = (kernel, device, *((a.dtype, a.ndim, layout(a)) for a in arrays), *map(_is_flag, args))
+        # The arguments' types, not only flag or not: a new type (a float passed by mistake)
+        # goes through ``signature``'s check once, not silently through int().
+        key = (kernel, device, *((a.dtype, a.ndim, layout(a)) for a in arrays), *map(type, args))
         function = self._loaded.get(key)
         if function is None:
             function = self._loaded[key] = self._load(kernel, signature(arrays, args))

@@ -36,6 +36,7 @@ from .._arrays import (
     PLAIN_DATA,
     array_kind,
     asarray_in_library_of,
+    joins_plain_data,
     not_numbers_error,
     on_device_of,
     passed,
@@ -216,7 +217,8 @@ class Backend:
         return xp, a, out
 
     def _real_pair(self, a, b, op: str, names: tuple[str, str] = ("a", "b")):
-        if (type(a) in PLAIN_DATA) != (type(b) in PLAIN_DATA):
+        # Operands of one type (the usual case) pay one comparison for this.
+        if type(a) is not type(b) and (type(a) in PLAIN_DATA) != (type(b) in PLAIN_DATA):
             a, b = self._plain_data_joins_the_array(a, b, op)
         xp, a, out_a = self._real(a, op)
         xp_b, b, out_b = self._real(b, op)
@@ -238,7 +240,9 @@ class Backend:
         is float64, whatever the array's), then the array's namespace builds it."""
         data_is_a = type(a) in PLAIN_DATA
         array = b if data_is_a else a
-        if array_kind(array) == HOST:  # NumPy data beside it: the backend reads both alike
+        # Beside NumPy data the backend reads both alike; beside device memory the data stays
+        # host data, refused as such (``joins_plain_data``).
+        if array_kind(array) == HOST or not joins_plain_data(array):
             return a, b
         from .._registry import get_instance
 

@@ -87,10 +87,12 @@ def host_layout(estimator, X):
 
 def not_2d_error(ndim: int) -> ValueError:
     # scikit-learn's estimator checks match "Expected 2D array" and "Reshape your data".
-    return ValueError(
-        f"Expected 2D array, got {ndim}D array instead. Reshape your data with "
-        "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample."
+    fix = (
+        "X.reshape(len(X), -1) for one row per sample (an image per row, say)"
+        if ndim > 2
+        else "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample"
     )
+    return ValueError(f"Expected 2D array, got {ndim}D array instead. Reshape your data with {fix}.")
 
 
 def model_dtype(xp, dtype, name: str):

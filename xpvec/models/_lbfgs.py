@@ -52,7 +52,12 @@ from ._monitor import BADLY_SCALED, STANDARDIZE, Monitor, SolverResult
 from ._objective import EPS64, LogisticObjective
 
 _C1, _C2 = 1e-4, 0.9  # sufficient decrease and curvature constants (Nocedal & Wright)
-_MAX_LINE_SEARCH = 50
+_MAX_LINE_SEARCH = 50  # bisections of a bracket
+# Doublings of a step that still falls steeply: as many as overflow any float step (a
+# finite start of 2^-1074 reaches 2^1024), so none stops short of the step the data need
+# (the unpenalized intercept at C=1e-20 needs ~1e19 times the first guess; 50 doublings,
+# counted with the bisections, ended that fit at its start, blaming float precision).
+_MAX_EXPANSIONS = 2100
 _FTOL = 64 * EPS64  # the relative decrease that stops (see above)
 _MAX_STALLED = 20  # steps in a row that improve neither f nor max |g| on their best, before the fit stops
 
@@ -140,7 +145,8 @@ def _line_search(fun, theta, f: float, g, p, t: float, slack: float, gtp: float 
     """
     xp = fun.xp
     lo, hi = 0.0, math.inf
-    for _ in range(_MAX_LINE_SEARCH):
+    bisections = expansions = 0
+    while bisections < _MAX_LINE_SEARCH and expansions < _MAX_EXPANSIONS:
         theta_new = theta + t * p
         f_new, g_new = fun(theta_new)
         # g.p and s.y overflow only for X near the float range: the no-step message reports it.
@@ -162,7 +168,10 @@ def _line_search(fun, theta, f: float, g, p, t: float, slack: float, gtp: float 
             lo = t
         else:
             return gtp, (t, theta_new, f_new, g_new, g_max, s, y, BW, WW)
-        t = 2.0 * lo if hi == math.inf else 0.5 * (lo + hi)
+        if hi == math.inf:
+            t, expansions = 2.0 * lo, expansions + 1
+        else:
+            t, bisections = 0.5 * (lo + hi), bisections + 1
     return gtp, None
 
 
