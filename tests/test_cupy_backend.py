@@ -290,7 +290,15 @@ def test_probe_refuses_cupy_before_numpy_2s_api(version, refused):
 
 class _Kernel:  # what CupyStart reads of a numba-cuda kernel
     def __init__(self, name):
-        self.py_func = SimpleNamespace(__name__=name)
+        self.py_func = SimpleNamespace(__name__=name, __module__="kernels", __qualname__=name)
+        self.targetoptions = {}
+
+
+@pytest.fixture(autouse=True)
+def _own_kernel_cache(tmp_path, monkeypatch):
+    """Kernels compiled here go to a cache of the test's own (never the user's)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("XPVEC_CUDA_CACHE", raising=False)
 
 
 def _fake_cupy_for_launch(load):
@@ -326,6 +334,59 @@ def test_a_kernel_the_driver_refuses_names_the_driver_and_the_fix(monkeypatch, l
     what = "machine code nvJitLink made of" if linked else "PTX"
     with pytest.raises(RuntimeError, match=f"CUDA 12.4 driver cannot load the {what}.* sigmoid kernel.*xpvec.cuda12"):
         start(_Kernel("sigmoid"), 1, 32, 0, [np.zeros(4, np.float32)], (4,))
+
+
+def test_kernels_are_compiled_once_across_processes_and_never_stale(monkeypatch, tmp_path):
+    from xpvec.kernels.gpu import disk_cache, launch
+
+    compiled, loads = [], []
+    monkeypatch.setattr(launch, "link", lambda ptx, cc: (b"cubin of " + ptx.encode(), ""))
+    monkeypatch.setattr(launch, "_cupy_pointer", lambda a: 0)
+
+    def compile_ptx(kernel, sig, cc):
+        compiled.append(sig)
+        return "entry", f"ptx {len(compiled)}"
+
+    monkeypatch.setattr(launch, "compile_ptx", compile_ptx)
+
+    def run(arrays, args=(3,)):  # a new CupyStart: a new process's
+        launch.CupyStart(_fake_cupy_for_launch(lambda data, error: loads.append(data)))(
+            _Kernel("sigmoid"), 1, 32, 0, arrays, args
+        )
+
+    x32, x64 = np.zeros(4, np.float32), np.zeros(4)
+    run([x32])
+    run([x32])  # from disk
+    assert len(compiled) == 1 and loads == [b"cubin of ptx 1"] * 2
+    run([x64])  # other argument types: another entry
+    assert len(compiled) == 2 and loads[-1] == b"cubin of ptx 2"
+    monkeypatch.setattr(disk_cache, "sources_digest", lambda: "edited sources")
+    run([x32])  # an edit to the kernels' sources: compiled afresh
+    assert len(compiled) == 3 and loads[-1] == b"cubin of ptx 3"
+    for entry in (tmp_path / "cache" / "xpvec" / "cuda").glob("*.kernel"):
+        entry.write_bytes(entry.read_bytes()[:10])  # cut short: broken
+    run([x32])
+    assert len(compiled) == 4 and loads[-1] == b"cubin of ptx 4"
+    monkeypatch.setenv("XPVEC_CUDA_CACHE", "0")
+    run([x32])
+    run([x32])
+    assert len(compiled) == 6
+
+
+def test_an_unwritable_kernel_cache_only_costs_compiling(monkeypatch, tmp_path):
+    from xpvec.kernels.gpu import disk_cache, launch
+
+    blocked = tmp_path / "not a folder"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    assert disk_cache.folder() is None
+    loads = []
+    monkeypatch.setattr(launch, "compile_ptx", lambda kernel, sig, cc: ("entry", "ptx"))
+    monkeypatch.setattr(launch, "link", lambda ptx, cc: (b"cubin", ""))
+    monkeypatch.setattr(launch, "_cupy_pointer", lambda a: 0)
+    start = launch.CupyStart(_fake_cupy_for_launch(lambda data, error: loads.append(data)))
+    start(_Kernel("sigmoid"), 1, 32, 0, [np.zeros(4, np.float32)], (3,))
+    assert loads == [b"cubin"]
 
 
 def test_launch_arguments_are_typed_as_they_are_passed(monkeypatch):

@@ -11,7 +11,8 @@ the backend launches another way, with public APIs only:
 
 - ``compile_ptx``: numba-cuda compiles the kernel for the argument types and
   the device's compute capability (``cuda.compile_ptx``, with the kernel's
-  launch bounds), once per kernel, types and device;
+  launch bounds), once per kernel, types and device, and ``disk_cache`` keeps
+  the result for the next process;
 - ``link``: nvJitLink assembles the PTX into machine code for that device, as
   numba-cuda's own linker does (PTX from a newer NVVM than the driver knows
   could not be loaded as PTX); without nvJitLink the PTX goes to the driver;
@@ -43,6 +44,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from . import disk_cache
 
 MAX_DEFAULT_SHARED = 48 * 1024  # dynamic shared memory a block gets without cudaFuncSetAttribute
 ARRAY_MEMBERS = ("meminfo", "parent", "nitems", "itemsize", "data", "shape", "strides")  # numba's ArrayModel
@@ -186,22 +189,36 @@ class CupyStart:
     def _load(self, kernel, sig: tuple):
         cc = self._cp.cuda.Device().compute_capability  # "90"
         cc = (int(cc[:-1]), int(cc[-1]))
-        entry, ptx = compile_ptx(kernel, sig, cc)
         name = kernel.py_func.__name__
-        if _EXTERN.search(ptx):  # numba links its runtime (NRT) into such a kernel itself
-            raise RuntimeError(
-                f"the {name} kernel calls functions numba-cuda links in itself (NUMBA_CUDA_ENABLE_NRT is "
-                "set?); unset NUMBA_CUDA_ENABLE_NRT, or set XPVEC_CUDA_LAUNCH=numba"
-            )
-        linked = link(ptx, cc)
+        driver = self._cp.cuda.runtime.driverGetVersion()
+        nvjitlink = _nvjitlink()
+        stored = disk_cache.folder()
+        if stored is not None:  # everything that shapes the code (see disk_cache)
+            stored = disk_cache.entry_path(stored, (
+                kernel.py_func.__module__, kernel.py_func.__qualname__, tuple(map(str, sig)), cc, driver,
+                kernel.targetoptions.get("launch_bounds"), nvjitlink and nvjitlink.version(),
+            ))  # fmt: skip
+        found = stored and disk_cache.read(stored)
+        if found:
+            entry, code, linked = found
+        else:
+            entry, ptx = compile_ptx(kernel, sig, cc)
+            if _EXTERN.search(ptx):  # numba links its runtime (NRT) into such a kernel itself
+                raise RuntimeError(
+                    f"the {name} kernel calls functions numba-cuda links in itself (NUMBA_CUDA_ENABLE_NRT is "
+                    "set?); unset NUMBA_CUDA_ENABLE_NRT, or set XPVEC_CUDA_LAUNCH=numba"
+                )
+            machine = link(ptx, cc)
+            code, linked = (machine[0], True) if machine else (ptx.encode(), False)
+            if stored:
+                disk_cache.write(stored, entry, code, linked)
         module = self._cp.cuda.function.Module()
         try:  # without nvJitLink, the driver compiles the PTX, if it knows its version
-            module.load(linked[0] if linked else ptx.encode())
+            module.load(code)
         except self._cp.cuda.driver.CUDADriverError as exc:
             # Machine code from a newer CUDA major than the driver's (the nvvm extra's CUDA 13
             # beside a CUDA 12 driver), or PTX newer than it knows.
             what = "machine code nvJitLink made of" if linked else "PTX (no nvJitLink to link it) of"
-            driver = self._cp.cuda.runtime.driverGetVersion()
             raise RuntimeError(
                 f"the CUDA {driver // 1000}.{driver % 1000 // 10} driver cannot load the {what} the {name} "
                 f"kernel ({exc}): install the CUDA extra matching the driver (pip install 'xpvec[cuda12]' "

@@ -229,9 +229,16 @@ class _CupyArray(np.ndarray):
         return SimpleNamespace(ptr=self.ctypes.data)
 
 
+@pytest.fixture(autouse=True)
+def _own_kernel_cache(tmp_path, monkeypatch):
+    """Each test compiles afresh, into a cache of its own (never the user's)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("XPVEC_CUDA_CACHE", raising=False)
+
+
 def _fake_cupy_cuda(module_class):
     return SimpleNamespace(
-        runtime=SimpleNamespace(getDevice=lambda: 0),
+        runtime=SimpleNamespace(getDevice=lambda: 0, driverGetVersion=lambda: 13000),
         Device=lambda: SimpleNamespace(compute_capability=f"{CC[0]}{CC[1]}"),
         function=SimpleNamespace(Module=module_class),
     )
@@ -267,3 +274,29 @@ def test_cupy_start_compiles_each_kernel_once_and_launches_its_machine_code():
     for (_, grid, block, params, shared), source, out in zip(launched, (x, x[1:]), outs):
         assert block == (THREADS,) and grid == (1,) and shared == 0
         assert params == launch.parameters((source.reshape(-1), out.reshape(-1)), (), lambda a: a.ctypes.data)
+
+
+def test_a_new_process_loads_the_linked_kernel_from_disk(monkeypatch):
+    # Compiling and linking takes a fraction of a second a kernel, in every process: the
+    # second CupyStart (a new process's) loads the same machine code without compiling.
+    import time
+
+    loaded = []
+
+    class Module:
+        def load(self, image):
+            loaded.append(image)
+
+        def get_function(self, entry):
+            return lambda grid, block, params, shared_mem: None
+
+    x = np.linspace(-3, 3, 240, dtype=np.float32).view(_CupyArray)
+    kernel = elementwise.kernels(np.dtype(np.float32)).sigmoid
+    seconds = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        launch.CupyStart(SimpleNamespace(cuda=_fake_cupy_cuda(Module)))(kernel, 1, THREADS, 0, (x, x), ())
+        seconds.append(time.perf_counter() - t0)
+        monkeypatch.setattr(launch, "compile_ptx", None)  # the second must not compile
+    assert len(loaded) == 2 and loaded[0] == loaded[1] and loaded[0][:4] == b"\x7fELF"
+    print(f"compiled and linked in {seconds[0] * 1e3:.0f} ms, loaded from disk in {seconds[1] * 1e3:.1f} ms")
