@@ -41,7 +41,7 @@ _KIND_OF_TYPE: dict[type, str] = {
 
 
 #: Python data, which belongs to no array library: beside an array operand it is read into
-#: that array's library (``Backend._real_pair``), as ``np.dot(array, list)`` reads a list.
+#: that array's library (``array_taking_plain_data``, ``Backend._real_pair``), as ``np.dot(array, list)`` reads a list.
 PLAIN_DATA = frozenset({int, float, bool, list, tuple})
 
 
@@ -165,18 +165,23 @@ def device_of(x) -> Any:
     return device() if inspect.ismethod(device) else device
 
 
-def joins_plain_data(x) -> bool:
-    """Whether Python data (``PLAIN_DATA``) beside the array ``x`` is read into x's library:
-    only where x lives in host memory, so that reading it in copies nothing to a device
-    unasked (API.md): not beside a CuPy array, a Dask array of CuPy chunks, or an array-API
-    array on an accelerator (its device named other than a CPU)."""
-    kind = array_kind(x)
+def array_taking_plain_data(a, b):
+    """The operand, ``a`` or ``b``, that reads the other into its library: an array beside
+    Python data (``PLAIN_DATA``), where it lives in host memory, so that reading the data in
+    copies nothing to a device unasked (API.md): not a CuPy array, a Dask array of CuPy
+    chunks, or an array-API array on an accelerator (its device named other than a CPU).
+    None otherwise (both or neither are Python data, or the array is in device memory)."""
+    a_plain, b_plain = type(a) in PLAIN_DATA, type(b) in PLAIN_DATA
+    if a_plain == b_plain:
+        return None
+    array = b if a_plain else a
+    kind = array_kind(array)
     if kind == CUPY:
-        return False
+        return None
     if kind == DASK:
-        return not is_cupy_array(getattr(x, "_meta", None))
-    device = device_of(x)
-    return device is None or "cpu" in str(device).lower()
+        return None if is_cupy_array(getattr(array, "_meta", None)) else array
+    device = device_of(array)
+    return array if device is None or "cpu" in str(device).lower() else None
 
 
 def on_device_of(xp, x) -> dict:

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from ._arrays import HOST, PLAIN_DATA, array_kind, joins_plain_data
+from ._arrays import HOST, array_kind, array_taking_plain_data
 from ._selection import _check_accepts, pair_error, resolve, use_backend
 from .backends._base import Backend
 
@@ -32,8 +32,8 @@ def _resolve_pair(backend, a, b, names=("dot", "a", "b")) -> Backend:
         # array in host memory, the array's backend takes them (into its library,
         # Backend._real_pair), as np.dot(array, list) does, on backends that refuse NumPy
         # data too (Dask). Beside device memory they are host data, refused as NumPy's is.
-        array = b if type(a) in PLAIN_DATA else a
-        if (type(a) in PLAIN_DATA) != (type(b) in PLAIN_DATA) and joins_plain_data(array):
+        array = array_taking_plain_data(a, b)
+        if array is not None:
             with contextlib.suppress(TypeError):
                 return resolve(backend, array)
         # Else say which operand is of which kind, and how to move one.

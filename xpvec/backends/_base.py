@@ -33,10 +33,9 @@ from typing import Any, ClassVar
 
 from .._arrays import (
     HOST,
-    PLAIN_DATA,
     array_kind,
+    array_taking_plain_data,
     asarray_in_library_of,
-    joins_plain_data,
     not_numbers_error,
     on_device_of,
     passed,
@@ -217,9 +216,12 @@ class Backend:
         return xp, a, out
 
     def _real_pair(self, a, b, op: str, names: tuple[str, str] = ("a", "b")):
-        # Operands of one type (the usual case) pay one comparison for this.
-        if type(a) is not type(b) and (type(a) in PLAIN_DATA) != (type(b) in PLAIN_DATA):
-            a, b = self._plain_data_joins_the_array(a, b, op)
+        # Operands of one type (the usual case) pay one comparison for this; beside NumPy
+        # data, the backend reads both alike.
+        if type(a) is not type(b):
+            array = array_taking_plain_data(a, b)
+            if array is not None and array_kind(array) != HOST:
+                a, b = self._plain_data_joins_the_array(a, b, op, array)
         xp, a, out_a = self._real(a, op)
         xp_b, b, out_b = self._real(b, op)
         if xp_b is not xp:
@@ -233,19 +235,14 @@ class Backend:
             b = xp.astype(b, compute)
         return xp, a, b, xp.result_type(out_a, out_b)
 
-    def _plain_data_joins_the_array(self, a, b, op: str) -> tuple:
+    def _plain_data_joins_the_array(self, a, b, op: str, array) -> tuple:
         """``(a, b)`` with the operand that is Python data (scalars, lists) read into the library
-        and onto the device of the other, an array: such data belongs to no library, and
+        and onto the device of the other, ``array``: such data belongs to no library, and
         ``np.dot(array, list)`` takes it so. NumPy reads it (its dtype: a list of floats
         is float64, whatever the array's), then the array's namespace builds it."""
-        data_is_a = type(a) in PLAIN_DATA
-        array = b if data_is_a else a
-        # Beside NumPy data the backend reads both alike; beside device memory the data stays
-        # host data, refused as such (``joins_plain_data``).
-        if array_kind(array) == HOST or not joins_plain_data(array):
-            return a, b
         from .._registry import get_instance
 
+        data_is_a = array is b
         _, data, _ = get_instance("numpy")._real(a if data_is_a else b, op)
         xp = self.namespace(self.asarray(array))
         data = xp.asarray(data, **on_device_of(xp, array))
