@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.util
 import os
 import pickle
 import re
@@ -284,6 +285,7 @@ try:
     xpvec.sigmoid(np.ones(3), backend="numba")  # 24 bytes: far below what the pool takes
 except xpvec.BackendUnavailableError as exc:
     print(exc)
+print(xpvec.backend_report()["dask"])  # its NumPy chunks run numba's kernels
 try:
     _output_pool.empty((3,), np.dtype(np.float64))  # what a NumbaBackend made by hand calls
 except ValueError as exc:
@@ -303,9 +305,11 @@ def test_a_bad_limit_fails_the_first_numba_call_whatever_its_size_and_is_reporte
     done = run([sys.executable, "-c", _BAD_SETTING])
     assert done.returncode == 0, done.stderr
     setting = f"XPVEC_HOST_POOL_MB={raw!r} {why}"
-    report, refused, pooled = done.stdout.splitlines()
+    report, refused, dask_report, pooled = done.stdout.splitlines()
     assert report.startswith(setting)
     assert refused == f"backend 'numba' is unavailable: {report}"
+    if importlib.util.find_spec("dask") is not None:
+        assert dask_report == report
     assert pooled.startswith(setting)
     info = run([sys.executable, "-m", "xpvec", "info"])
     assert re.search(r"^numba +unavailable", info.stdout, re.M) and f"\nnumba: {setting}" in info.stdout

@@ -40,7 +40,9 @@ SPECS: dict[str, BackendSpec] = {
         BackendSpec("python", "python_backend", "PythonBackend", "plain Python loops (baseline)"),
         BackendSpec("numba", "numba_backend", "NumbaBackend", "fused numba CPU kernels", ("_output_pool",)),
         BackendSpec("cupy", "cupy_backend", "CupyBackend", "fused CuPy GPU kernels"),
-        BackendSpec("dask", "dask_backend", "DaskBackend", "Dask arrays, chunk kernels per block"),
+        # Dask's NumPy chunks run numba's kernels: its setting is theirs too, refused up front
+        # rather than chunks falling back to NumPy in silence.
+        BackendSpec("dask", "dask_backend", "DaskBackend", "Dask arrays, chunk kernels per block", ("_output_pool",)),
         BackendSpec("array_api", "array_api_backend", "ArrayApiBackend", "any array-API namespace"),
     )
 }
