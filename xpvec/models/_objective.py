@@ -161,6 +161,11 @@ class LogisticObjective:
         approaches it from below: the gd solver guards against the shortfall.
         """
         xp, dxp, X, sw = self.xp, self.data_xp, self.X, self.sample_weight
+        scale = self.data_scale
+        if sw is not None:
+            # The weights as shares of their total, each at most 1: weights near the float
+            # range (1e300) would overflow the products, though L itself is of X's scale.
+            sw, scale = dxp.multiply(sw, self.data_scale), 1.0
         ones = 1.0 if self.fit_intercept else 0.0
         v, v_b = xp.ones(self.n_features, dtype=X.dtype, **self.on_device), ones
         top = 0.0
@@ -178,7 +183,7 @@ class LogisticObjective:
             if not 0.0 < top < math.inf:
                 break
             v, v_b = v / top, v_b / top
-        return self.curvature * top * self.data_scale + self.alpha
+        return self.curvature * top * scale + self.alpha
 
     def read(self, *values) -> tuple:
         """Arrays of the parameter namespace on the host, read together: a 0-d one as a Python
