@@ -354,6 +354,26 @@ def test_rounding_counts_rows_as_the_weights_do():
         assert xpvec.LogisticRegression(max_iter=1000).fit(X, y, sample_weight=np.full(len(X), 1e200)).n_iter_[0] > 0
 
 
+@pytest.mark.parametrize("on_dask", [False, True], ids=["numpy", "dask"])
+def test_gd_steps_by_the_weights_shares_whatever_their_scale(on_dask):
+    # Weights w with C / w is the unweighted problem at C (scikit-learn's objective: weights
+    # repeat rows, and C scales the data term). The power iteration behind gd's step took the
+    # raw weights: at 1e300 its products overflowed and gd stopped at 0 blaming the features.
+    X, y = small_problem(2)
+    sw = np.full(len(X), 1e300)
+    if on_dask:
+        da = pytest.importorskip("dask.array")
+        X, y, sw = (da.from_array(a, chunks=25) for a in (X, y, sw))
+    gd = dict(solver="gd", tol=1e-7, max_iter=5000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        weighted = xpvec.LogisticRegression(C=1e-300, **gd).fit(X, y, sample_weight=sw)
+    unweighted = xpvec.LogisticRegression(C=1.0, **gd).fit(X, y)
+    assert weighted.n_iter_[0] > 0
+    assert_close_rel(weighted.coef_, unweighted.coef_, 1e-6)
+    assert_close_rel(weighted.intercept_, unweighted.intercept_, 1e-6)
+
+
 # ---------------------------------------------------------------- errors and warnings
 # ---------------------------------------------------------------- class_weight, warm_start
 @pytest.mark.parametrize("class_weight", ["balanced", "dict"])
@@ -392,6 +412,40 @@ def test_class_weight_with_string_labels_and_a_missing_key():
     assert_close_rel(ours.coef_, reference.coef_, 1e-5)
     with pytest.raises(ValueError, match=r"The classes, \['cat', 'emu'\], are not in class_weight"):
         xpvec.LogisticRegression(class_weight={"dog": 4.0, "yak": 2.0}).fit(X, labels)
+
+
+@pytest.mark.parametrize("on_dask", [False, True], ids=["numpy", "dask"])
+@pytest.mark.parametrize(
+    "dtype, sample_weight, class_weight, match",
+    [
+        (np.float32, 1e39, None, r"^sample_weight reaches 1e\+39, beyond float32's range \(3.4e\+38\): scale"),
+        (np.float32, 1e30, {0: 1e10}, r"^sample_weight times class_weight reaches 1e\+40, beyond float32's"),
+        (np.float64, 1e300, {0: 1e10}, r"^sample_weight times class_weight overflows, beyond float64's range"),
+        (np.float64, None, {0: 0.0, 1: 0.0}, r"^class_weight is 0 for every sample: give some samples a weight"),
+    ],
+)
+def test_weights_the_data_cannot_hold_are_refused_in_words(on_dask, dtype, sample_weight, class_weight, match):
+    # Each ended as "Input X contains NaN or infinity" (the weights became inf in X's dtype),
+    # a NaN loss on Dask, or a ZeroDivisionError for all-zero weights.
+    X, y = small_problem(2)
+    X, weights = X.astype(dtype), None if sample_weight is None else np.full(len(X), sample_weight)
+    if on_dask:
+        da = pytest.importorskip("dask.array")
+        X, y = da.from_array(X, chunks=40), da.from_array(y, chunks=40)
+        weights = None if weights is None else da.from_array(weights, chunks=40)
+    with pytest.raises(ValueError, match=match):
+        xpvec.LogisticRegression(class_weight=class_weight).fit(X, y, sample_weight=weights)
+
+
+def test_balanced_weights_of_a_class_whose_samples_weigh_nothing():
+    # "balanced" divides by each class's total weight: 0 gave the class inf, and inf times its
+    # samples' 0 a NaN weight. The class weighs nothing: as if only class 1's weights were given.
+    X, y = small_problem(2)
+    only_ones = (y == 1).astype(float)
+    balanced = xpvec.LogisticRegression(class_weight="balanced", **TIGHT).fit(X, y, sample_weight=only_ones)
+    halves = xpvec.LogisticRegression(**TIGHT).fit(X, y, sample_weight=only_ones / 2)
+    assert_close_rel(balanced.coef_, halves.coef_, 1e-6)
+    assert_close_rel(balanced.intercept_, halves.intercept_, 1e-6)
 
 
 def test_warm_start_on_sparse_x():
@@ -622,6 +676,11 @@ def test_wrong_feature_count_and_unfitted():
         (dict(tol=np.nan), "tol must be"),
         (dict(solver="gd", learning_rate=np.inf), "learning_rate must be a positive finite number"),
         (dict(class_weight="auto"), "class_weight must be None, 'balanced' or a dict"),
+        (dict(class_weight={0: np.inf}), "class_weight's weights must be finite numbers >= 0, got inf for class 0"),
+        (dict(class_weight={1: np.nan}), "finite numbers >= 0, got nan for class 1"),
+        (dict(class_weight={0: -1.0}), "finite numbers >= 0, got -1.0 for class 0"),
+        (dict(class_weight={0: "2"}), "finite numbers >= 0, got '2' for class 0"),
+        (dict(class_weight={0: True}), "finite numbers >= 0, got True for class 0"),
         (dict(warm_start="yes"), "warm_start must be True or False"),
     ],
 )

@@ -24,7 +24,16 @@ from sklearn.utils.validation import _check_sample_weight
 
 from ..backends._base import Backend
 from ..backends.dask_backend import whole_rows
-from ._data import TrainingData, checked_layout, class_weights, encode_labels, non_finite_error, targets
+from ._data import (
+    TrainingData,
+    checked_layout,
+    class_weights,
+    encode_labels,
+    non_finite_error,
+    refuse_unusable_weights,
+    targets,
+    weights_named,
+)
 from ._warn import warn_caller
 
 
@@ -37,7 +46,7 @@ def dask_training_data(estimator, backend: Backend, X, y, sample_weight) -> Trai
     if any(math.isnan(n) for n in X.chunks[0]):
         raise backend._unknown_sizes_error(f"{type(estimator).__name__}.fit", "X", X.shape)
     y = _beside_rows(X, _labels(y))
-    sample_weight = _weights_beside(xp, X, sample_weight)
+    sample_weight = _weights_beside(X, sample_weight)
     X, y, sample_weight = dask.persist(X, y, sample_weight)
     checks = [da.isfinite(X).all(), da.unique(y)]
     if sample_weight is not None:
@@ -47,13 +56,21 @@ def dask_training_data(estimator, backend: Backend, X, y, sample_weight) -> Trai
         raise non_finite_error(type(estimator).__name__)
     if sample_weight is not None:
         _check_weight_values(*weight_checks)
+        highest = float(weight_checks[-1])
     classes, _ = encode_labels(classes)  # scikit-learn's target checks, on the distinct labels
     n_classes = classes.shape[0]
+    what = weights_named(sample_weight, estimator.class_weight)
     if estimator.class_weight is not None:
         codes = y.map_blocks(_codes, classes, dtype=np.intp)
         (counts,) = dask.compute(da.bincount(codes, weights=sample_weight, minlength=n_classes))
-        per_class = codes.map_blocks(_take, class_weights(estimator.class_weight, classes, counts).astype(X.dtype))
+        per_class = codes.map_blocks(_take, class_weights(estimator.class_weight, classes, counts))
         sample_weight = (per_class if sample_weight is None else xp.multiply(sample_weight, per_class)).persist()
+        (highest,) = dask.compute(sample_weight.max())
+    if sample_weight is not None:
+        # Checked as given (float64 from the host), then in X's dtype: a float32 cast would
+        # turn weights beyond its range into inf before any check could name them.
+        refuse_unusable_weights(float(highest), X.dtype, what)
+        sample_weight = xp.astype(sample_weight, X.dtype).persist()
     if n_classes == 2:
         Y = y.map_blocks(_encode, classes, X.dtype, dtype=X.dtype)
     else:
@@ -112,7 +129,7 @@ def _beside_rows(X, v):
     return v if v.chunks[0] == X.chunks[0] else v.rechunk({0: X.chunks[0]})
 
 
-def _weights_beside(xp, X, sample_weight):
+def _weights_beside(X, sample_weight):
     import dask.array as da
 
     if sample_weight is None:
@@ -120,7 +137,7 @@ def _weights_beside(xp, X, sample_weight):
     if not isinstance(sample_weight, da.Array):
         # Host weights: scikit-learn's own checks, then chunked like X's rows.
         n_rows = np.empty((X.shape[0], 0))
-        weights = _check_sample_weight(sample_weight, n_rows, dtype=X.dtype, ensure_non_negative=True)
+        weights = _check_sample_weight(sample_weight, n_rows, ensure_non_negative=True)
         return da.from_array(weights, chunks=(X.chunks[0],))
     if sample_weight.ndim != 1:
         raise ValueError(f"Sample weights must be 1D array or scalar, got {sample_weight.ndim}D")
@@ -128,7 +145,7 @@ def _weights_beside(xp, X, sample_weight):
         raise ValueError(
             f"sample_weight.shape == {sample_weight.shape}, expected ({X.shape[0]},)!"
         )
-    return _beside_rows(X, xp.astype(sample_weight, X.dtype))
+    return _beside_rows(X, sample_weight)
 
 
 def _check_weight_values(finite: bool, lowest, highest) -> None:

@@ -244,11 +244,14 @@ def training_data(estimator, X, y, sample_weight) -> TrainingData:
         if not is_host(sample_weight):  # a device array (CuPy) that NumPy will not convert itself
             sample_weight = to_numpy(sample_weight)
         sample_weight = _check_sample_weight(sample_weight, n_rows, ensure_non_negative=True)
+    what = weights_named(sample_weight, estimator.class_weight)
     if estimator.class_weight is not None:
         counts = np.bincount(codes, weights=sample_weight, minlength=classes.shape[0])
         per_class = class_weights(estimator.class_weight, classes, counts)[codes]
-        sample_weight = per_class if sample_weight is None else sample_weight * per_class
+        with np.errstate(over="ignore"):  # refused below, in words
+            sample_weight = per_class if sample_weight is None else sample_weight * per_class
     if sample_weight is not None:
+        refuse_unusable_weights(float(np.max(sample_weight)), X.dtype, what)
         sample_weight = place_like(backend, X, sample_weight)
     # Labels and weights are n-sized: checked on the host, placed beside X once.
     return TrainingData(backend, X, place_like(backend, X, Y), sample_weight, classes, finite_unchecked)
@@ -260,7 +263,32 @@ def class_weights(class_weight, classes: np.ndarray, counts: np.ndarray) -> np.n
     K times the class's, from ``counts``, each class's summed sample weight (its count when
     unweighted). Each class stands once for y, weighted by its count: the same sums, from
     n-sized data counted wherever it lives."""
-    return compute_class_weight(class_weight, classes=classes, y=classes, sample_weight=counts)
+    with np.errstate(divide="ignore"):
+        weights = compute_class_weight(class_weight, classes=classes, y=classes, sample_weight=counts)
+    # "balanced" divides by each class's total weight: a class whose samples all weigh 0 gets
+    # inf, where it weighs nothing (and inf times their 0 would be NaN).
+    return np.where(counts > 0, weights, 0.0)
+
+
+def weights_named(sample_weight, class_weight) -> str:
+    """What the weights that train are made of, as the user passed them."""
+    given = [name for name, value in (("sample_weight", sample_weight), ("class_weight", class_weight)) if value is not None]
+    return " times ".join(given)
+
+
+def refuse_unusable_weights(highest: float, dtype, what: str) -> None:
+    """The weights that train (``what``: ``weights_named``), refused in words where X's dtype
+    cannot hold them or none is above 0; ``highest`` is their max, NaN or inf where their
+    float64 products overflowed."""
+    limit = float(np.finfo(dtype).max)
+    if not highest <= limit:
+        reach = f"reaches {highest:.3g}" if math.isfinite(highest) else "overflows"
+        raise ValueError(
+            f"{what} {reach}, beyond {np.dtype(dtype).name}'s range ({limit:.3g}): scale the weights "
+            "down (weights w / s with C * s fit the same model)"
+        )
+    if highest == 0:
+        raise ValueError(f"{what} is 0 for every sample: give some samples a weight above 0")
 
 
 def _refuse_dask_beside(X, **n_sized) -> None:

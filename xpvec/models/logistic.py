@@ -69,8 +69,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     random_state : seed or RandomState for "sgd"'s shuffling.
     backend : xpvec backend name or Backend; None resolves as for the ops.
     verbose : show a progress bar with the current loss.
-    class_weight : None, a dict {label: weight}, or "balanced" (total weight over
-        n_classes times each class's); multiplies ``sample_weight``, as in scikit-learn.
+    class_weight : None, a dict {label: finite weight >= 0}, or "balanced" (total weight
+        over n_classes times each class's); multiplies ``sample_weight``, as in scikit-learn.
+        The products must fit X's dtype: weights w / s with C * s fit the same model.
     warm_start : start from the previous fit's coef_ and intercept_ (same classes
         and features), as in scikit-learn; otherwise from zeros.
 
@@ -199,6 +200,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"class_weight must be None, 'balanced' or a dict {{label: weight}}, got {self.class_weight!r}"
             )
+        for label, weight in cw.items() if isinstance(cw, dict) else ():
+            if isinstance(weight, (bool, np.bool_)) or not (isinstance(weight, Real) and 0 <= weight < math.inf):
+                raise ValueError(
+                    f"class_weight's weights must be finite numbers >= 0, got {weight!r} for class {label!r}"
+                )
         # A setting the solver ignores is worth a word: silence would read as "it had no effect".
         if self.learning_rate is not None and self.solver == "lbfgs":
             warn_caller(
