@@ -134,7 +134,7 @@ def test_the_sweep_records_and_labels_the_sizes_it_ran(instant_timing):
 
     labels: list[str] = []
     ops = ["sigmoid", "softmax", "image2vector", "logistic_fit"]
-    results = run_sweep(ops, ["numpy"], [1000, 1400, 1500], peers=False, progress=labels.append)
+    results = list(run_sweep(ops, ["numpy"], [1000, 1400, 1500], peers=False, progress=labels.append))
     sizes = {op: [r.size for r in results if r.op == op] for op in ops}
     assert sizes == {"sigmoid": [1000, 1400, 1500], "softmax": [1000], "image2vector": [960, 1344],
                      "logistic_fit": [960, 1344, 1472]}  # fmt: skip
@@ -161,7 +161,7 @@ def test_bench_counts_the_steps_it_runs_and_times_the_classic_only_with_dot(tmp_
     doc = json.loads((out / "bench.json").read_text())
     assert "classic_dot" not in doc
     assert sorted({r["size"] for r in doc["results"] if r["op"] == "softmax"}) == [1000]
-    numpy_rows = [cells for line in captured.out.splitlines() if (cells := re.split(r"\s{2,}", line))[1:2] == ["numpy"]]
+    numpy_rows = [cells for line in captured.out.splitlines() if (cells := re.split(r"\s{2,}", line.strip()))[1:2] == ["numpy"]]
     assert [row[0] for row in numpy_rows] == ["1e3", "1400", "1500", "1e3"]  # sigmoid's, then softmax's
 
 
@@ -172,9 +172,8 @@ def test_the_fit_has_no_bandwidth_in_the_table():
 
     rows = [Result(op, 1000, "float64", "numpy", "backend", 1e-3, 8_000, 1e-6) for op in ("logistic_fit", "sigmoid")]
     fit, sigmoid = report.tables(rows).split("\n\n")
-    fit_row, sigmoid_row = fit.splitlines()[-1].split(), sigmoid.splitlines()[-1].split()
-    assert fit_row[-2:] == ["-", "-"]
-    assert sigmoid_row[-2:] == ["0.01", "0%"]
+    assert "GB/s" not in fit and "copy floor" not in fit  # columns of dashes only are left out
+    assert sigmoid.splitlines()[-1].split()[-2:] == ["0.008", "0%"]  # three significant digits, not 0.01
 
 
 def test_plot_one_legend_one_look_per_runner_and_a_visible_floor(tmp_path, monkeypatch):
@@ -237,3 +236,75 @@ def test_the_gpu_experiment_runs_each_size_as_rounded_once():
     assert [(r.size, r.runner) for r in results] == [(1000, "numpy"), (1000, "numpy expression")]
     assert steps == ["softmax float32 n=1e3 numpy", "softmax float32 n=1e3 numpy expression"]
     assert plan.steps == len(steps) + 2 * 2  # and the loss+gradient's: K=1 and 10, fused and 2-pass
+
+
+def test_tables_align_figures_right_and_leave_out_empty_columns():
+    from xpvec._table import format_table
+
+    table = format_table(["size", "runner", "median", "speedup", "note"],
+                         [["1e3", "numpy", "8.71 us", "1x", ""], ["123000", "python", "146 us", "-", ""]])  # fmt: skip
+    header, _, first, second = table.splitlines()
+    assert header.split() == ["size", "runner", "median", "speedup"]  # no "note": empty in every row
+    assert first.index("us") == second.index("us")  # "8.71 us" over "146 us", right-aligned
+    assert first.startswith("   1e3  numpy ") and second.startswith("123000  python")
+
+
+def test_a_noisy_median_is_noted():
+    from xpvec.bench.sweep import Result
+
+    steady = Result("sigmoid", 1000, "float64", "numpy", "backend", None, 16_000, 1e-6).timed([1.0, 1.01, 1.02, 0.99, 1.0])
+    noisy = Result("sigmoid", 1000, "float64", "numpy", "backend", None, 16_000, 1e-6).timed([1.0, 1.0, 3.0, 3.0, 1.0])
+    assert steady.median_s == 1.0 and steady.note == "" and steady.iqr_s == pytest.approx(0.01)
+    assert noisy.median_s == 1.0 and noisy.note == "noisy: IQR 200% of the median"
+    assert set(noisy.to_json()) >= {"iqr_s", "note"}
+
+
+def test_bench_says_which_sizes_ran_as_other_counts(tmp_path, capsys, instant_timing):
+    assert main(["bench", "--quick", "--sizes", "1500,1e3", "--ops", "sigmoid,softmax", "--backends", "numpy",
+                 "--no-peers", "--out", str(tmp_path)]) == 0  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    assert "softmax runs whole rows of 1000 elements: 1500 -> 1e3" in lines
+    assert not any(line.startswith("sigmoid runs") for line in lines)
+
+
+def test_bench_interrupted_writes_what_it_measured(tmp_path, capsys, monkeypatch, instant_timing):
+    import xpvec.bench.sweep
+
+    sweep = xpvec.bench.sweep.run_sweep
+
+    def cut_short(*args, **kwargs):  # Ctrl-C after the first result
+        results = sweep(*args, **kwargs)
+        yield next(results)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xpvec.bench.sweep, "run_sweep", cut_short)
+    argv = ["bench", "--quick", "--sizes", "1e3", "--ops", "sigmoid,dot", "--backends", "numpy", "--out", str(tmp_path)]
+    assert main(argv) == 130
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "interrupted" in captured.err.splitlines()[-1]
+    doc = json.loads((tmp_path / "bench.json").read_text())
+    assert doc["config"]["interrupted"] is True and len(doc["results"]) == 1 and "classic_dot" not in doc
+
+
+def test_bench_that_times_nothing_fails_and_leaves_no_old_plot(tmp_path, capsys):
+    (tmp_path / "bench.png").write_bytes(b"an earlier run's plot")
+    argv = ["bench", "--quick", "--sizes", "1e6", "--ops", "sigmoid", "--backends", "python", "--no-peers",
+            "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 1  # the loop baseline stops at 1e5 elements: nothing was timed
+    assert "nothing was timed: skipped: the loop baseline" in capsys.readouterr().err
+    assert not (tmp_path / "bench.png").exists()
+
+
+def test_an_unknown_op_gets_the_closest_name(tmp_path, capsys):
+    assert main(["bench", "--ops", "sigmod", "--out", str(tmp_path)]) == 2
+    assert "unknown op 'sigmod'; did you mean 'sigmoid'? choose from: sigmoid," in capsys.readouterr().err
+
+
+def test_the_json_counts_the_cpus_this_process_may_use():
+    import os
+
+    from xpvec.bench.sweep import machine_info
+
+    info = machine_info()
+    assert info["cores"] == (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    assert info["platform"]

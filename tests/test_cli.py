@@ -370,3 +370,26 @@ def test_a_bug_shows_its_traceback_not_a_usage_error(tmp_path, monkeypatch, caps
     with pytest.raises(TypeError, match="unsupported operand"):
         main(["bench", "--out", str(tmp_path)])
     assert "error:" not in capsys.readouterr().err
+
+
+def test_xpvec_alone_prints_its_help(capsys):
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: xpvec") and "info" in err and "bench" in err
+
+
+def test_ctrl_c_is_one_line_not_a_traceback(monkeypatch, capsys):
+    import xpvec.demo
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xpvec.demo, "training_table", interrupted)
+    assert main(["demo"]) == 130
+    assert capsys.readouterr().err.strip() == "xpvec demo: interrupted"
+
+
+def test_info_help_says_what_it_shows(capsys):
+    with pytest.raises(SystemExit):
+        main(["info", "--help"])
+    assert "whether each can run here" in capsys.readouterr().out

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+
+# A cell that is a figure, whatever follows it ("8.71 us", "3.2x", "65%", "1e3"), or the
+# placeholder for a missing one.
+_FIGURE = re.compile(r"[-+]?\.?\d")
+EMPTY = ("-", "")
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Columns padded to their widest cell; numbers right-aligned, text left-aligned."""
+    """Columns padded to their widest cell; figures right-aligned (numbers, and text that starts
+    with one: "8.71 us" over "146 us"), other text left-aligned. A column with nothing in any
+    row ("-" or "" throughout) is left out: a column of dashes only takes room."""
+    keep = [i for i in range(len(headers)) if not rows or any(_cell(row[i]) not in EMPTY for row in rows)]
+    headers, rows = [headers[i] for i in keep], [[row[i] for i in keep] for row in rows]
     cells = [[str(c) for c in headers]] + [[_cell(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    numeric = [all(isinstance(row[i], (int, float)) for row in rows) for i in range(len(headers))]
+    numeric = [all(_is_figure(row[i]) for row in rows) for i in range(len(headers))]
 
     def line(r: list[str]) -> str:
         return "  ".join(
@@ -27,6 +37,24 @@ def format_ratio(ratio: float) -> str:
     contender slower than the baseline reads "0.096x", not "0x".
     """
     return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
+
+
+def format_speed(ratio: float, baseline: str) -> str:
+    """``ratio`` (baseline seconds / seconds) in words: "483x faster than the loop",
+    "25x slower than the loop" (not "0.04x the loop", which reads as a time)."""
+    if ratio >= 1:
+        return f"{format_ratio(ratio)} faster than {baseline}"
+    return f"{format_ratio(1 / ratio)} slower than {baseline}"
+
+
+def format_seconds(seconds: float | None) -> str:
+    """Seconds with a unit that keeps three significant digits: "146 us", "1.27 ms"; "-" for None."""
+    if seconds is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
 
 
 def format_count(n: int) -> str:
@@ -50,3 +78,10 @@ def _cell(value: object) -> str:
         text = f"{value:#.3g}"
         return text[:-1] if text.endswith(".") else text
     return str(value)
+
+
+def _is_figure(value: object) -> bool:
+    if isinstance(value, (int, float)):
+        return True
+    text = str(value)
+    return text in EMPTY or _FIGURE.match(text) is not None

@@ -155,11 +155,10 @@ def _bench(args: argparse.Namespace) -> int:
     ops, backends, sizes = validate(ops, backends, sizes)
     out = _output_folder(args.out)
     host_backends = [b for b in backends if b != "cupy"]
-    if host_backends:
-        _bench_host(args, ops, host_backends, sizes, out)
-    if "cupy" in backends:
+    code = _bench_host(args, ops, host_backends, sizes, out) if host_backends else 0
+    if "cupy" in backends and code == 0:
         _bench_gpu(args, ops, out)
-    return 0
+    return code
 
 
 class _OutputFolderError(Exception):
@@ -184,7 +183,9 @@ def _output_folder(out):
     return out
 
 
-def _bench_host(args: argparse.Namespace, ops: list[str], backends: list[str], sizes: list[int], out) -> None:
+def _bench_host(args: argparse.Namespace, ops: list[str], backends: list[str], sizes: list[int], out) -> int:
+    """The host sweep, its tables, bench.json and bench.png. 0; 1 when nothing could be timed;
+    130 when interrupted (Ctrl-C), after writing what was measured until then."""
     from .bench import report
     from .bench.cases import CASES
     from .bench.classic import classic_dot, format_classic
@@ -194,18 +195,39 @@ def _bench_host(args: argparse.Namespace, ops: list[str], backends: list[str], s
     runners = {op: len(backends) + len(CASES[op].peers) * (not args.no_peers) for op in ops}
     progress = _Progress(sum(len(CASES[op].sizes_run(sizes)) * runners[op] for op in ops))
     timing = {"repeats": 3, "min_sample": 0.005} if args.quick else {"repeats": 7, "min_sample": 0.02}
-    results = run_sweep(ops, backends, sizes, dtype=args.dtype, peers=not args.no_peers, progress=progress, **timing)
-    progress.close()
-    extra = {}
-    if "dot" in ops:  # the classic is a dot product: not asked for unless dot is
-        extra["classic_dot"] = classic_dot(10_000 if args.quick else 1_000_000, backends=tuple(backends))
-        print(format_classic(extra["classic_dot"]) + "\n")
+    results, extra, interrupted = [], {}, False
+    try:
+        for result in run_sweep(ops, backends, sizes, dtype=args.dtype, peers=not args.no_peers, progress=progress, **timing):
+            results.append(result)
+        progress.close()
+        if "dot" in ops:  # the classic is a dot product: not asked for unless dot is
+            extra["classic_dot"] = classic_dot(10_000 if args.quick else 1_000_000, backends=tuple(backends))
+            print(format_classic(extra["classic_dot"]) + "\n")
+    except KeyboardInterrupt:
+        progress.close()
+        interrupted = True
+    if not results:  # interrupted during the first timing
+        print("xpvec bench: interrupted before anything was timed", file=sys.stderr)
+        return 130
     machine = machine_info()
     print(report.tables(results))
-    config = {"ops": ops, "backends": backends, "sizes": sizes, "dtype": args.dtype, "quick": args.quick, **timing}
+    notes = [line for op in ops if (line := CASES[op].rounding(sizes))]
+    if notes:
+        print("\n" + "\n".join(notes))
+    config = {"ops": ops, "backends": backends, "sizes": sizes, "dtype": args.dtype, "quick": args.quick, **timing,
+              "command": " ".join(["xpvec", *sys.argv[1:]]), "interrupted": interrupted}  # fmt: skip
     report.write_json(out / "bench.json", results, machine, config, extra)
     why_not = report.write_plot(out / "bench.png", results, machine)
+    if why_not:  # a plot of an earlier run beside this run's JSON would pass for this one's
+        (out / "bench.png").unlink(missing_ok=True)
     print(f"\nwrote {out / 'bench.json'}" + (f"; {why_not}" if why_not else f" and {out / 'bench.png'}"))
+    if interrupted:
+        print(f"xpvec bench: interrupted; {out / 'bench.json'} holds what was measured until then", file=sys.stderr)
+        return 130
+    if not any(r.median_s for r in results):
+        print("xpvec bench: nothing was timed: " + "; ".join(dict.fromkeys(r.note for r in results)), file=sys.stderr)
+        return 1
+    return 0
 
 
 def _bench_gpu(args: argparse.Namespace, ops: list[str], out) -> None:
@@ -232,8 +254,13 @@ def _bench_gpu(args: argparse.Namespace, ops: list[str], out) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xpvec", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("info", help="which backends are usable here, and why not").set_defaults(run=_info)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser(
+        "info",
+        help="which backends are usable here, and why not",
+        description="List the backends, whether each can run here (and if not, why and how to fix it), "
+        "the default backend, and which ops each backend runs with its own kernels.",
+    ).set_defaults(run=_info)
     demo = sub.add_parser(
         "demo",
         help="train logistic regression on the digits images on every usable backend and compare",
@@ -255,7 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument(
         "--ops",
         type=_names,
-        help="comma-separated benchmark cases, named after the ops they time (default: all; a wrong name lists them)",
+        help="comma-separated benchmark cases, named after the ops they time (default: all: "
+        + ", ".join(_bench_cases())
+        + ")",
     )
     bench.add_argument(
         "--backends",
@@ -281,6 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     bench.set_defaults(run=_bench)
     args = parser.parse_args(argv)
+    if args.command is None:  # "xpvec" alone: what it can do, not argparse's "required: command"
+        parser.print_help(sys.stderr)
+        return 2
     if args.command == "demo" and args.size is not None and not args.ops:
         # The training demo's data is the fixed digits set (1797 images): there is no size to set.
         demo.error("argument --size: applies to --ops only (the training demo uses the fixed digits set); add --ops")
@@ -290,6 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _stdout_closed()
+    except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback through whatever was running
+        print(f"\nxpvec {args.command}: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:  # a clear one-line error, not a traceback, for what users can fix
         from .bench.sweep import InvalidRequest
         from .errors import BackendUnavailableError
@@ -300,6 +335,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"xpvec {args.command}: error: {exc}", file=sys.stderr)
             return 2
         raise
+
+
+def _bench_cases() -> list[str]:
+    """The benchmark cases' names, for --help (loads NumPy, not the backends)."""
+    from .bench.cases import CASES
+
+    return list(CASES)
 
 
 def _version() -> str:

@@ -16,6 +16,7 @@ import numpy as np
 
 import xpvec
 from xpvec._registry import get_instance
+from xpvec._table import format_count
 
 ROW = 1000  # row length of the 2-D ops (softmax over rows of 1000, as scipy users write it)
 
@@ -129,6 +130,14 @@ def _numexpr_sigmoid() -> Callable:
     return lambda x: numexpr.evaluate("1 / (1 + exp(-x))", local_dict={"x": x})
 
 
+# How each shape rounds a count (``Case.rounding``).
+_ROUNDING = {
+    _rows_shape: f"whole rows of {ROW} elements",
+    _image_shape: "whole 64 x 3 images, one at the least",
+    _classification_shape: f"whole samples of {N_FEATURES} features, two at the least",
+}
+
+
 def _as_is(result):
     return result
 
@@ -153,6 +162,15 @@ class Case:
     one_pass: bool = True
     #: the shape of ``make_inputs(size)[0]``, without building it (see ``sizes_run``).
     shape: Callable[[int], tuple[int, ...]] = _flat_shape
+
+    def rounding(self, sizes: Iterable[int]) -> str | None:
+        """A line saying which requested ``sizes`` ran as another count, and why; None if none did."""
+        changed = {n: math.prod(self.shape(n)) for n in dict.fromkeys(sizes)}
+        changed = {n: run for n, run in changed.items() if run != n}
+        if not changed:
+            return None
+        how = ", ".join(f"{format_count(n)} -> {format_count(run)}" for n, run in changed.items())
+        return f"{self.op} runs {_ROUNDING[self.shape]}: {how}"
 
     def sizes_run(self, sizes: Iterable[int]) -> list[int]:
         """The element counts run for the requested ``sizes``: each as the case's shape rounds

@@ -7,9 +7,10 @@ import numpy as np
 import xpvec
 
 from .._registry import get_instance
-from .._table import format_count, format_ratio
+from .._table import format_count, format_seconds, format_speed
 from .timing import median, time_calls
 
+LOOP = "python for loop"
 KIND = {"numba": "accelerated", "cupy": "accelerated", "dask": "chunked"}
 
 
@@ -26,7 +27,7 @@ def classic_dot(n: int = 1_000_000, seed: int = 0, backends: tuple[str, ...] | N
             total += al[i] * bl[i]
         return total
 
-    times = {"python for loop": median(time_calls([loop], repeats=3, min_sample=0.0))}
+    times = {LOOP: median(time_calls([loop], repeats=3, min_sample=0.0))}
     times["np.dot (vectorized)"] = median(time_calls([lambda: np.dot(a, b)], repeats=7))
     for name in backends or xpvec.available_backends():
         if name not in ("python", "numpy", "array_api"):
@@ -35,13 +36,17 @@ def classic_dot(n: int = 1_000_000, seed: int = 0, backends: tuple[str, ...] | N
             times[f"xpvec {name} ({KIND.get(name, name)})"] = median(
                 time_calls([lambda m=moved, nm=name, f=finish: f(xpvec.dot(*m, backend=nm))], repeats=7)
             )
-    loop_s = times["python for loop"]
+    loop_s = times[LOOP]
     return {"n": n, "seconds": times, "speedup_over_loop": {k: loop_s / v for k, v in times.items()}}
 
 
 def format_classic(result: dict) -> str:
+    """A line per contender: its median time, and how much faster (or slower) than the loop."""
     lines = [f"dot of two {format_count(result['n'])}-element vectors:"]
     for label, seconds in result["seconds"].items():
-        ratio = format_ratio(result["speedup_over_loop"][label])  # 0.096x, not 0x, for a slower one
-        lines.append(f"  {label:<32} {seconds * 1e3:10.3f} ms   {ratio:>9} the loop")
+        if label == LOOP:
+            speed = "(the baseline)"
+        else:
+            speed = format_speed(result["speedup_over_loop"][label], "the loop")
+        lines.append(f"  {label:<28} {format_seconds(seconds):>9}   {speed}")
     return "\n".join(lines)

@@ -7,7 +7,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-from .._table import format_count, format_ratio, format_table
+from .._table import format_count, format_ratio, format_seconds, format_table
 from .cases import CASES
 from .sweep import Result
 
@@ -18,15 +18,6 @@ def _find(results: list[Result], op: str, size: int, runner: str) -> Result | No
 
 def _ratio(base: Result | None, r: Result) -> str:
     return format_ratio(base.median_s / r.median_s) if base and r.median_s else "-"
-
-
-def _time(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
 
 
 def _one_pass(op: str) -> bool:
@@ -47,12 +38,12 @@ def tables(results: list[Result]) -> str:
             numpy_r, loop_r = _find(results, op, r.size, "numpy"), _find(results, op, r.size, "python")
             one_pass = _one_pass(op)
             body.append((
-                format_count(r.size), r.runner, _time(r.median_s), _ratio(numpy_r, r), _ratio(loop_r, r),
-                f"{r.gbps:.2f}" if r.gbps and one_pass else "-",
+                format_count(r.size), r.runner, format_seconds(r.median_s), _ratio(numpy_r, r), _ratio(loop_r, r),
+                f"{r.gbps:.3g}" if r.gbps and one_pass else "-",
                 f"{r.percent_of_floor:.0f}%" if r.percent_of_floor and one_pass else "-",
                 r.note,
             ))  # fmt: skip
-        headers = ["size", "backend / peer", "median", "vs numpy", "vs loop", "GB/s", "% copy floor", "note"]
+        headers = ["size", "backend / peer", "median", "speedup vs numpy", "speedup vs loop", "GB/s", "% copy floor", "note"]
         out.append(f"{op} ({rows[0].dtype})\n" + format_table(headers, body))
     return "\n\n".join(out)
 
@@ -69,7 +60,8 @@ FIELDS = {
     "copy_floor_s": "median seconds of a copy moving bytes_moved, measured in the same run",
     "gb_per_s": "bytes_moved / median_s / 1e9",
     "percent_of_copy_floor": "100 * copy_floor_s / median_s (a ratio of times: over 100 is faster than the copy)",
-    "note": "why a result is missing, if it is",
+    "note": "why a result is missing, or that its samples spread widely",
+    "iqr_s": "interquartile range of the samples' seconds per call (null: skipped)",
     "config.repeats": "samples per median",
     "config.min_sample": "seconds each sample lasts at the least (calls are repeated within it)",
 }
@@ -133,7 +125,10 @@ def write_plot(
     ops = [op for op in dict.fromkeys(r.op for r in results) if _one_pass(op)]
     if not ops:
         return "no op here is a single pass over its data: no plot written"
-    plotted = [r for r in results if r.op in ops]
+    plotted = [r for r in results if r.op in ops and r.gbps]  # skipped runs have no point to draw
+    ops = [op for op in ops if any(r.op == op for r in plotted)]
+    if not ops:
+        return "nothing was timed: no plot written"
     styles = _styles(plotted)
     cols = min(3, len(ops))
     nrows = -(-len(ops) // cols)

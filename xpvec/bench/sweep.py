@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -13,7 +14,10 @@ import xpvec
 from .._registry import get_instance
 from .._table import format_count
 from .cases import CASES, LOOP_MAX_SIZE, Case
-from .timing import copies_for, copy_bandwidth, median, time_calls
+from .timing import copies_for, copy_bandwidth, median, spread, time_calls
+
+#: A spread (interquartile range) of samples beyond this share of their median is noted.
+NOISY = 0.25
 
 
 @dataclass
@@ -27,6 +31,15 @@ class Result:
     bytes_moved: int
     copy_floor_s: float
     note: str = ""
+    iqr_s: float | None = None  # the samples' interquartile range: how far to trust the median
+
+    def timed(self, samples: list[float]) -> Result:
+        """The median and spread of ``samples``; a spread beyond ``NOISY`` of the median is
+        noted, as the machine's other load, not the runner, may be what it measures."""
+        self.median_s, self.iqr_s = median(samples), spread(samples)
+        if self.iqr_s > NOISY * self.median_s:
+            self.note = f"noisy: IQR {100 * self.iqr_s / self.median_s:.0f}% of the median"
+        return self
 
     @property
     def gbps(self) -> float | None:
@@ -49,7 +62,9 @@ def _check(names: Iterable[str], known: Iterable[str], what: str) -> list[str]:
     names, known = list(names), list(known)
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise InvalidRequest(f"unknown {what} {', '.join(map(repr, unknown))}; choose from: {', '.join(known)}")
+        close = [m for n in unknown for m in difflib.get_close_matches(n, known, n=1)]
+        hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+        raise InvalidRequest(f"unknown {what} {', '.join(map(repr, unknown))}; {hint}choose from: {', '.join(known)}")
     return names
 
 
@@ -76,11 +91,11 @@ def run_sweep(
     min_sample: float = 0.02,
     progress: Callable[[str], None] | None = None,
     seed: int = 0,
-) -> list[Result]:
+) -> Iterator[Result]:
+    """Each case x size x runner's result as soon as it is timed (a run cut short keeps those)."""
     ops, backends, sizes = validate(ops, backends, sizes)
     progress = progress or (lambda label: None)
     rng = np.random.default_rng(seed)
-    results: list[Result] = []
     floors: dict[int, float] = {}
     for op in ops:
         case = CASES[op]
@@ -93,12 +108,11 @@ def run_sweep(
             copies = [host] + [tuple(a.copy() for a in host) for _ in range(copies_for(nbytes) - 1)]
             for name in backends:
                 progress(f"{op} n={format_count(size)} {name}")
-                results.append(_time_backend(case, name, size, dtype, copies, nbytes, floor_s, repeats, min_sample))
+                yield _time_backend(case, name, size, dtype, copies, nbytes, floor_s, repeats, min_sample)
             if peers:
                 for label, load in case.peers.items():
                     progress(f"{op} n={format_count(size)} {label}")
-                    results.append(_time_peer(case, label, load, size, dtype, copies, nbytes, floor_s, repeats, min_sample))
-    return results
+                    yield _time_peer(case, label, load, size, dtype, copies, nbytes, floor_s, repeats, min_sample)
 
 
 def _time_backend(case: Case, name, size, dtype, copies, nbytes, floor_s, repeats, min_sample) -> Result:
@@ -110,10 +124,8 @@ def _time_backend(case: Case, name, size, dtype, copies, nbytes, floor_s, repeat
     moved = [tuple(xpvec.to_device(a, name) for a in args) for args in copies]
     calls = [case.xpvec_call(name, args) for args in moved]
     if name == "python":  # one sample of one call per copy is plenty for the baseline
-        result.median_s = median(time_calls(calls[:1], repeats=3, min_sample=0.0))
-    else:
-        result.median_s = median(time_calls(calls, repeats=repeats, min_sample=min_sample))
-    return result
+        return result.timed(time_calls(calls[:1], repeats=3, min_sample=0.0))
+    return result.timed(time_calls(calls, repeats=repeats, min_sample=min_sample))
 
 
 def _time_peer(case: Case, label, load, size, dtype, copies, nbytes, floor_s, repeats, min_sample) -> Result:
@@ -125,8 +137,7 @@ def _time_peer(case: Case, label, load, size, dtype, copies, nbytes, floor_s, re
         return result
     calls = [lambda args=args: fn(*args) for args in copies]
     with np.errstate(all="ignore"):  # peers like 1/(1+exp(-x)) warn on overflow; that is theirs to fix
-        result.median_s = median(time_calls(calls, repeats=repeats, min_sample=min_sample))
-    return result
+        return result.timed(time_calls(calls, repeats=repeats, min_sample=min_sample))
 
 
 def machine_info() -> dict:
@@ -145,7 +156,9 @@ def machine_info() -> dict:
         pass
     info = {
         "cpu": cpu,
-        "cores": os.cpu_count(),
+        # The CPUs this process may run on (taskset, a container's cpuset), not the machine's.
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "platform": platform.platform(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "xpvec": xpvec.__version__,

@@ -80,6 +80,14 @@ def median(samples: Sequence[float]) -> float:
     return statistics.median(samples)
 
 
+def spread(samples: Sequence[float]) -> float:
+    """The interquartile range of ``samples`` (0 for a single one)."""
+    if len(samples) < 2:
+        return 0.0
+    low, _, high = statistics.quantiles(samples, n=4, method="inclusive")
+    return high - low
+
+
 def copy_bandwidth(nbytes: int, repeats: int = 7) -> float:
     """Bytes per second of ``np.copyto`` (read + write) over an array of ``nbytes``: the floor."""
     n = max(nbytes // 8, 1)
