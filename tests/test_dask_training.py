@@ -258,6 +258,40 @@ def test_dask_labels_beside_host_x_are_refused():
         xpvec.LogisticRegression().fit(X, y, sample_weight=chunked(np.ones(len(y)), 100))
 
 
+@pytest.mark.parametrize("kind", ["object", "category", "string"])
+def test_host_labels_of_pandas_kinds_beside_dask_x(kind):
+    # Dask sizes "auto" chunks by itemsize, which object labels lack: it refused to chunk them.
+    pd = pytest.importorskip("pandas")
+    X, y = standardized(load_breast_cancer)
+    labels = pd.Series(np.array(["benign", "malignant"])[y]).astype(kind)
+    lazy = xpvec.LogisticRegression().fit(chunked(X, 100), labels)
+    host = xpvec.LogisticRegression().fit(X, labels)
+    np.testing.assert_array_equal(lazy.classes_, host.classes_)
+    assert_same_model(lazy, host, rtol=1e-6)
+
+
+@pytest.mark.parametrize("odd", ["nan", "mixed"])
+def test_labels_that_cannot_be_sorted_are_refused_in_words(odd):
+    # np.unique's TypeError ('<' not supported between 'str' and 'float') came from a Dask task.
+    X, y = _X, np.where(_BINARY == 1, "b", "a").astype(object)
+    if odd == "nan":
+        y[0] = np.nan
+    else:
+        y[::2] = 1
+    with pytest.raises(ValueError, match="y holds labels that cannot be compared .*one type"):
+        xpvec.LogisticRegression().fit(chunked(X, 20), chunked(y, 20))
+
+
+@pytest.mark.parametrize("name", ["y", "sample_weight"])
+def test_labels_or_weights_of_unknown_length_say_so(name):
+    # Boolean indexing leaves the length NaN: it read "inconsistent numbers of samples: [40, nan]".
+    y, weights = chunked(_BINARY, 20), chunked(np.ones(40), 20)
+    picked = {"y": y[y >= 0], "sample_weight": weights[weights > 0]}[name]
+    args = (picked, weights) if name == "y" else (y, picked)
+    with pytest.raises(ValueError, match=rf"{name} has unknown chunk sizes .*{name}.compute_chunk_sizes\(\)"):
+        xpvec.LogisticRegression().fit(chunked(_X, 20), args[0], sample_weight=args[1])
+
+
 # ---------------------------------------------------------------- a worker lost mid-fit
 def test_a_worker_killed_mid_fit_is_survived(cluster, monkeypatch, caplog):
     X, y = standardized(load_digits)

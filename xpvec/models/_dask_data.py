@@ -45,13 +45,23 @@ def dask_training_data(estimator, backend: Backend, X, y, sample_weight) -> Trai
     xp = backend.namespace(X)
     if any(math.isnan(n) for n in X.chunks[0]):
         raise backend._unknown_sizes_error(f"{type(estimator).__name__}.fit", "X", X.shape)
-    y = _beside_rows(X, _labels(y))
-    sample_weight = _weights_beside(X, sample_weight)
+    fit = f"{type(estimator).__name__}.fit"
+    y = _beside_rows(backend, fit, X, _labels(y), "y")
+    sample_weight = _weights_beside(backend, fit, X, sample_weight)
     X, y, sample_weight = dask.persist(X, y, sample_weight)
     checks = [da.isfinite(X).all(), da.unique(y)]
     if sample_weight is not None:
         checks += [da.isfinite(sample_weight).all(), sample_weight.min(), sample_weight.max()]
-    finite, classes, *weight_checks = dask.compute(*checks)
+    try:
+        finite, classes, *weight_checks = dask.compute(*checks)
+    except TypeError as exc:
+        if y.dtype != object:
+            raise
+        # np.unique sorts the labels: NaN among strings, or strings among numbers, cannot be.
+        raise ValueError(
+            f"y holds labels that cannot be compared ({exc}): NaN among the labels, or labels of "
+            "mixed types; give every label one type (all numbers or all strings), and none NaN"
+        ) from None
     if not finite:
         raise non_finite_error(type(estimator).__name__)
     if sample_weight is not None:
@@ -69,7 +79,7 @@ def dask_training_data(estimator, backend: Backend, X, y, sample_weight) -> Trai
     if sample_weight is not None:
         # Checked as given (float64 from the host), then in X's dtype: a float32 cast would
         # turn weights beyond its range into inf before any check could name them.
-        refuse_unusable_weights(float(highest), X.dtype, what)
+        refuse_unusable_weights(float(highest), np, X.dtype, what)  # Dask arrays hold NumPy dtypes
         sample_weight = xp.astype(sample_weight, X.dtype).persist()
     if n_classes == 2:
         Y = y.map_blocks(_encode, classes, X.dtype, dtype=X.dtype)
@@ -107,7 +117,9 @@ def _labels(y):
     """y as a 1-D Dask array, with scikit-learn's treatment of a column vector."""
     import dask.array as da
 
-    y = y if isinstance(y, da.Array) else da.from_array(np.asarray(y))
+    # Host labels in one chunk (Dask cannot size "auto" chunks of object labels: pandas
+    # strings or categories), then chunked like X's rows by ``_beside_rows``.
+    y = y if isinstance(y, da.Array) else da.from_array(np.asarray(y), chunks=-1)
     if y.ndim == 2 and y.shape[1] == 1:
         warn_caller(
             "A column-vector y was passed when a 1d array was expected. Please change the "
@@ -120,8 +132,10 @@ def _labels(y):
     return y
 
 
-def _beside_rows(X, v):
-    """The n-sized Dask array v chunked like X's rows, after scikit-learn's length check."""
+def _beside_rows(backend: Backend, fit: str, X, v, name: str):
+    """The n-sized Dask array v (``name``) chunked like X's rows, after scikit-learn's length check."""
+    if any(math.isnan(n) for n in v.chunks[0]):  # its length unknown: no length to check
+        raise backend._unknown_sizes_error(fit, name, v.shape)
     if v.shape[0] != X.shape[0]:
         raise ValueError(
             f"Found input variables with inconsistent numbers of samples: [{X.shape[0]}, {v.shape[0]}]"
@@ -129,7 +143,7 @@ def _beside_rows(X, v):
     return v if v.chunks[0] == X.chunks[0] else v.rechunk({0: X.chunks[0]})
 
 
-def _weights_beside(X, sample_weight):
+def _weights_beside(backend: Backend, fit: str, X, sample_weight):
     import dask.array as da
 
     if sample_weight is None:
@@ -141,11 +155,11 @@ def _weights_beside(X, sample_weight):
         return da.from_array(weights, chunks=(X.chunks[0],))
     if sample_weight.ndim != 1:
         raise ValueError(f"Sample weights must be 1D array or scalar, got {sample_weight.ndim}D")
-    if sample_weight.shape[0] != X.shape[0]:
+    if sample_weight.shape[0] != X.shape[0] and not math.isnan(sample_weight.shape[0]):
         raise ValueError(
             f"sample_weight.shape == {sample_weight.shape}, expected ({X.shape[0]},)!"
         )
-    return _beside_rows(X, sample_weight)
+    return _beside_rows(backend, fit, X, sample_weight, "sample_weight")
 
 
 def _check_weight_values(finite: bool, lowest, highest) -> None:

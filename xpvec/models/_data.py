@@ -28,7 +28,7 @@ from sklearn.utils.validation import (
 
 from .._arrays import ARRAY_API, DASK, HOST, array_kind, describe, on_device_of
 from .._convert import to_numpy
-from .._dtypes import compute_and_output
+from .._dtypes import compute_and_output, describe_dtype
 from .._selection import resolve
 from ..backends._base import Backend
 from ..backends._host import HostBackend, is_sparse
@@ -251,7 +251,7 @@ def training_data(estimator, X, y, sample_weight) -> TrainingData:
         with np.errstate(over="ignore"):  # refused below, in words
             sample_weight = per_class if sample_weight is None else sample_weight * per_class
     if sample_weight is not None:
-        refuse_unusable_weights(float(np.max(sample_weight)), X.dtype, what)
+        refuse_unusable_weights(float(np.max(sample_weight)), backend.namespace(X), X.dtype, what)
         sample_weight = place_like(backend, X, sample_weight)
     # Labels and weights are n-sized: checked on the host, placed beside X once.
     return TrainingData(backend, X, place_like(backend, X, Y), sample_weight, classes, finite_unchecked)
@@ -276,15 +276,15 @@ def weights_named(sample_weight, class_weight) -> str:
     return " times ".join(given)
 
 
-def refuse_unusable_weights(highest: float, dtype, what: str) -> None:
+def refuse_unusable_weights(highest: float, xp, dtype, what: str) -> None:
     """The weights that train (``what``: ``weights_named``), refused in words where X's dtype
-    cannot hold them or none is above 0; ``highest`` is their max, NaN or inf where their
-    float64 products overflowed."""
-    limit = float(np.finfo(dtype).max)
+    (of namespace ``xp``) cannot hold them or none is above 0; ``highest`` is their max, NaN or
+    inf where their float64 products overflowed."""
+    limit = float(xp.finfo(dtype).max)
     if not highest <= limit:
         reach = f"reaches {highest:.3g}" if math.isfinite(highest) else "overflows"
         raise ValueError(
-            f"{what} {reach}, beyond {np.dtype(dtype).name}'s range ({limit:.3g}): scale the weights "
+            f"{what} {reach}, beyond {describe_dtype(dtype)}'s range ({limit:.3g}): scale the weights "
             "down (weights w / s with C * s fit the same model)"
         )
     if highest == 0:
