@@ -176,6 +176,23 @@ def saturated_problem(n_outputs, rng, n=12, d=5):
     return X, Y, W, b
 
 
+@pytest.mark.parametrize("backend", [*BACKENDS, "dask"])
+def test_float16_x_trains_in_float32_on_every_backend(backend):
+    # The ops' rule (float16 computes in float32). The host backends took scikit-learn's
+    # reading, float64, where Dask, CuPy and array-API X trained in float32.
+    X, y = small_problem(2)
+    half = X.astype(np.float16)
+    if backend == "dask":
+        da = pytest.importorskip("dask.array")
+        fit = lambda X: xpvec.LogisticRegression().fit(da.from_array(X, chunks=40), y)  # noqa: E731
+    else:
+        fit = lambda X: xpvec.LogisticRegression(backend=backend).fit(X, y)  # noqa: E731
+    model, as_float32 = fit(half), fit(half.astype(np.float32))
+    assert model.coef_.dtype == np.float32
+    np.testing.assert_array_equal(model.coef_, as_float32.coef_)
+    assert model.predict_proba(half).dtype == np.float32
+
+
 @pytest.mark.parametrize("regularized", [True, False], ids=["C=0.5", "no-penalty"])
 @pytest.mark.parametrize("n_outputs", [1, 3], ids=["binary", "multinomial"])
 @pytest.mark.parametrize("backend", BACKENDS)

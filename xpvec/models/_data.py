@@ -81,7 +81,10 @@ def host_layout(estimator, X):
         raise not_2d_error(len(X.shape))
     dtype = getattr(X, "dtype", None)  # a DataFrame has one per column, which scikit-learn reads
     if isinstance(dtype, np.dtype):
-        model_dtype(np, dtype, type(estimator).__name__)
+        compute = model_dtype(np, dtype, type(estimator).__name__)
+        if compute == np.float32 and dtype != compute:
+            # float16: float32, as on every other backend (scikit-learn's own reading is float64).
+            X = X.astype(np.float32)
     return X
 
 
