@@ -78,9 +78,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_, coef_ (1 or K, n_features), intercept_ (1 or K,), n_iter_ (an
-    int32 array of shape (1,), as scikit-learn's), n_features_in_, loss_curve_
-    (float64, the objective divided by ``C * sum(w)`` per iteration, or per
-    epoch for "sgd" as the mean over its mini-batches). All NumPy arrays.
+    int32 array of shape (1,), as scikit-learn's), loss_curve_ (float64, the
+    objective divided by ``C * sum(w)`` per iteration, or per epoch for "sgd" as
+    the mean over its mini-batches): NumPy arrays, whatever the backend.
+    n_features_in_: an int, as scikit-learn's.
 
     On Dask arrays ``fit`` trains with the data left chunked where it is (on the
     workers of a ``dask.distributed`` cluster, if a Client is active): one
