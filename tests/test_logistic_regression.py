@@ -561,6 +561,20 @@ def test_sparse_x_of_any_format_and_dtype():
         reference.predict(bad)
 
 
+def test_sparse_x_on_a_dense_backend_is_named_as_passed():
+    # Validation makes sparse X CSR first: a CSC matrix was refused as "a scipy.sparse csr_matrix".
+    if "array_api" not in xpvec.available_backends():
+        pytest.skip(f"array_api: {xpvec.backend_report()['array_api']}")
+    X, y = sparse_problem(2)
+    for given in (X.tocsc(), X.tocoo()):
+        name = type(given).__name__
+        with pytest.raises(TypeError, match=rf"takes dense arrays, not a scipy\.sparse {name}: "):
+            xpvec.LogisticRegression(backend="array_api").fit(given, y)
+        fitted = xpvec.LogisticRegression(backend="array_api").fit(X.toarray(), y)
+        with pytest.raises(TypeError, match=rf"takes dense arrays, not a scipy\.sparse {name}: "):
+            fitted.predict(given)
+
+
 X_OK, Y_OK = small_problem(2, n_samples=30)
 
 

@@ -114,13 +114,14 @@ def model_dtype(xp, dtype, name: str):
         raise ValueError(f"{lead}{exc}") from None
 
 
-def _on_backend(backend: Backend, X):
-    """Validated host X as the backend's: sparse X stays scipy's (the host backends train on it)."""
+def _on_backend(backend: Backend, X, given: type):
+    """Validated host X as the backend's: sparse X stays scipy's (the host backends train on it).
+    ``given``: X's type as passed (validation made sparse X CSR), for the refusal."""
     if not is_sparse(X):
         return backend.from_numpy(X)
     if not isinstance(backend, HostBackend):
         raise TypeError(
-            f"the {backend.name} backend takes dense arrays, not a scipy.sparse {type(X).__name__}: "
+            f"the {backend.name} backend takes dense arrays, not a scipy.sparse {given.__name__}: "
             "choose a host backend (backend='numpy', 'numba' or 'python'), which trains on it "
             "as it is, or pass X.toarray()"
         )
@@ -223,9 +224,10 @@ def training_data(estimator, X, y, sample_weight) -> TrainingData:
     defer_finite = estimator.solver == "lbfgs" and not is_sparse(X)
     _refuse_dask_beside(X, y=y, sample_weight=sample_weight)
     if is_host(X):
+        given = type(X)
         X, y = validate_host(estimator, X, y, reset=True, check_finite=not defer_finite)
         backend = trainable(resolve(estimator.backend, X), estimator.solver)
-        X = _on_backend(backend, X)
+        X = _on_backend(backend, X, given)
         finite_unchecked = defer_finite
     else:
         if y is None:
@@ -311,9 +313,10 @@ def _refuse_dask_beside(X, **n_sized) -> None:
 def features(estimator, X, *, reset: bool) -> tuple[Backend, Any]:
     """``(backend, X)`` for predicting: X validated and on the backend that runs it."""
     if is_host(X):
+        given = type(X)
         X = validate_host(estimator, X, reset=reset)
         backend = resolve(estimator.backend, X)
-        return backend, _on_backend(backend, X)
+        return backend, _on_backend(backend, X, given)
     backend = resolve(estimator.backend, X)
     if array_kind(X) == DASK:
         from ._dask_data import lazily_checked
