@@ -156,7 +156,7 @@ def _bench(args: argparse.Namespace) -> int:
     out = _output_folder(args.out)
     host_backends = [b for b in backends if b != "cupy"]
     code = _bench_host(args, ops, host_backends, sizes, out) if host_backends else 0
-    if "cupy" in backends and code == 0:
+    if "cupy" in backends and code != 130:  # not after Ctrl-C
         _bench_gpu(args, ops, out)
     return code
 
