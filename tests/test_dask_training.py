@@ -270,6 +270,18 @@ def test_host_labels_of_pandas_kinds_beside_dask_x(kind):
     assert_same_model(lazy, host, rtol=1e-6)
 
 
+@pytest.mark.parametrize("kind", ["Int64", "boolean"])
+def test_pandas_nullable_labels_read_as_on_the_host(kind):
+    # scikit-learn reads them as float64 (classes_ [0., 1.]); beside Dask X they stayed int64
+    # or bool, so classes_ and predictions changed dtype with the backend.
+    pd = pytest.importorskip("pandas")
+    labels = pd.Series(_BINARY, dtype=kind)
+    lazy = xpvec.LogisticRegression().fit(chunked(_X, 20), labels)
+    host = xpvec.LogisticRegression().fit(_X, labels)
+    assert lazy.classes_.dtype == host.classes_.dtype == np.float64
+    np.testing.assert_array_equal(lazy.predict(chunked(_X, 20)).compute(), host.predict(_X))
+
+
 @pytest.mark.parametrize("odd", ["nan", "mixed"])
 def test_labels_that_cannot_be_sorted_are_refused_in_words(odd):
     # np.unique's TypeError ('<' not supported between 'str' and 'float') came from a Dask task.

@@ -29,6 +29,7 @@ from ._data import (
     checked_layout,
     class_weights,
     encode_labels,
+    host_labels,
     non_finite_error,
     refuse_unusable_weights,
     targets,
@@ -117,9 +118,10 @@ def _labels(y):
     """y as a 1-D Dask array, with scikit-learn's treatment of a column vector."""
     import dask.array as da
 
-    # Host labels in one chunk (Dask cannot size "auto" chunks of object labels: pandas
-    # strings or categories), then chunked like X's rows by ``_beside_rows``.
-    y = y if isinstance(y, da.Array) else da.from_array(np.asarray(y), chunks=-1)
+    if not isinstance(y, da.Array):
+        # Read as on every other backend, in one chunk (Dask cannot size "auto" chunks of
+        # object labels: pandas strings or categories), chunked like X's rows by ``_beside_rows``.
+        return da.from_array(host_labels(y), chunks=-1)
     if y.ndim == 2 and y.shape[1] == 1:
         warn_caller(
             "A column-vector y was passed when a 1d array was expected. Please change the "

@@ -55,6 +55,13 @@ def is_host(X: Any) -> bool:
     return array_kind(X) == HOST
 
 
+def host_labels(y) -> np.ndarray:
+    """Labels that are no Dask array, read as scikit-learn reads host y (``validate_host``):
+    pandas' nullable and boolean kinds as float64, a column vector flattened with its warning;
+    labels on a device (CuPy) copied to the host first."""
+    return column_or_1d(y if is_host(y) else to_numpy(y), warn=True)
+
+
 def validate_host(estimator, X, *y, reset: bool, check_finite: bool = True):
     """scikit-learn's validation of host data (X, or X and y), X as float C-order, or as a
     float CSR matrix when it is scipy.sparse (rows contiguous, as C order is for dense X).
@@ -239,7 +246,7 @@ def training_data(estimator, X, y, sample_weight) -> TrainingData:
             return dask_training_data(estimator, backend, X, y, sample_weight)
         X = validate_on_device(estimator, backend, X, reset=True)
         finite_unchecked = False
-        y = column_or_1d(to_numpy(y), warn=True)
+        y = host_labels(y)
         check_consistent_length(X, y)
     classes, codes = encode_labels(y)
     Y = targets(codes, classes.shape[0])
