@@ -2,8 +2,8 @@
 environment settings that stop idle threads from spinning.
 
 After a call, OpenBLAS's threads busy-wait for the next one (up to 2^28 cycles
-by default), and so, briefly, do the OpenMP threads of numba's parallel
-kernels. Alternating the two (``xpvec.sigmoid(X @ w)`` in a loop) on a machine
+by default), and so, briefly, do the threads of numba's parallel kernels (TBB's,
+or GNU OpenMP's where TBB is missing). Alternating the two (``xpvec.sigmoid(X @ w)`` in a loop) on a machine
 with few cores makes each wait for the cores the other's idle threads hold.
 
 Each case runs in a fresh process, because both libraries read their settings
@@ -22,7 +22,10 @@ CASES = {
     "OPENBLAS_THREAD_TIMEOUT=4": {"OPENBLAS_THREAD_TIMEOUT": "4"},
     "OMP_WAIT_POLICY=passive": {"OMP_WAIT_POLICY": "passive"},
     "both": {"OPENBLAS_THREAD_TIMEOUT": "4", "OMP_WAIT_POLICY": "passive"},
+    # numba's threads on GNU OpenMP, as where the tbb wheel is missing (the default picks TBB).
+    "NUMBA_THREADING_LAYER=omp": {"NUMBA_THREADING_LAYER": "omp"},
 }
+_SETTINGS = ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER")
 
 _MEASURE = """
 import json, time, numpy as np, xpvec
@@ -41,20 +44,22 @@ def per_round(calls, rounds=200):
     return (time.perf_counter() - t0) / rounds
 
 runs = [(per_round([sigmoid]), per_round([matvec]), per_round([sigmoid, matvec])) for _ in range(5)]
-print(json.dumps([sorted(r[i] for r in runs)[2] for i in range(3)]))  # medians
+import numba
+print(json.dumps([*(sorted(r[i] for r in runs)[2] for i in range(3)), numba.threading_layer()]))  # medians
 """
 
 
 def main() -> None:
     print("1e6-element xpvec.sigmoid (numba) and a 1000x1000 A @ v (NumPy's BLAS), per round, medians of 5")
-    print(f"{'settings':28s} {'sigmoid':>9s} {'A @ v':>9s} {'alternated':>11s} {'vs the sum':>10s}")
+    print(f"{'settings':28s} {'sigmoid':>9s} {'A @ v':>9s} {'alternated':>11s} {'vs the sum':>10s}  numba's threads")
     for name, env in CASES.items():
-        environ = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")}
+        environ = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
         out = subprocess.run(
             [sys.executable, "-c", _MEASURE], env={**environ, **env}, capture_output=True, text=True, check=True
         )
-        alone, blas, both = json.loads(out.stdout)
-        print(f"{name:28s} {alone * 1e6:7.0f}us {blas * 1e6:7.0f}us {both * 1e6:9.0f}us {both / (alone + blas):9.1f}x")
+        alone, blas, both, layer = json.loads(out.stdout)
+        print(f"{name:28s} {alone * 1e6:7.0f}us {blas * 1e6:7.0f}us {both * 1e6:9.0f}us "
+              f"{both / (alone + blas):9.1f}x  {layer}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -275,10 +275,39 @@ def test_workqueue_layer_is_serialized_not_aborted():
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+def test_the_tbb_wheel_runs_numbas_threads():
+    # pip puts libtbb where the loader does not look: numba fell back to GNU OpenMP, whose
+    # kernels wait for a preempted thread at every call (_config._load_pip_tbb).
+    import importlib.metadata
+
+    try:
+        importlib.metadata.version("tbb")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("the tbb wheel is not installed (a dependency on Linux x86-64 only)")
+    result = _run_python(
+        """
+        import numpy as np, numba, xpvec
+        x = np.ones(1 << 20)  # past PARALLEL_MIN_SIZE: the threads start
+        assert xpvec.sigmoid(x, backend="numba")[0] == 1 / (1 + np.exp(-1.0))
+        print(numba.threading_layer())
+        """,
+        cwd=Path(__file__).parent,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["tbb"]
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
-def test_a_forked_pool_after_parallel_kernels_computes_instead_of_hanging():
+@pytest.mark.parametrize("layer", [None, "omp"], ids=["default-layer", "omp"])
+def test_a_forked_pool_after_parallel_kernels_computes_instead_of_hanging(layer):
     # GNU OpenMP cannot cross a fork: numba used to terminate each child at its first parallel
     # launch, and the pool waited forever for its dead workers. Children now run serially.
+    # (TBB, the default where its wheel is installed, crosses a fork: children run threads.)
+    from xpvec.kernels.cpu import _config
+
+    if layer == "omp" and not _config._loadable("omp"):
+        pytest.skip("numba's OpenMP layer does not load here (no libgomp)")
+    env = {} if layer is None else {"NUMBA_THREADING_LAYER": layer}
     result = _run_python(
         """
         import multiprocessing as mp
@@ -302,6 +331,7 @@ def test_a_forked_pool_after_parallel_kernels_computes_instead_of_hanging():
         print("layer", __import__("numba").threading_layer(), "gnu", gnu_omp_ran)
         """,
         cwd=Path(__file__).parent,
+        **env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Terminating" not in result.stderr
