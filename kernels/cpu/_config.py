@@ -80,9 +80,9 @@ def _load_pip_tbb() -> None:
     does): numba would find no TBB and run its threads on GNU OpenMP, whose team waits
     at the end of every parallel kernel for each of its threads, a thread the OS has
     preempted included. Where another process holds a core, that is a scheduler time
-    slice per call: on 2 cores with one busy, a digits fit (75 iterations) took 163 ms
-    instead of 21 (NumPy: 23). TBB's threads steal work instead: 27 ms. Loaded
-    globally, so the soname numba's extension asks for resolves to it.
+    slice per call: on 2 cores with one busy, a digits fit (75 iterations) took 157 ms
+    against 20 on idle cores (NumPy: 24). TBB's threads take each other's work instead:
+    27 ms. Loaded globally, so the soname numba's extension asks for resolves to it.
     """
     try:
         files = importlib.metadata.files("tbb") or []
