@@ -242,11 +242,14 @@ def test_tables_align_figures_right_and_leave_out_empty_columns():
     from xpvec._table import format_table
 
     table = format_table(["size", "runner", "median", "speedup", "note"],
-                         [["1e3", "numpy", "8.71 us", "1x", ""], ["123000", "python", "146 us", "-", ""]])  # fmt: skip
+                         [["1e3", "numpy", "8.71 us", "1x", ""], ["123000", "python", "146 us", "-", ""]],
+                         drop_empty=True)  # fmt: skip
     header, _, first, second = table.splitlines()
     assert header.split() == ["size", "runner", "median", "speedup"]  # no "note": empty in every row
     assert first.index("us") == second.index("us")  # "8.71 us" over "146 us", right-aligned
     assert first.startswith("   1e3  numpy ") and second.startswith("123000  python")
+    # Not asked to: a table of goals keeps its columns of dashes (nothing measured yet).
+    assert format_table(["goal", "measured"], [["80%", "-"]]).splitlines()[0].split() == ["goal", "measured"]
 
 
 def test_a_noisy_median_is_noted():
@@ -284,6 +287,7 @@ def test_bench_interrupted_writes_what_it_measured(tmp_path, capsys, monkeypatch
     assert "Traceback" not in captured.err and "interrupted" in captured.err.splitlines()[-1]
     doc = json.loads((tmp_path / "bench.json").read_text())
     assert doc["config"]["interrupted"] is True and len(doc["results"]) == 1 and "classic_dot" not in doc
+    assert doc["config"]["command"] == " ".join(["xpvec", *argv])  # the arguments parsed, not sys.argv
 
 
 def test_bench_that_times_nothing_fails_and_leaves_no_old_plot(tmp_path, capsys):

@@ -282,6 +282,16 @@ def test_pandas_nullable_labels_read_as_on_the_host(kind):
     np.testing.assert_array_equal(lazy.predict(chunked(_X, 20)).compute(), host.predict(_X))
 
 
+def test_a_column_vector_of_host_labels_warns_at_the_callers_line():
+    from sklearn.exceptions import DataConversionWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        xpvec.LogisticRegression().fit(chunked(_X, 20), _BINARY[:, None])
+    column = [w for w in caught if w.category is DataConversionWarning]
+    assert [w.filename for w in column] == [__file__] and "column-vector y" in str(column[0].message)
+
+
 @pytest.mark.parametrize("odd", ["nan", "mixed"])
 def test_labels_that_cannot_be_sorted_are_refused_in_words(odd):
     # np.unique's TypeError ('<' not supported between 'str' and 'float') came from a Dask task.

@@ -191,6 +191,9 @@ def test_float16_x_trains_in_float32_on_every_backend(backend):
     assert model.coef_.dtype == np.float32
     np.testing.assert_array_equal(model.coef_, as_float32.coef_)
     assert model.predict_proba(half).dtype == np.float32
+    if backend != "dask":  # a DataFrame of float16 columns reads alike
+        pd = pytest.importorskip("pandas")
+        np.testing.assert_array_equal(fit(pd.DataFrame(half)).coef_, as_float32.coef_)
 
 
 @pytest.mark.parametrize("regularized", [True, False], ids=["C=0.5", "no-penalty"])
@@ -435,15 +438,19 @@ def test_class_weight_with_string_labels_and_a_missing_key():
 @pytest.mark.parametrize(
     "dtype, sample_weight, class_weight, match",
     [
-        (np.float32, 1e39, None, r"^sample_weight reaches 1e\+39, beyond float32's range \(3.4e\+38\): scale"),
-        (np.float32, 1e30, {0: 1e10}, r"^sample_weight times class_weight reaches 1e\+40, beyond float32's"),
+        (np.float32, 1e39, None, r"^sample_weight sums to 8e\+40, beyond float32's range \(3.4e\+38\): scale"),
+        # Each weight within range, their total (which the objective divides by) not.
+        (np.float32, 1e37, None, r"^sample_weight sums to 8e\+38, beyond float32's range"),
+        (np.float64, 1e307, None, r"^sample_weight overflows, beyond float64's range \(1.8e\+308\)"),
+        (np.float32, 1e30, {0: 1e10}, r"^sample_weight times class_weight sums to [0-9.]+e\+41, beyond float32's"),
         (np.float64, 1e300, {0: 1e10}, r"^sample_weight times class_weight overflows, beyond float64's range"),
         (np.float64, None, {0: 0.0, 1: 0.0}, r"^class_weight is 0 for every sample: give some samples a weight"),
     ],
 )
 def test_weights_the_data_cannot_hold_are_refused_in_words(kind, dtype, sample_weight, class_weight, match):
     # Each ended as "Input X contains NaN or infinity" (the weights became inf in X's dtype),
-    # a NaN loss on Dask, or a ZeroDivisionError for all-zero weights.
+    # a NaN loss on Dask, a ZeroDivisionError for all-zero weights, or (a total beyond the
+    # range) a model of zeros, blamed on the features' scale.
     X, y = small_problem(2)
     X, weights = X.astype(dtype), None if sample_weight is None else np.full(len(X), sample_weight)
     if kind == "array_api":  # X's dtype is the namespace's own, its range read there
@@ -455,6 +462,16 @@ def test_weights_the_data_cannot_hold_are_refused_in_words(kind, dtype, sample_w
         weights = None if weights is None else da.from_array(weights, chunks=40)
     with pytest.raises(ValueError, match=match):
         xpvec.LogisticRegression(class_weight=class_weight).fit(X, y, sample_weight=weights)
+
+
+def test_class_weights_read_as_scikit_learn_reads_them():
+    # Any number float() reads: a Decimal, a 0-d array (scikit-learn takes both).
+    from decimal import Decimal
+
+    X, y = small_problem(2)
+    plain = xpvec.LogisticRegression(class_weight={0: 0.5, 1: 2.0}).fit(X, y)
+    other = xpvec.LogisticRegression(class_weight={0: Decimal("0.5"), 1: np.array(2.0)}).fit(X, y)
+    np.testing.assert_array_equal(other.coef_, plain.coef_)
 
 
 def test_balanced_weights_of_a_class_whose_samples_weigh_nothing():
@@ -563,16 +580,19 @@ def test_sparse_x_of_any_format_and_dtype():
 
 def test_sparse_x_on_a_dense_backend_is_named_as_passed():
     # Validation makes sparse X CSR first: a CSC matrix was refused as "a scipy.sparse csr_matrix".
-    if "array_api" not in xpvec.available_backends():
-        pytest.skip(f"array_api: {xpvec.backend_report()['array_api']}")
     X, y = sparse_problem(2)
-    for given in (X.tocsc(), X.tocoo()):
-        name = type(given).__name__
-        with pytest.raises(TypeError, match=rf"takes dense arrays, not a scipy\.sparse {name}: "):
-            xpvec.LogisticRegression(backend="array_api").fit(given, y)
-        fitted = xpvec.LogisticRegression(backend="array_api").fit(X.toarray(), y)
-        with pytest.raises(TypeError, match=rf"takes dense arrays, not a scipy\.sparse {name}: "):
-            fitted.predict(given)
+    for backend in ("array_api", "dask"):
+        if backend not in xpvec.available_backends():
+            continue  # the other still runs
+        for given in (X.tocsc(), X.tocoo()):
+            name = type(given).__name__
+            # array_api takes host arrays and refuses sparse ones; dask refuses host input.
+            match = rf"not a scipy\.sparse {name}: " if backend == "array_api" else rf"scipy\.{name}"
+            with pytest.raises(TypeError, match=match):
+                xpvec.LogisticRegression(backend=backend).fit(given, y)
+            fitted = xpvec.LogisticRegression(backend="numpy").fit(X.toarray(), y).set_params(backend=backend)
+            with pytest.raises(TypeError, match=match):
+                fitted.predict(given)
 
 
 X_OK, Y_OK = small_problem(2, n_samples=30)
@@ -715,6 +735,7 @@ def test_wrong_feature_count_and_unfitted():
         (dict(class_weight={0: -1.0}), "finite numbers >= 0, got -1.0 for class 0"),
         (dict(class_weight={0: "2"}), "finite numbers >= 0, got '2' for class 0"),
         (dict(class_weight={0: True}), "finite numbers >= 0, got True for class 0"),
+        (dict(class_weight={0: [1.0]}), "finite numbers >= 0, got \\[1.0\\] for class 0"),
         (dict(warm_start="yes"), "warm_start must be True or False"),
     ],
 )

@@ -275,9 +275,11 @@ def test_workqueue_layer_is_serialized_not_aborted():
     assert result.returncode == 0, result.stderr[-3000:]
 
 
-def test_the_tbb_wheel_runs_numbas_threads():
+@pytest.mark.parametrize("requested", [None, "tbb", "safe"])
+def test_the_tbb_wheel_runs_numbas_threads(requested):
     # pip puts libtbb where the loader does not look: numba fell back to GNU OpenMP, whose
-    # kernels wait for a preempted thread at every call (_config._load_pip_tbb).
+    # kernels wait for a preempted thread at every call (_config._load_pip_tbb); a layer
+    # asked for by name ("tbb", "safe") raised "Intel TBB is required, try: pip install tbb".
     import importlib.metadata
 
     try:
@@ -292,6 +294,7 @@ def test_the_tbb_wheel_runs_numbas_threads():
         print(numba.threading_layer())
         """,
         cwd=Path(__file__).parent,
+        **({} if requested is None else {"NUMBA_THREADING_LAYER": requested}),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == ["tbb"]

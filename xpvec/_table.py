@@ -11,12 +11,14 @@ _FIGURE = re.compile(r"[-+]?\.?\d")
 EMPTY = ("-", "")
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, drop_empty: bool = False) -> str:
     """Columns padded to their widest cell; figures right-aligned (numbers, and text that starts
-    with one: "8.71 us" over "146 us"), other text left-aligned. A column with nothing in any
-    row ("-" or "" throughout) is left out: a column of dashes only takes room."""
-    keep = [i for i in range(len(headers)) if not rows or any(_cell(row[i]) not in EMPTY for row in rows)]
-    headers, rows = [headers[i] for i in keep], [[row[i] for i in keep] for row in rows]
+    with one: "8.71 us" over "146 us"), other text left-aligned. With ``drop_empty``, a column
+    with nothing in any row ("-" or "" throughout) is left out: for tables whose optional
+    columns (a baseline not run, notes) would otherwise be dashes only."""
+    if drop_empty and rows:
+        keep = [i for i in range(len(headers)) if any(_cell(row[i]) not in EMPTY for row in rows)]
+        headers, rows = [headers[i] for i in keep], [[row[i] for i in keep] for row in rows]
     cells = [[str(c) for c in headers]] + [[_cell(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     numeric = [all(_is_figure(row[i]) for row in rows) for i in range(len(headers))]

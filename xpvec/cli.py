@@ -215,7 +215,7 @@ def _bench_host(args: argparse.Namespace, ops: list[str], backends: list[str], s
     if notes:
         print("\n" + "\n".join(notes))
     config = {"ops": ops, "backends": backends, "sizes": sizes, "dtype": args.dtype, "quick": args.quick, **timing,
-              "command": " ".join(["xpvec", *sys.argv[1:]]), "interrupted": interrupted}  # fmt: skip
+              "command": " ".join(["xpvec", *args.argv]), "interrupted": interrupted}  # fmt: skip
     report.write_json(out / "bench.json", results, machine, config, extra)
     why_not = report.write_plot(out / "bench.png", results, machine)
     if why_not:  # a plot of an earlier run beside this run's JSON would pass for this one's
@@ -310,6 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     bench.set_defaults(run=_bench)
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as run, for bench.json
     if args.command is None:  # "xpvec" alone: what it can do, not argparse's "required: command"
         parser.print_help(sys.stderr)
         return 2

@@ -95,7 +95,7 @@ def training_table(backends: tuple[str, ...] | None = None) -> str:
         f"LogisticRegression(C=1, solver='lbfgs', max_iter={_MAX_ITER}) fit on {len(X_train)}, accuracy on {len(X_test)};\n"
         f"fit s: the median of {_FITS} fits after a warm-up one (the python loop: one fit)\n"
     )
-    table = format_table(["backend", "iterations", "accuracy", "fit s", "max |p - p_numpy|", "speedup vs python loop"], rows)
+    table = format_table(["backend", "iterations", "accuracy", "fit s", "max |p - p_numpy|", "speedup vs python loop"], rows, drop_empty=True)
     return header + table
 
 
@@ -129,4 +129,4 @@ def ops_table(n: int = 1_000_000, backends: tuple[str, ...] | None = None, seed:
                 loop_time = seconds
             diff = float(np.max(np.abs(to_numpy(op(*args, backend=name)) - reference)))
             rows.append((label, name, seconds * 1e3, _vs_loop(loop_time, seconds), f"{diff:.1e}"))
-    return format_table(["op", "backend", "median ms", "speedup vs python loop", "max |diff| vs numpy"], rows)
+    return format_table(["op", "backend", "median ms", "speedup vs python loop", "max |diff| vs numpy"], rows, drop_empty=True)

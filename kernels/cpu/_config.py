@@ -102,10 +102,10 @@ def _choose_threading_layer() -> str:
     except ValueError:
         pass
     requested = numba.config.THREADING_LAYER
+    if requested in ("default", "tbb", "safe", "threadsafe", "forksafe") and not _loadable("tbb"):
+        _load_pip_tbb()  # for a layer asked for by name too: numba would not find the wheel's
     if requested != "default":
         return requested
-    if not _loadable("tbb"):
-        _load_pip_tbb()
     if _loadable("tbb") or _loadable("omp"):
         numba.config.THREADING_LAYER = "threadsafe"
         return "threadsafe"

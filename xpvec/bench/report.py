@@ -44,7 +44,7 @@ def tables(results: list[Result]) -> str:
                 r.note,
             ))  # fmt: skip
         headers = ["size", "backend / peer", "median", "speedup vs numpy", "speedup vs loop", "GB/s", "% copy floor", "note"]
-        out.append(f"{op} ({rows[0].dtype})\n" + format_table(headers, body))
+        out.append(f"{op} ({rows[0].dtype})\n" + format_table(headers, body, drop_empty=True))
     return "\n\n".join(out)
 
 

@@ -25,6 +25,7 @@ from sklearn.utils.validation import _check_sample_weight
 from ..backends._base import Backend
 from ..backends.dask_backend import whole_rows
 from ._data import (
+    COLUMN_VECTOR,
     TrainingData,
     checked_layout,
     class_weights,
@@ -52,7 +53,7 @@ def dask_training_data(estimator, backend: Backend, X, y, sample_weight) -> Trai
     X, y, sample_weight = dask.persist(X, y, sample_weight)
     checks = [da.isfinite(X).all(), da.unique(y)]
     if sample_weight is not None:
-        checks += [da.isfinite(sample_weight).all(), sample_weight.min(), sample_weight.max()]
+        checks += [_total(xp, sample_weight), da.isfinite(sample_weight).all(), sample_weight.min(), sample_weight.max()]
     try:
         finite, classes, *weight_checks = dask.compute(*checks)
     except TypeError as exc:
@@ -66,8 +67,8 @@ def dask_training_data(estimator, backend: Backend, X, y, sample_weight) -> Trai
     if not finite:
         raise non_finite_error(type(estimator).__name__)
     if sample_weight is not None:
+        total, *weight_checks = weight_checks
         _check_weight_values(*weight_checks)
-        highest = float(weight_checks[-1])
     classes, _ = encode_labels(classes)  # scikit-learn's target checks, on the distinct labels
     n_classes = classes.shape[0]
     what = weights_named(sample_weight, estimator.class_weight)
@@ -76,11 +77,11 @@ def dask_training_data(estimator, backend: Backend, X, y, sample_weight) -> Trai
         (counts,) = dask.compute(da.bincount(codes, weights=sample_weight, minlength=n_classes))
         per_class = codes.map_blocks(_take, class_weights(estimator.class_weight, classes, counts))
         sample_weight = (per_class if sample_weight is None else xp.multiply(sample_weight, per_class)).persist()
-        (highest,) = dask.compute(sample_weight.max())
+        (total,) = dask.compute(_total(xp, sample_weight))
     if sample_weight is not None:
         # Checked as given (float64 from the host), then in X's dtype: a float32 cast would
         # turn weights beyond its range into inf before any check could name them.
-        refuse_unusable_weights(float(highest), np, X.dtype, what)  # Dask arrays hold NumPy dtypes
+        refuse_unusable_weights(float(total), np, X.dtype, what)  # Dask arrays hold NumPy dtypes
         sample_weight = xp.astype(sample_weight, X.dtype).persist()
     if n_classes == 2:
         Y = y.map_blocks(_encode, classes, X.dtype, dtype=X.dtype)
@@ -89,6 +90,11 @@ def dask_training_data(estimator, backend: Backend, X, y, sample_weight) -> Trai
             _encode, classes, X.dtype, dtype=X.dtype, new_axis=1, chunks=(y.chunks[0], (n_classes,))
         )
     return TrainingData(backend, X, Y.persist(), sample_weight, classes)
+
+
+def _total(xp, weights):
+    """The weights' float64 sum, its tasks guarded (an overflow is refused in words)."""
+    return xp.sum(xp.astype(weights, np.float64))
 
 
 def lazily_checked(estimator, X):
@@ -123,11 +129,7 @@ def _labels(y):
         # object labels: pandas strings or categories), chunked like X's rows by ``_beside_rows``.
         return da.from_array(host_labels(y), chunks=-1)
     if y.ndim == 2 and y.shape[1] == 1:
-        warn_caller(
-            "A column-vector y was passed when a 1d array was expected. Please change the "
-            "shape of y to (n_samples, ), for example using ravel().",
-            DataConversionWarning,
-        )
+        warn_caller(COLUMN_VECTOR, DataConversionWarning)
         y = y[:, 0]
     if y.ndim != 1:
         raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")

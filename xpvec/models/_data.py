@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils import assert_all_finite
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -55,11 +56,22 @@ def is_host(X: Any) -> bool:
     return array_kind(X) == HOST
 
 
+#: scikit-learn's warning for y of shape (n, 1), raised where the caller passed it.
+COLUMN_VECTOR = (
+    "A column-vector y was passed when a 1d array was expected. Please change the "
+    "shape of y to (n_samples, ), for example using ravel()."
+)
+
+
 def host_labels(y) -> np.ndarray:
     """Labels that are no Dask array, read as scikit-learn reads host y (``validate_host``):
     pandas' nullable and boolean kinds as float64, a column vector flattened with its warning;
     labels on a device (CuPy) copied to the host first."""
-    return column_or_1d(y if is_host(y) else to_numpy(y), warn=True)
+    y = y if is_host(y) else to_numpy(y)
+    shape = np.shape(y)
+    if len(shape) == 2 and shape[1] == 1:
+        warn_caller(COLUMN_VECTOR, DataConversionWarning)
+    return column_or_1d(y)
 
 
 def validate_host(estimator, X, *y, reset: bool, check_finite: bool = True):
@@ -88,10 +100,11 @@ def host_layout(estimator, X):
         raise not_2d_error(len(X.shape))
     dtype = getattr(X, "dtype", None)  # a DataFrame has one per column, which scikit-learn reads
     if isinstance(dtype, np.dtype):
-        compute = model_dtype(np, dtype, type(estimator).__name__)
-        if compute == np.float32 and dtype != compute:
-            # float16: float32, as on every other backend (scikit-learn's own reading is float64).
-            X = X.astype(np.float32)
+        model_dtype(np, dtype, type(estimator).__name__)
+    columns = getattr(X, "dtypes", None)
+    if dtype == np.float16 or (columns is not None and len(columns) and all(c == np.float16 for c in columns)):
+        # float16 trains in float32 as on every other backend (scikit-learn would read float64).
+        X = X.astype(np.float32)
     return X
 
 
@@ -231,10 +244,10 @@ def training_data(estimator, X, y, sample_weight) -> TrainingData:
     defer_finite = estimator.solver == "lbfgs" and not is_sparse(X)
     _refuse_dask_beside(X, y=y, sample_weight=sample_weight)
     if is_host(X):
-        given = type(X)
+        given = X  # a backend that refuses it names it as passed (sparse X is CSR after validation)
         X, y = validate_host(estimator, X, y, reset=True, check_finite=not defer_finite)
-        backend = trainable(resolve(estimator.backend, X), estimator.solver)
-        X = _on_backend(backend, X, given)
+        backend = trainable(resolve(estimator.backend, given), estimator.solver)
+        X = _on_backend(backend, X, type(given))
         finite_unchecked = defer_finite
     else:
         if y is None:
@@ -263,7 +276,9 @@ def training_data(estimator, X, y, sample_weight) -> TrainingData:
         with np.errstate(over="ignore"):  # refused below, in words
             sample_weight = per_class if sample_weight is None else sample_weight * per_class
     if sample_weight is not None:
-        refuse_unusable_weights(float(np.max(sample_weight)), backend.namespace(X), X.dtype, what)
+        with np.errstate(over="ignore"):  # an overflowing total is refused in words
+            total = float(np.sum(sample_weight, dtype=np.float64))
+        refuse_unusable_weights(total, backend.namespace(X), X.dtype, what)
         sample_weight = place_like(backend, X, sample_weight)
     # Labels and weights are n-sized: checked on the host, placed beside X once.
     return TrainingData(backend, X, place_like(backend, X, Y), sample_weight, classes, finite_unchecked)
@@ -288,18 +303,19 @@ def weights_named(sample_weight, class_weight) -> str:
     return " times ".join(given)
 
 
-def refuse_unusable_weights(highest: float, xp, dtype, what: str) -> None:
+def refuse_unusable_weights(total: float, xp, dtype, what: str) -> None:
     """The weights that train (``what``: ``weights_named``), refused in words where X's dtype
-    (of namespace ``xp``) cannot hold them or none is above 0; ``highest`` is their max, NaN or
-    inf where their float64 products overflowed."""
+    (of namespace ``xp``) cannot hold their total, which the objective divides by (so each
+    weight, too), or none is above 0. ``total`` is their float64 sum, NaN or inf where it
+    or their products overflowed."""
     limit = float(xp.finfo(dtype).max)
-    if not highest <= limit:
-        reach = f"reaches {highest:.3g}" if math.isfinite(highest) else "overflows"
+    if not total <= limit:
+        reach = f"sums to {total:.3g}" if math.isfinite(total) else "overflows"
         raise ValueError(
             f"{what} {reach}, beyond {describe_dtype(dtype)}'s range ({limit:.3g}): scale the weights "
             "down (weights w / s with C * s fit the same model)"
         )
-    if highest == 0:
+    if total == 0:
         raise ValueError(f"{what} is 0 for every sample: give some samples a weight above 0")
 
 
@@ -320,10 +336,10 @@ def _refuse_dask_beside(X, **n_sized) -> None:
 def features(estimator, X, *, reset: bool) -> tuple[Backend, Any]:
     """``(backend, X)`` for predicting: X validated and on the backend that runs it."""
     if is_host(X):
-        given = type(X)
+        given = X
         X = validate_host(estimator, X, reset=reset)
-        backend = resolve(estimator.backend, X)
-        return backend, _on_backend(backend, X, given)
+        backend = resolve(estimator.backend, given)
+        return backend, _on_backend(backend, X, type(given))
     backend = resolve(estimator.backend, X)
     if array_kind(X) == DASK:
         from ._dask_data import lazily_checked

@@ -202,7 +202,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 f"class_weight must be None, 'balanced' or a dict {{label: weight}}, got {self.class_weight!r}"
             )
         for label, weight in cw.items() if isinstance(cw, dict) else ():
-            if isinstance(weight, (bool, np.bool_)) or not (isinstance(weight, Real) and 0 <= weight < math.inf):
+            if not 0 <= _number(weight) < math.inf:  # NaN fails it too
                 raise ValueError(
                     f"class_weight's weights must be finite numbers >= 0, got {weight!r} for class {label!r}"
                 )
@@ -327,3 +327,14 @@ def _both_classes(backend, Z):
 
 def _labels_at(index: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return classes[index]
+
+
+def _number(value: object) -> float:
+    """``value`` as ``float()`` reads a number (a Decimal, a 0-d array: as scikit-learn takes
+    them), NaN for what is no number: text and bools."""
+    if isinstance(value, (str, bytes, bool, np.bool_)):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
