@@ -71,7 +71,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     verbose : show a progress bar with the current loss.
     class_weight : None, a dict {label: finite weight >= 0}, or "balanced" (total weight
         over n_classes times each class's); multiplies ``sample_weight``, as in scikit-learn.
-        The products must fit X's dtype: weights w / s with C * s fit the same model.
+        The weights' total must fit X's dtype: weights w / s with C * s fit the same model.
     warm_start : start from the previous fit's coef_ and intercept_ (same classes
         and features), as in scikit-learn; otherwise from zeros.
 
