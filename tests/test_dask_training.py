@@ -282,6 +282,16 @@ def test_pandas_nullable_labels_read_as_on_the_host(kind):
     np.testing.assert_array_equal(lazy.predict(chunked(_X, 20)).compute(), host.predict(_X))
 
 
+def test_dask_weights_of_numbers_as_text_read_as_on_the_host():
+    # Dask's isfinite refused the strings ("Parameters of such types are not supported").
+    text = np.full(40, "1.5")
+    host = xpvec.LogisticRegression().fit(_X, _BINARY, sample_weight=text)
+    lazy = xpvec.LogisticRegression().fit(chunked(_X, 20), chunked(_BINARY, 20), sample_weight=chunked(text, 20))
+    assert_same_model(lazy, host, rtol=1e-6)
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        xpvec.LogisticRegression().fit(chunked(_X, 20), chunked(_BINARY, 20), sample_weight=chunked(np.full(40, "a"), 20))
+
+
 def test_a_column_vector_of_host_labels_warns_at_the_callers_line():
     from sklearn.exceptions import DataConversionWarning
 

@@ -163,6 +163,10 @@ def _weights_beside(backend: Backend, fit: str, X, sample_weight):
         raise ValueError(
             f"sample_weight.shape == {sample_weight.shape}, expected ({X.shape[0]},)!"
         )
+    if sample_weight.dtype.kind not in "biuf":
+        # Numbers as text or objects, read as float64 as scikit-learn reads host weights (text
+        # that is no number fails there too, when the blocks are computed).
+        sample_weight = sample_weight.astype(np.float64)
     return _beside_rows(backend, fit, X, sample_weight, "sample_weight")
 
 
