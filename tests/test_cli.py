@@ -41,6 +41,31 @@ def test_python_dash_m_works(tmp_path):
     assert re.search(r"^numba\s+ok\b", r.stdout, re.M), r.stdout
 
 
+@pytest.mark.parametrize("layer", [None, "omp"], ids=["default-layer", "omp"])
+def test_info_says_which_threads_run_numbas_kernels(tmp_path, layer):
+    import importlib.metadata
+
+    import xpvec
+
+    if "numba" not in xpvec.available_backends():
+        pytest.skip(f"numba: {xpvec.backend_report()['numba']}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    if layer:
+        env["NUMBA_THREADING_LAYER"] = layer
+    r = subprocess.run([sys.executable, "-m", "xpvec", "info"], capture_output=True, text=True, timeout=120,
+                       cwd=tmp_path, env=env)  # fmt: skip
+    line = next(line for line in r.stdout.splitlines() if line.startswith("numba's parallel kernels: "))
+    try:
+        importlib.metadata.version("tbb")
+        default = "TBB"
+    except importlib.metadata.PackageNotFoundError:  # off Linux x86-64: OpenMP or numba's workqueue
+        default = None
+    if layer == "omp":
+        assert re.fullmatch(r"numba's parallel kernels: \d+ threads on OpenMP \(not TBB, .*pip install tbb\)", line)
+    elif default:
+        assert re.fullmatch(r"numba's parallel kernels: \d+ threads on TBB", line)
+
+
 def test_demo_shows_every_op_on_every_backend(capsys):
     assert main(["demo", "--ops", "--size", "400", "--backends", "numpy,python"]) == 0
     out = capsys.readouterr().out

@@ -28,6 +28,10 @@ def _info(args: argparse.Namespace) -> int:
         print("\ndefault backend: inferred from each input's array type (numpy for NumPy data)")
     elif reason is None:
         print(f"\ndefault backend: {chosen} (from {ENV_VAR})")
+    if report["numba"] == "ok":
+        from .kernels.cpu._config import describe_threads
+
+        print(f"numba's parallel kernels: {describe_threads()}")
     usable = [name for name, status in report.items() if status == "ok"]
     native = {name: set(_load_class(SPECS[name]).native_ops()) for name in usable}
     grid = [(op, *("x" if op in native[name] else "." for name in usable)) for op in KERNEL_OPS]

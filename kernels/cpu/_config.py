@@ -114,6 +114,25 @@ def _choose_threading_layer() -> str:
 
 
 THREADING_LAYER = _choose_threading_layer()
+
+_LAYER_NAMES = {"tbb": "TBB", "omp": "OpenMP", "workqueue": "numba's workqueue"}
+
+
+def describe_threads() -> str:
+    """``"2 threads on TBB"``: numba's thread count and the layer it runs them on, its
+    threads launched to tell (the layer is fixed then; no kernel is compiled). Where it is
+    not TBB, how to get TBB: it copes with cores that other processes hold."""
+    try:
+        from numba.np.ufunc.parallel import _launch_threads  # numba's own, before a first kernel
+
+        _launch_threads()
+        layer = numba.threading_layer()
+    except Exception as exc:  # a private numba call: report rather than fail ``xpvec info``
+        return f"{numba.config.NUMBA_NUM_THREADS} threads (layer unknown: {exc})"
+    text = f"{numba.config.NUMBA_NUM_THREADS} threads on {_LAYER_NAMES.get(layer, layer)}"
+    if layer != "tbb":
+        text += " (not TBB, which copes better with cores that other processes hold: pip install tbb)"
+    return text
 #: Held around every parallel kernel call when the threading layer is not thread-safe.
 PARALLEL_LOCK: threading.Lock | None = None if THREADING_LAYER in _THREAD_SAFE else threading.Lock()
 
