@@ -304,6 +304,21 @@ def test_an_unknown_op_gets_the_closest_name(tmp_path, capsys):
     assert "unknown op 'sigmod'; did you mean 'sigmoid'? choose from: sigmoid," in capsys.readouterr().err
 
 
+def test_the_json_names_the_threads_numbas_kernels_ran_on():
+    # OpenMP and TBB time alike on idle cores, not where other processes hold some.
+    import numpy as np
+
+    import xpvec
+    from xpvec.bench.sweep import machine_info
+
+    if "numba" not in xpvec.available_backends():
+        pytest.skip(f"numba: {xpvec.backend_report()['numba']}")
+    import numba
+
+    xpvec.sigmoid(np.zeros(1 << 20), backend="numba")  # past PARALLEL_MIN_SIZE: the threads run
+    assert machine_info()["numba_threading_layer"] == numba.threading_layer()
+
+
 def test_the_json_counts_the_cpus_this_process_may_use():
     import os
 

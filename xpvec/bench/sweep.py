@@ -168,7 +168,7 @@ def machine_info() -> dict:
     # comparable to one taken with the same versions (and the same numba thread count).
     import importlib.metadata
 
-    for dist in ("numba", "scipy", "numexpr", "dask", "scikit-learn", "cupy-cuda12x", "cupy-cuda13x"):
+    for dist in ("numba", "tbb", "scipy", "numexpr", "dask", "scikit-learn", "cupy-cuda12x", "cupy-cuda13x"):
         try:
             info[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -177,6 +177,10 @@ def machine_info() -> dict:
         import numba
 
         info["numba_threads"] = numba.config.NUMBA_NUM_THREADS
+        try:  # the sweep ran parallel kernels: the layer is fixed and known
+            info["numba_threading_layer"] = numba.threading_layer()
+        except ValueError:  # no parallel kernel ran (small sizes only)
+            pass
     if "cupy" in xpvec.available_backends():
         import cupy
 
