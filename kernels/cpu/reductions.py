@@ -44,6 +44,12 @@ def pair_reduce_parallel(a, b, kind):
     return prefix_sum(partial, n_chunks)
 
 
-pair_reduce = SizedKernel(pair_reduce_serial, pair_reduce_parallel)
+# A reduction does a few cycles of work per element, not the elementwise kernels' dozens:
+# threads pay only once the operands outgrow the cache. Measured (2 idle cores, L2 loss,
+# serial against parallel): float32 2**16 elements 5.2 against 13.3 us, 2**18 23.8 against
+# 28.1, 2**20 88 against 59, 2**22 632 against 264; float64 2**18 44 against 47, 2**22
+# 2.0 against 1.4 ms.
+REDUCE_MIN_SIZE = 1 << 19
+pair_reduce = SizedKernel(pair_reduce_serial, pair_reduce_parallel, min_size=REDUCE_MIN_SIZE)
 
 __all__ = ["DOT", "L1", "L2", "pair_reduce"]
