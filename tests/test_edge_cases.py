@@ -141,6 +141,28 @@ def test_huge_magnitudes_in_reductions(backend):
 
 
 @pytest.mark.parametrize("backend", backend_params())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalize_rows_at_every_magnitude(backend, dtype):
+    # Rows from the least subnormal to the largest float, each in one array with rows of
+    # ordinary size: every backend must scale the rows whose plain sum of squares would
+    # overflow or lose bits to underflow (and only those, where it takes a shortcut).
+    if not supports_dtype(backend, dtype):
+        pytest.skip(f"{backend} has no {np.dtype(dtype).name}")
+    info = np.finfo(dtype)
+    rng = np.random.default_rng(11)
+    lo, hi = np.log2(float(info.smallest_subnormal)), np.log2(float(info.max))
+    scales = np.exp2(np.linspace(lo + 8, hi - 8, 97))
+    for d in (1, 2, 7, 300):
+        x = (rng.uniform(0.5, 1.0, (scales.size, d)) * rng.choice([-1, 1], (scales.size, d)) * scales[:, None]).astype(dtype)
+        x[::3] = rng.standard_normal((x[::3].shape[0], d)).astype(dtype)  # ordinary rows among them
+        r = call(backend, xpvec.normalize_rows, x)
+        ref = oracle.normalize_rows(x)
+        digits = np.where(np.abs(x).max(axis=1) < info.tiny, 2.0 ** -8, (8 + d) * float(info.eps))
+        assert r.dtype == dtype
+        assert np.all(np.abs(r.astype(np.longdouble) - ref) <= digits[:, None] * np.abs(ref).max(axis=1, keepdims=True)), d
+
+
+@pytest.mark.parametrize("backend", backend_params())
 def test_zero_d_and_python_scalars(backend):
     if "host" not in get_instance(backend).accepts or backend == "array_api":
         pytest.skip(f"{backend} takes its own array type; scalars and lists are for the host backends")

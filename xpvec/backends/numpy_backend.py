@@ -29,6 +29,12 @@ from ._host import HostBackend
 
 BLOCK = 1 << 15  # elements per block: 256 KiB of float64 per temporary, within L2
 
+# Per compute dtype, the range in which a row's sum of squares, taken as it comes, is
+# as good as a scaled one: (the floor per element of a row, tiny / eps; the largest float).
+_SQUARES_RANGE = {
+    t: (float(np.finfo(t).tiny / np.finfo(t).eps), float(np.finfo(t).max)) for t in (np.float32, np.float64)
+}
+
 # Elementwise kernels, ``kernel(x, out, scratch)``: write the op of x into ``out`` (x's shape
 # and dtype), using ``out`` and ``scratch`` (as large, x's dtype) as temporaries.
 
@@ -106,12 +112,30 @@ class NumpyBackend(HostBackend):
         return np.subtract(z, s, out=z)
 
     def _normalize_rows(self, xp, x):
+        # Two passes: the rows' sums of squares straight from x (einsum, no temporary; float32
+        # rows of 4M elements: norms within 5e-7 relative), then x / norm. That is exact
+        # enough wherever the sum neither overflowed nor lost to underflow anything that
+        # counts: each square is off by at most half the least subnormal, d of them by
+        # d * tiny * eps / 2, which is within eps/2 of any sum above d * tiny / eps. Rows
+        # outside (float64 norms under 1e-146 sqrt(d) or over 1.3e154; rows of zeros, inf
+        # or NaN) are done again scaled, as the generic kernel does. Against scaling every
+        # row (five passes): (1, 1000) 17.7 -> 6 us, (1000, 1000) 1.8 -> 0.9 ms here.
+        squares = np.einsum("ij,ij->i", x, x)
+        floor, ceiling = _SQUARES_RANGE[x.dtype.type]
+        floor *= x.shape[1]
+        if squares.size and floor <= squares.min() and squares.max() <= ceiling:  # NaN fails both
+            return np.divide(x, np.sqrt(squares, out=squares)[:, None])
+        out = np.divide(x, np.sqrt(squares)[:, None])
+        redo = ~((squares >= floor) & (squares <= ceiling))
+        out[redo] = self._scaled_normalize_rows(x[redo])
+        return out
+
+    def _scaled_normalize_rows(self, x):
         # The generic kernel's scaling (rows divided by their max |x| first, so the sum of
         # squares neither overflows nor underflows; a non-finite max makes the row NaN) in
-        # one n x d buffer: |x|, then x / scale, then the result. einsum sums the squares
-        # without a temporary (float32 rows of 4M elements: norms within 5e-7 relative).
+        # one n x d buffer: |x|, then x / scale, then the result.
         y = np.abs(x, out=np.empty_like(x))
-        np.divide(x, self._row_scale(xp, np.max(y, axis=1, keepdims=True)), out=y)
+        np.divide(x, self._row_scale(np, np.max(y, axis=1, keepdims=True)), out=y)
         n = np.sqrt(np.einsum("ij,ij->i", y, y))[:, None]
         return np.divide(y, np.where(n > 0, n, 1.0), out=y)
 
