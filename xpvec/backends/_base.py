@@ -76,6 +76,13 @@ def _known(n) -> bool:
     return n is not None and n == n
 
 
+def nan_unless_finite(xp, m):
+    """m where it is finite, else NaN. m - m is 0, or NaN where m is +-inf or NaN: two
+    operations, where ``where(isfinite(m), m, nan)`` takes four (~2 us of a NumPy softmax
+    of a row of 1000)."""
+    return xp.add(m, xp.subtract(m, m))
+
+
 class Backend:
     """One way of running the ops. Subclasses set ``name`` and ``accepts``."""
 
@@ -461,8 +468,7 @@ class Backend:
     def _finite_max(self, xp, x, axes):
         """x's max along ``axes`` (kept as axes of 1), NaN where it is not finite, so that
         subtracting it turns a row holding +inf or NaN, or only -inf, into NaN."""
-        m = xp.max(x, axis=axes, keepdims=True)
-        return xp.where(xp.isfinite(m), m, xp.full_like(m, math.nan))
+        return nan_unless_finite(xp, xp.max(x, axis=axes, keepdims=True))
 
     def _shifted(self, xp, x, axes):
         """x minus its max along ``axes``; rows with a non-finite max become NaN."""
