@@ -326,3 +326,13 @@ def test_check_grad_with_unknown_chunk_sizes():
     du, x = unknown_rows(values((20,)), 5)
     assert xpvec.check_grad(lambda v: xpvec.l2_loss(v, da.zeros_like(v)).compute(), lambda v: 2 * v, du) < 1e-8
     assert np.isnan(du.shape[0])  # x is left as it was
+
+
+def test_warmup_compiles_the_kernels_numpy_chunks_run_on(monkeypatch):
+    from xpvec._registry import get_instance, unusable_reason
+
+    chunk_backend = "numba" if unusable_reason("numba") is None else "numpy"
+    warmed = []
+    monkeypatch.setattr(type(get_instance(chunk_backend)), "warmup", lambda self: warmed.append(self.name))
+    xpvec.warmup("dask")
+    assert warmed == [chunk_backend]

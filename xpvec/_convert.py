@@ -37,5 +37,10 @@ def to_device(x: Any, backend: str | Backend) -> Any:
 
 
 def warmup(backend: str | Backend) -> None:
-    """Compile a JIT backend's kernels ahead (float32 and float64); a no-op for the others."""
+    """Compile a backend's kernels ahead (float32 and float64) so that its first calls are fast.
+
+    numba and cupy compile their own (or load them from the disk cache); dask compiles those
+    its NumPy chunks run on, in this process; the other backends have nothing to compile.
+    Raises BackendUnavailableError for a backend that cannot run here.
+    """
     _named(backend).warmup()

@@ -40,6 +40,11 @@ def _chunk_backend_name(x) -> str:
     """The backend that computes on ``x``'s chunks."""
     if type(x._meta).__module__.startswith("cupy"):
         return "cupy"
+    return _host_chunk_backend_name()
+
+
+def _host_chunk_backend_name() -> str:
+    """The backend that computes on NumPy chunks."""
     return "numba" if unusable_reason("numba") is None else "numpy"
 
 
@@ -246,6 +251,13 @@ class DaskBackend(Backend):
 
     def __init__(self):
         self._ns = _DaskNamespace()
+
+    def warmup(self) -> None:
+        """Compile the kernels that NumPy chunks run on (numba's, where it is usable) in this
+        process. Workers of a ``dask.distributed`` cluster are processes of their own:
+        ``client.run(xpvec.warmup, "numba")`` compiles there (or loads the disk cache).
+        CuPy chunks: ``xpvec.warmup("cupy")``, which is not done here, as it starts CUDA."""
+        get_instance(_host_chunk_backend_name()).warmup()
 
     def namespace(self, x):
         return self._ns
