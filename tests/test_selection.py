@@ -229,6 +229,20 @@ def test_explicit_backend_refuses_a_foreign_array_type():
         xpvec.dot(np.ones(2), xps.asarray([1.0, 2.0]))
 
 
+@pytest.mark.parametrize("name", ["numpy", "numba", "python", "dask"])
+def test_a_backends_own_methods_refuse_a_foreign_array_type(name):
+    # get_backend() hands out Backend objects: their methods must not copy across devices
+    # unasked either (the numpy backend computed a Dask array into NumPy silently).
+    if name in ("numba", "dask") and name not in xpvec.available_backends():
+        pytest.skip(f"{name} is not usable here")
+    da = pytest.importorskip("dask.array")
+    backend = get_instance(name)
+    foreign = np.ones(3) if name == "dask" else da.ones(3)
+    for call in (lambda: backend.sigmoid(foreign), lambda: backend.softmax(foreign), lambda: backend.l2_loss(foreign, foreign)):
+        with pytest.raises(TypeError, match=rf"backend '{name}' cannot take .*to_device\(x, '{name}'\)"):
+            call()
+
+
 def test_operands_from_two_array_libraries_are_refused():
     xps = pytest.importorskip("array_api_strict")
     with pytest.raises(TypeError, match=r"different array libraries.*a = array_api_strict\.asarray\(a, device=b\.device\)"):

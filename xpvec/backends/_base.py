@@ -84,7 +84,20 @@ def nan_unless_finite(xp, m):
 
 
 class Backend:
-    """One way of running the ops. Subclasses set ``name`` and ``accepts``."""
+    """One way of running the ops: the object ``get_backend`` and ``use_backend`` give, and that
+    ``backend=``, ``use_backend`` and ``set_backend`` take in place of a name.
+
+    Each op of ``xpvec.OPS`` is also a method of the same name (``xpvec.<op>`` documents it),
+    which runs on this backend directly and refuses arrays it does not accept as
+    ``xpvec.<op>(..., backend=b)`` does. Attributes:
+
+    name : the backend's name, as ``backend=`` takes it ("numpy", "python", "numba", "cupy",
+        "dask" or "array_api").
+    accepts : a frozenset of the kinds of array this backend takes without copying: "host"
+        (NumPy arrays and scalars, Python scalars and lists), "cupy", "dask", "array_api"
+        (other arrays with ``__array_namespace__``). Choosing it for any other kind raises
+        TypeError; ``xpvec.to_device`` moves data explicitly.
+    """
 
     name: ClassVar[str]  # each backend class names itself
     #: The array kinds (see ``xpvec._arrays``) this backend takes without copying.
@@ -157,7 +170,16 @@ class Backend:
         """``x`` as this backend's array type (inputs it accepts only; never a device copy)."""
         return x
 
+    def _refuse_foreign(self, x) -> None:
+        """The front door's TypeError for an array of a kind this backend does not take. The
+        ops check before they get here; a direct call of a backend's method (``get_backend().
+        sigmoid(x)``) is checked by ``asarray``, so that it does not copy across devices either."""
+        from .._selection import _check_accepts
+
+        _check_accepts(self, x)
+
     def to_numpy(self, x):
+        """``x``, an array of this backend, as a NumPy array in host memory; see ``xpvec.to_numpy``."""
         import numpy as np
 
         return np.asarray(x)
@@ -302,21 +324,27 @@ class Backend:
 
     # ----------------------------------------------------------- public ops
     def sigmoid(self, x):
+        """xpvec.sigmoid(x) on this backend; see ``help(xpvec.sigmoid)``."""
         return self._elementwise(self._sigmoid, x, "sigmoid")
 
     def sigmoid_grad(self, x):
+        """xpvec.sigmoid_grad(x) on this backend; see ``help(xpvec.sigmoid_grad)``."""
         return self._elementwise(self._sigmoid_grad, x, "sigmoid_grad")
 
     def log_sigmoid(self, x):
+        """xpvec.log_sigmoid(x) on this backend; see ``help(xpvec.log_sigmoid)``."""
         return self._elementwise(self._log_sigmoid, x, "log_sigmoid")
 
     def softmax(self, x, axis=-1):
+        """xpvec.softmax(x, axis) on this backend; see ``help(xpvec.softmax)``."""
         return self._along(self._softmax, x, axis, "softmax")
 
     def log_softmax(self, x, axis=-1):
+        """xpvec.log_softmax(x, axis) on this backend; see ``help(xpvec.log_softmax)``."""
         return self._along(self._log_softmax, x, axis, "log_softmax")
 
     def dot(self, a, b):
+        """xpvec.dot(a, b) on this backend; see ``help(xpvec.dot)``."""
         xp, a, b, out = self._real_pair(a, b, "dot")
         sa, sb = _shape(a), _shape(b)
         if not (1 <= len(sa) <= 2 and 1 <= len(sb) <= 2):
@@ -339,6 +367,7 @@ class Backend:
             return self.output(xp, r, out)
 
     def image2vector(self, image):
+        """xpvec.image2vector(image) on this backend; see ``help(xpvec.image2vector)``."""
         xp, image, out = self._real(image, "image2vector", cast=False)
         if image.ndim != 3:
             raise ValueError(
@@ -348,6 +377,7 @@ class Backend:
         return self._image2vector(xp, xp.astype(image, out, copy=True))
 
     def normalize_rows(self, x):
+        """xpvec.normalize_rows(x) on this backend; see ``help(xpvec.normalize_rows)``."""
         xp, x, out = self._real(x, "normalize_rows")
         if x.ndim != 2:
             raise ValueError(
@@ -360,13 +390,18 @@ class Backend:
             return self.output(xp, self._normalize_rows(xp, x), out)
 
     def l1_loss(self, yhat, y):
+        """xpvec.l1_loss(yhat, y) on this backend; see ``help(xpvec.l1_loss)``."""
         return self._loss(self._l1_loss, yhat, y, "l1_loss")
 
     def l2_loss(self, yhat, y):
+        """xpvec.l2_loss(yhat, y) on this backend; see ``help(xpvec.l2_loss)``."""
         return self._loss(self._l2_loss, yhat, y, "l2_loss")
 
     def check_grad(self, f: Callable, grad: Callable, x, *, eps: float | None = None) -> float:
         """Relative error of ``grad`` against central differences of ``f``, in float64.
+
+        ``xpvec.check_grad`` on this backend (see its help), except that ``f`` and ``grad`` run
+        with whatever backend is in force rather than this one.
 
         Each coordinate i is stepped by h_i = eps * max(1, |x_i|) (eps defaults
         to the cube root of float64's machine epsilon, the step that balances

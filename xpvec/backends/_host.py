@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from .._arrays import HOST
+from .._arrays import HOST, array_kind
 from ._base import Backend
 
 
@@ -55,6 +55,8 @@ class HostBackend(Backend):
     def asarray(self, x):
         if type(x) is np.ndarray:
             return x
+        if array_kind(x) != HOST:
+            self._refuse_foreign(x)  # np.asarray would compute a Dask array, copy a device one
         refuse_lossy(x)
         return np.asarray(x)
 

@@ -30,7 +30,7 @@ from functools import partial
 
 import numpy as np
 
-from .._arrays import DASK
+from .._arrays import DASK, array_kind
 from .._registry import get_instance, unusable_reason
 from ._base import Backend, _known
 from ._host import refuse_lossy
@@ -263,6 +263,8 @@ class DaskBackend(Backend):
         return self._ns
 
     def asarray(self, x):
+        if array_kind(x) != DASK:
+            self._refuse_foreign(x)
         # The chunk kernels take plain NumPy or CuPy blocks: refuse masked or sparse
         # blocks here, not in a worker mid-compute (and not for some ops only).
         refuse_lossy(x._meta, chunks_of_dask=True)
