@@ -233,20 +233,31 @@ def resolve(backend: str | Backend | None, x: object) -> Backend:
 
 
 def get_backend() -> Backend:
-    """The backend in force here (context, then process default, then numpy)."""
+    """The backend chosen here: the innermost ``use_backend``, else ``set_backend``'s, else the
+    one ``XPVEC_BACKEND`` names (read at import), else numpy.
+
+    It ignores inference from an input's array type: with nothing set it reports numpy, while
+    an op given a Dask (CuPy, array-API) array still runs on the dask (cupy, array_api) backend.
+    Raises BackendUnavailableError when it gets to ``XPVEC_BACKEND`` and that names an unknown or
+    unusable backend (the name is checked here or at the first call, whichever comes first).
+    """
     return _chosen() or get_instance("numpy")
 
 
 def set_backend(backend: str | Backend | None) -> Backend | _FromEnv | None:
-    """Set the process-wide default backend; ``None`` restores inference by array type.
+    """Set the process-wide default backend (a name or a ``Backend`` object); ``None`` restores
+    inference by array type. ``use_backend`` blocks and ``backend=`` still take precedence.
 
-    Returns the previous setting, to restore with ``set_backend(previous)`` (it is
-    also taken wherever a backend name is):
+    Returns the previous setting, to restore with ``set_backend(previous)``: None (nothing
+    set), a Backend, or, while ``XPVEC_BACKEND``'s name has not been used yet, an opaque
+    placeholder for that setting, whose only use is to be passed back (``use_backend`` and
+    ``backend=`` take it too); restored, its name is checked at the first call again.
     ``get_backend()`` is no substitute, as it reports numpy when nothing is
     set, and setting numpy would refuse the CuPy and Dask arrays that
     inference would have sent to their own backends.
 
-    Raises BackendUnavailableError at once if the backend cannot run here.
+    Raises BackendUnavailableError at once if the backend is unknown or cannot run here,
+    TypeError if it is neither a name, a Backend nor None.
     """
     global _default, _env_name
     previous = _default if _env_name is None else _FromEnv(_env_name)
@@ -262,7 +273,13 @@ def set_backend(backend: str | Backend | None) -> Backend | _FromEnv | None:
 
 @contextlib.contextmanager
 def use_backend(backend: str | Backend) -> Iterator[Backend]:
-    """Run the enclosed block with ``backend`` (context-local: nests, thread and task safe)."""
+    """Run the enclosed block with ``backend``, a name or a ``Backend`` object (context-local:
+    nests, thread and task safe). ``backend=`` on a call still takes precedence.
+
+    Yields the Backend object in force inside the block (``with use_backend("numba") as b``).
+    On entering, raises BackendUnavailableError for an unknown or unusable name and TypeError
+    for anything that is not a name or a Backend (None included: leave the block out instead).
+    """
     token = _context.set(_named(backend))
     try:
         yield _context.get()

@@ -49,17 +49,39 @@ def sigmoid(x: Any, *, backend: str | Backend | None = None) -> Any:
     """Logistic sigmoid 1 / (1 + e^-x), elementwise; stable for any input, no warnings.
 
     sigmoid(+inf) = 1, sigmoid(-inf) = 0, NaN stays NaN, subnormal results are kept.
+    Returns an array of x's kind and shape in x's float dtype (float16 stays float16, ints and
+    bools give float64; see ``help(xpvec)``); a Python or NumPy scalar gives a 0-d NumPy array.
+
+    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
+    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
+    x's array type raises TypeError.
     """
     return resolve(backend, x).sigmoid(x)
 
 
 def sigmoid_grad(x: Any, *, backend: str | Backend | None = None) -> Any:
-    """Derivative of the sigmoid, sigmoid(x) * sigmoid(-x), elementwise (no cancellation)."""
+    """Derivative of the sigmoid, sigmoid(x) * sigmoid(-x), elementwise (no cancellation).
+
+    Returns an array of x's kind and shape in x's float dtype (float16 stays float16, ints and
+    bools give float64; see ``help(xpvec)``); a Python or NumPy scalar gives a 0-d NumPy array.
+
+    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
+    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
+    x's array type raises TypeError.
+    """
     return resolve(backend, x).sigmoid_grad(x)
 
 
 def log_sigmoid(x: Any, *, backend: str | Backend | None = None) -> Any:
-    """log(sigmoid(x)) = -log(1 + e^-x), elementwise, without overflow or log(0)."""
+    """log(sigmoid(x)) = -log(1 + e^-x), elementwise, without overflow or log(0).
+
+    Returns an array of x's kind and shape in x's float dtype (float16 stays float16, ints and
+    bools give float64; see ``help(xpvec)``); a Python or NumPy scalar gives a 0-d NumPy array.
+
+    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
+    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
+    x's array type raises TypeError.
+    """
     return resolve(backend, x).log_sigmoid(x)
 
 
@@ -68,12 +90,34 @@ def softmax(x: Any, axis: int | tuple[int, ...] | None = -1, *, backend: str | B
 
     Max-shifted so it never overflows. A slice holding +inf or NaN, or only
     -inf, gives NaN; -inf entries beside finite ones give 0.
+    Returns an array of x's kind and shape in x's float dtype (see ``help(xpvec)``).
+
+    Raises ValueError when a reduced axis is empty or an axis is repeated; AxisError (a
+    ValueError and IndexError) for an axis out of range, the default axis=-1 of a 0-d input
+    included (pass axis=None); TypeError for an axis that is not an int, a tuple of ints or None.
+
+    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
+    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
+    x's array type raises TypeError.
     """
     return resolve(backend, x).softmax(x, axis)
 
 
 def log_softmax(x: Any, axis: int | tuple[int, ...] | None = -1, *, backend: str | Backend | None = None) -> Any:
-    """log(softmax(x)) over ``axis``, computed as x - max - log(sum(exp(x - max)))."""
+    """log(softmax(x)) over ``axis`` (int, negative int, tuple, or None for all elements).
+
+    Computed as x - max - log(sum(exp(x - max))), so it never overflows. A slice holding +inf
+    or NaN, or only -inf, gives NaN; -inf entries beside finite ones give -inf.
+    Returns an array of x's kind and shape in x's float dtype (see ``help(xpvec)``).
+
+    Raises ValueError when a reduced axis is empty or an axis is repeated; AxisError (a
+    ValueError and IndexError) for an axis out of range, the default axis=-1 of a 0-d input
+    included (pass axis=None); TypeError for an axis that is not an int, a tuple of ints or None.
+
+    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
+    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
+    x's array type raises TypeError.
+    """
     return resolve(backend, x).log_softmax(x, axis)
 
 
@@ -81,12 +125,31 @@ def dot(a: Any, b: Any, *, backend: str | Backend | None = None) -> Any:
     """Dot product with NumPy ``dot`` semantics for 1-D and 2-D operands.
 
     1-D . 1-D gives a scalar, 2-D . 1-D and 1-D . 2-D a vector, 2-D . 2-D a matrix.
+    The scalar is a NumPy scalar for host data (NumPy arrays, Python scalars and lists) and
+    otherwise a 0-d array of the operands' library (a lazy one on Dask).
+    The result follows xpvec's float dtype rules: float32 gives float32, float64 float64,
+    ints and bools float64, float16 float16; operands of two dtypes give the wider result.
+
+    Raises ValueError for an operand that is not 1-D or 2-D, or for inner sizes that differ;
+    TypeError for operands of two kinds of array (NumPy and Dask, say), naming the one to move.
+
+    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
+    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
+    an operand's array type raises TypeError.
     """
     return _resolve_pair(backend, a, b).dot(a, b)
 
 
 def image2vector(image: Any, *, backend: str | Backend | None = None) -> Any:
-    """An (height, width, channels) image as an (height*width*channels, 1) column (a copy)."""
+    """An (height, width, channels) image as an (height*width*channels, 1) column (a copy).
+
+    Returns an array of the image's kind in its float dtype (see ``help(xpvec)``); raises
+    ValueError for an image that is not 3-D.
+
+    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
+    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
+    the image's array type raises TypeError.
+    """
     return resolve(backend, image).image2vector(image)
 
 
@@ -95,17 +158,43 @@ def normalize_rows(x: Any, *, backend: str | Backend | None = None) -> Any:
 
     The norm is computed scaled by the row's max |x|, so rows of huge or tiny
     values neither overflow nor underflow. A row holding inf or NaN gives NaN.
+    Returns an array of x's kind and shape in x's float dtype (see ``help(xpvec)``); raises
+    ValueError for an array that is not 2-D.
+
+    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
+    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
+    x's array type raises TypeError.
     """
     return resolve(backend, x).normalize_rows(x)
 
 
 def l1_loss(yhat: Any, y: Any, *, backend: str | Backend | None = None) -> Any:
-    """sum(|yhat - y|), a scalar. ``yhat`` and ``y`` must have the same shape."""
+    """sum(|yhat - y|), a scalar. ``yhat`` and ``y`` must have the same shape.
+
+    Returns a NumPy scalar for host data (NumPy arrays, Python scalars and lists) and otherwise
+    a 0-d array of the inputs' library (a lazy one on Dask), in their float dtype (see ``help(xpvec)``).
+    Raises ValueError when the shapes differ (no broadcasting); TypeError for operands of two
+    kinds of array (NumPy and Dask, say), naming the one to move.
+
+    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
+    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
+    an operand's array type raises TypeError.
+    """
     return _resolve_pair(backend, yhat, y, _L1).l1_loss(yhat, y)
 
 
 def l2_loss(yhat: Any, y: Any, *, backend: str | Backend | None = None) -> Any:
-    """sum((yhat - y)**2), a scalar. ``yhat`` and ``y`` must have the same shape."""
+    """sum((yhat - y)**2), a scalar. ``yhat`` and ``y`` must have the same shape.
+
+    Returns a NumPy scalar for host data (NumPy arrays, Python scalars and lists) and otherwise
+    a 0-d array of the inputs' library (a lazy one on Dask), in their float dtype (see ``help(xpvec)``).
+    Raises ValueError when the shapes differ (no broadcasting); TypeError for operands of two
+    kinds of array (NumPy and Dask, say), naming the one to move.
+
+    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
+    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
+    an operand's array type raises TypeError.
+    """
     return _resolve_pair(backend, yhat, y, _L2).l2_loss(yhat, y)
 
 
@@ -123,6 +212,20 @@ def check_grad(
     Around 1e-8 or below means the gradient is right; above 1e-4 means it is
     wrong. ``f`` and ``grad`` run with the backend in force (``use_backend``),
     so xpvec calls inside them are checked on that backend.
+
+    Every call of ``f`` and ``grad`` gets a fresh float64 array of x's shape, in x's array
+    library, which it may keep or modify. ``f`` must return a scalar (a number or a 0-d
+    array); ``grad`` an array of x's shape. ``eps`` is the relative step: coordinate i moves
+    by eps * max(1, |x_i|); None gives the cube root of float64's machine epsilon (about 6e-6).
+
+    Returns a Python float: 0.0 for an empty x or two zero gradients, NaN when f or grad gives
+    a value that is not finite. Raises TypeError when f returns no scalar or eps is no number,
+    ValueError when grad(x) has the wrong shape or eps is not a positive finite step (or too
+    small to move some x_i).
+
+    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
+    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
+    x's array type raises TypeError.
     """
     b = resolve(backend, x)
     with use_backend(b):

@@ -57,18 +57,25 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     solver : "lbfgs" (fast, default), "gd" (batch gradient descent with a step
         of 1/L from the gradient's Lipschitz constant) or "sgd" (mini-batches of
         ``batch_size``, reshuffled each epoch, seeded by ``random_state``; the
-        step is cut fivefold at each plateau of the epoch loss).
+        step is cut fivefold at each plateau of the epoch loss). "sgd" does not run
+        on Dask arrays (``fit`` raises ValueError): use "lbfgs" or "gd" there.
     max_iter : iterations (epochs for "sgd").
     tol : stop when max |gradient| of the objective divided by ``C * sum(w)``
         is below it (scikit-learn's meaning); for "sgd", a plateau is 10 epochs
         whose mean loss does not improve by ``tol``, and it stops at the fourth.
-    learning_rate : initial step for "gd"/"sgd"; None picks a safe one ("lbfgs"
-        warns that it ignores it).
+    learning_rate : the step size: each step subtracts learning_rate times the gradient of
+        the mean objective (the objective above divided by ``C * sum(w)``; for "sgd", its
+        estimate on the mini-batch). "gd" keeps it constant; "sgd" starts with it and divides
+        it by 5 at each plateau. Too large a step makes the loss diverge (FloatingPointError).
+        None picks 1/L, L an estimate of the gradient's Lipschitz constant, which "gd" halves
+        whenever a step would raise the objective. "lbfgs" ignores it, with a UserWarning.
     batch_size : mini-batch size for "sgd" (default min(32, n_samples); the
         full-batch solvers warn that they ignore it).
     random_state : seed or RandomState for "sgd"'s shuffling.
     backend : xpvec backend name or Backend; None resolves as for the ops.
-    verbose : show a progress bar with the current loss.
+    verbose : show progress with the current loss: a tqdm bar in a terminal or a notebook,
+        otherwise (a log file, a CI job) a line on stderr every tenth of ``max_iter`` and one at
+        the end.
     class_weight : None, a dict {label: finite weight >= 0}, or "balanced" (total weight
         over n_classes times each class's); multiplies ``sample_weight``, as in scikit-learn.
         The weights' total must fit X's dtype: weights w / s with C * s fit the same model.
@@ -82,6 +89,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     objective divided by ``C * sum(w)`` per iteration, or per epoch for "sgd" as
     the mean over its mini-batches): NumPy arrays, whatever the backend.
     n_features_in_: an int, as scikit-learn's.
+
+    Training, coef_, intercept_ and the float results of predict_proba, predict_log_proba
+    and decision_function use X's float dtype: float32 stays float32, float16 is promoted
+    to float32, integer and bool X give float64.
 
     On Dask arrays ``fit`` trains with the data left chunked where it is (on the
     workers of a ``dask.distributed`` cluster, if a Client is active): one
@@ -127,7 +138,38 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticRegression:
-        """Fit the model to X (n_samples, n_features) and labels y (n_samples,)."""
+        """Fit the model to X (n_samples, n_features) and labels y (n_samples,).
+
+        Parameters
+        ----------
+        X : 2-D array of finite numbers: NumPy, CuPy, Dask or another array-API array, trained
+            on where it lives; scipy.sparse only on the host backends (numpy, numba, python).
+        y : class labels (n_samples,), at least two distinct ones; a Dask array only beside
+            Dask X.
+        sample_weight : None (all 1) or non-negative weights (n_samples,), not all 0; a Dask
+            array only beside Dask X.
+
+        Returns
+        -------
+        self, fitted.
+
+        Raises
+        ------
+        ValueError : X holds NaN or inf, is not 2-D or is empty; y has a single class or is
+            continuous; sample_weight is negative or all 0; an invalid parameter (solver, C,
+            tol, ...); solver="sgd" on Dask X.
+        TypeError : the backend cannot take X's array type (``backend="dask"`` with NumPy X,
+            scipy.sparse X off the host backends), or y or sample_weight is a Dask array
+            beside X that is not.
+        FloatingPointError : the loss became inf or NaN, training diverged (too large a
+            ``learning_rate``, say).
+
+        Warns
+        -----
+        ConvergenceWarning : the solver stopped before ``tol`` was met (``max_iter`` reached,
+            or a badly scaled problem); the message says what to change.
+        UserWarning : ``learning_rate`` or ``batch_size`` is set for a solver that ignores it.
+        """
         self._check_params()
         previous = {k: v for k, v in vars(self).items() if k in ("n_features_in_", "feature_names_in_")}
         data = training_data(self, X, y, sample_weight)  # sets n_features_in_ (scikit-learn's validation)
