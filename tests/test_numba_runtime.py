@@ -218,7 +218,8 @@ def _hammer(n_threads: int = 4, rounds: int = 6) -> None:
     want_sig = 1 / (1 + np.exp(-x))
     e = np.exp(rows - rows.max(axis=1, keepdims=True))
     want_soft = e / e.sum(axis=1, keepdims=True)
-    want_dot = float(np.dot(x, x))
+    long = rng.standard_normal(reductions.REDUCE_MIN_SIZE)  # the reductions' parallel kernel
+    want_dot = float(np.dot(long, long))
     errors: list[str] = []
     start = threading.Barrier(n_threads)
 
@@ -229,7 +230,7 @@ def _hammer(n_threads: int = 4, rounds: int = 6) -> None:
                 errors.append("sigmoid")
             if not np.allclose(xpvec.softmax(rows, backend="numba"), want_soft, rtol=1e-12, atol=0):
                 errors.append("softmax")
-            if not np.isclose(xpvec.dot(x, x, backend="numba"), want_dot, rtol=1e-12):
+            if not np.isclose(xpvec.dot(long, long, backend="numba"), want_dot, rtol=1e-12):
                 errors.append("dot")
 
     threads = [threading.Thread(target=work) for _ in range(n_threads)]

@@ -20,8 +20,9 @@ Design requirements:
 - Outputs of 4 MiB and more come from ``_output_pool``: memory freed by an
   earlier result is reused, so a repeated call does not pay the OS for
   zeroing fresh pages (as much time as the fused kernel itself).
-- dot: BLAS through ``np.dot``, which no hand-written kernel beats, except
-  for two float32 vectors, a numba reduction (``_dot`` says why).
+- dot of two vectors is a numba reduction (``_dot`` says why not BLAS);
+  products involving a matrix call BLAS through ``np.dot``, which no
+  hand-written kernel beats.
 - ``logistic_loss_grad`` is one fused pass over X (``kernels.cpu.logistic``),
   which reads X in C order: other layouts are copied to C order once per
   evaluation (the estimator already hands it C-ordered data).
@@ -206,13 +207,14 @@ class NumbaBackend(HostBackend):
         return self._k.reductions.pair_reduce(a.size, _readonly(a), _readonly(b), kind)
 
     def _dot(self, xp, a, b):
-        # Two float32 vectors: the kernel sums in short float32 chunks, as fast as BLAS
-        # sdot on one thread, faster on several, and without sdot's error growing along
-        # the run (a sum of 1e7 squares: sdot 3e-5 relative, the chunks 5e-8). float64
-        # vectors go to BLAS ddot, which streams them from cache twice as fast as the
-        # kernel (2**18 elements: 23 against 44 us) and from memory as fast as two
-        # threads of it; the numpy backend's bits too.
-        if a.ndim == 1 and b.ndim == 1 and a.dtype == np.float32:
+        # Two vectors: the kernel, even in float64, where BLAS ddot alone is faster from cache
+        # (2**18 elements: 23 against 44 us). ddot gets there on OpenBLAS's threads, which
+        # keep spinning after the call and hold the cores numba's next parallel kernel
+        # needs: a 1e5- or 1e6-element dot alternated with a 1e6-element sigmoid took 2.0x
+        # the sum of the two alone with ddot, 1.2x with the kernel (2 cores). float32 also
+        # sums in short chunks, without sdot's error growing along the run (a sum of 1e7
+        # squares: sdot 3e-5 relative, the chunks 5e-8).
+        if a.ndim == 1 and b.ndim == 1:
             return self._pair_reduce(a, b, self._k.reductions.DOT)
         return np.dot(a, b)
 
