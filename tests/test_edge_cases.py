@@ -163,6 +163,14 @@ def test_normalize_rows_at_every_magnitude(backend, dtype):
 
 
 @pytest.mark.parametrize("backend", backend_params())
+def test_log_softmax_of_one_zero_is_plus_zero_everywhere(backend):
+    # x - max(x) of a lone -0.0 is +0.0 (-0 - -0), and so is log_softmax: every backend gives
+    # the same bits (a finite-max test that kept the -0.0 max made it -0.0 on some).
+    r = call(backend, xpvec.log_softmax, np.array([[-0.0], [0.0]]), axis=1)
+    assert np.array_equal(r, [[0.0], [0.0]]) and not np.signbit(r).any()
+
+
+@pytest.mark.parametrize("backend", backend_params())
 def test_zero_d_and_python_scalars(backend):
     if "host" not in get_instance(backend).accepts or backend == "array_api":
         pytest.skip(f"{backend} takes its own array type; scalars and lists are for the host backends")

@@ -67,3 +67,58 @@ def test_small_and_0d_inputs_stay_arrays():
         out = numpy_backend._elementwise(numpy_backend._sigmoid, np.asarray(x))
         assert type(out) is np.ndarray and out.shape == np.shape(x)
         np.testing.assert_allclose(out, 1 / (1 + np.exp(-np.asarray(x, np.float64))), rtol=1e-6)
+
+
+# normalize_rows: a row's plain sum of squares where it is exact enough, the scaled formula
+# (``_scaled_normalize_rows``) for the rest only. Held to the agreement suite's bound.
+def _normalize_counting_scaled(monkeypatch, x):
+    import xpvec
+
+    from . import oracle
+
+    scaled = numpy_backend.NumpyBackend._scaled_normalize_rows
+    rows_scaled = []
+
+    def counting(self, rows):
+        rows_scaled.append(rows.shape[0])
+        return scaled(self, rows)
+
+    monkeypatch.setattr(numpy_backend.NumpyBackend, "_scaled_normalize_rows", counting)
+    r = xpvec.normalize_rows(x, backend="numpy")
+    ref = oracle.normalize_rows(x)
+    eps = float(np.finfo(x.dtype).eps)
+    finite = np.isfinite(x).all(axis=1)  # a row holding inf or NaN is NaN throughout
+    assert np.isnan(r[~finite]).all() and not np.isnan(r[finite]).any()
+    r_, ref = r[finite].astype(np.longdouble), ref[finite]
+    assert np.all(np.abs(r_ - ref) <= (8 + x.shape[1]) * eps * np.abs(ref).max(axis=1, keepdims=True)), "beyond the bound"
+    return r, rows_scaled
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_normalize_rows_scales_only_the_rows_that_need_it(monkeypatch, dtype, layout):
+    info = np.finfo(dtype)
+    rng = np.random.default_rng(12)
+    d = 40
+    lay = {"C": np.ascontiguousarray, "F": np.asfortranarray, "strided": lambda a: np.repeat(a, 2, axis=1)[:, ::2]}[layout]
+    # Rows down to the floor of the plain sum (d * tiny) and up to the largest float: no row scaled.
+    lows = np.sqrt(float(info.tiny)) * np.array([1.01, 1.5, 4.0, 1e3])
+    highs = np.sqrt(float(info.max) / d) * np.array([0.45, 1e-3])
+    magnitudes = np.concatenate([lows, highs, np.ones(60)])
+    x = lay((rng.uniform(1.0, 2.0, (magnitudes.size, d)) * magnitudes[:, None]).astype(dtype))
+    _, rows_scaled = _normalize_counting_scaled(monkeypatch, x)
+    assert rows_scaled == []
+    # A few rows out of range (subnormal, near overflow, inf, NaN) and rows of zeros among
+    # them: just the four rows scaled, the zeros stay zeros, the others untouched.
+    x = rng.standard_normal((64, d)).astype(dtype)
+    x[3] *= float(info.smallest_subnormal) * 64
+    x[10] = float(info.max) / 4
+    x[20, 5], x[30, 7] = np.inf, np.nan
+    x[40], x[50] = 0.0, -0.0
+    r, rows_scaled = _normalize_counting_scaled(monkeypatch, lay(x))
+    assert rows_scaled == [4]
+    assert not np.any(r[[40, 50]]) and np.isnan(r[[20, 30]]).all()
+    # Many: every row scaled at once.
+    x[: x.shape[0] // 2] = 0.0
+    _, rows_scaled = _normalize_counting_scaled(monkeypatch, lay(x))
+    assert rows_scaled == [x.shape[0]]

@@ -156,8 +156,9 @@ def image2vector(image: Any, *, backend: str | Backend | None = None) -> Any:
 def normalize_rows(x: Any, *, backend: str | Backend | None = None) -> Any:
     """Each row of a 2-D array divided by its L2 norm; an all-zero row stays zero.
 
-    The norm is computed scaled by the row's max |x|, so rows of huge or tiny
-    values neither overflow nor underflow. A row holding inf or NaN gives NaN.
+    A row whose plain sum of squares would overflow or lose digits to underflow is scaled
+    by its max |x| first, so rows of huge or tiny values normalize correctly. A row holding
+    inf or NaN gives NaN.
     Returns an array of x's kind and shape in x's float dtype (see ``help(xpvec)``); raises
     ValueError for an array that is not 2-D.
 

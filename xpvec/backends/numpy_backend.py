@@ -25,16 +25,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import nan_unless_finite
 from ._host import HostBackend
 
 BLOCK = 1 << 15  # elements per block: 256 KiB of float64 per temporary, within L2
 
 # Per compute dtype, the range in which a row's sum of squares, taken as it comes, is
-# as good as a scaled one: (the floor per element of a row, tiny / eps; the largest float).
-_SQUARES_RANGE = {
-    t: (float(np.finfo(t).tiny / np.finfo(t).eps), float(np.finfo(t).max)) for t in (np.float32, np.float64)
-}
+# as good as a scaled one (``_normalize_rows``): (the floor per element of a row, the
+# smallest normal float; the largest float).
+_SQUARES_RANGE = {t: (float(np.finfo(t).tiny), float(np.finfo(t).max)) for t in (np.float32, np.float64)}
 
 # Reductions are called as methods (x.sum()): np.sum's Python layer costs ~1 us a call, a
 # tenth of a small softmax.
@@ -106,13 +104,10 @@ class NumpyBackend(HostBackend):
     # softmax and log_softmax: the generic kernels' formulas with one temporary each
     # (x - max, worked on in place) instead of one per operation. One reduced axis is
     # passed as an int: a tuple costs NumPy's reductions ~0.9 us more a call.
-    def _finite_max(self, xp, x, axes):
-        # The generic kernel's, with the max as a method: np.max's Python layer costs ~1 us.
-        return nan_unless_finite(np, x.max(axis=axes, keepdims=True))
-
     def _shifted(self, xp, x, axes):
-        # The generic kernel's, in a new array to work on in place (out= keeps 0-d as arrays).
-        return np.subtract(x, self._finite_max(xp, x, axes), out=np.empty_like(x))
+        # The generic kernel's, with the max as a method (np.max's Python layer costs ~1 us),
+        # into a new array to work on in place (out= keeps 0-d as arrays).
+        return np.subtract(x, x.max(axis=axes, keepdims=True), out=np.empty_like(x))
 
     def _softmax(self, xp, x, axes):
         axes = _one_or_all(axes)
@@ -130,19 +125,27 @@ class NumpyBackend(HostBackend):
         # Two passes: the rows' sums of squares straight from x (einsum, no temporary; float32
         # rows of 4M elements: norms within 5e-7 relative), then x / norm. That is exact
         # enough wherever the sum neither overflowed nor lost to underflow anything that
-        # counts: each square is off by at most half the least subnormal, d of them by
-        # d * tiny * eps / 2, which is within eps/2 of any sum above d * tiny / eps. Rows
-        # outside (float64 norms under 1e-146 sqrt(d) or over 1.3e154; rows of zeros, inf
-        # or NaN) are done again scaled, as the generic kernel does. Against scaling every
-        # row (five passes): (1, 1000) 17.7 -> 6 us, (1000, 1000) 1.8 -> 0.9 ms here.
+        # counts: each square is off by at most half the least subnormal, tiny * eps / 2, so
+        # a row's d of them by d * tiny * eps / 2, within eps / 2 of any sum from d * tiny
+        # on. Against scaling every row (five passes): (1, 1000) 17.7 -> 6 us, (1000, 1000)
+        # 1.8 -> 0.9 ms here.
         squares = np.einsum("ij,ij->i", x, x)
         floor, ceiling = _SQUARES_RANGE[x.dtype.type]
         floor *= x.shape[1]
         if squares.size and floor <= squares.min() and squares.max() <= ceiling:  # NaN fails both
             return np.divide(x, np.sqrt(squares, out=squares)[:, None])
-        out = np.divide(x, np.sqrt(squares)[:, None])
-        redo = ~((squares >= floor) & (squares <= ceiling))
-        out[redo] = self._scaled_normalize_rows(x[redo])
+        # Rows outside the range: rows of zeros, of inf or NaN, or of magnitudes near overflow
+        # (a norm over 1.3e154 in float64) or underflow (under 1.5e-154 sqrt(d)). Many of
+        # them: all rows scaled. A few: those rows scaled again, but rows of zeros (padding,
+        # say), which divided by 1 stay zero.
+        redo = np.flatnonzero(~((squares >= floor) & (squares <= ceiling)))
+        if redo.size * 8 > x.shape[0]:
+            return self._scaled_normalize_rows(x)
+        squares[redo] = 1.0
+        out = np.divide(x, np.sqrt(squares, out=squares)[:, None])
+        redo = redo[x[redo].any(axis=1)]
+        if redo.size:
+            out[redo] = self._scaled_normalize_rows(x[redo])
         return out
 
     def _scaled_normalize_rows(self, x):
