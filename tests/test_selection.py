@@ -229,7 +229,7 @@ def test_explicit_backend_refuses_a_foreign_array_type():
         xpvec.dot(np.ones(2), xps.asarray([1.0, 2.0]))
 
 
-@pytest.mark.parametrize("name", ["numpy", "numba", "python", "dask"])
+@pytest.mark.parametrize("name", ["numpy", "numba", "python", "dask", "array_api"])
 def test_a_backends_own_methods_refuse_a_foreign_array_type(name):
     # get_backend() hands out Backend objects: their methods must not copy across devices
     # unasked either (the numpy backend computed a Dask array into NumPy silently).

@@ -32,7 +32,12 @@ class ArrayApiBackend(Backend):
         return array_namespace(x)
 
     def asarray(self, x):
-        if type(x) is np.ndarray or array_kind(x) != HOST:
+        if type(x) is np.ndarray:
+            return x
+        kind = array_kind(x)
+        if kind not in self.accepts:
+            self._refuse_foreign(x)  # a Dask array: its graph would run the generic kernels unguarded
+        if kind != HOST:
             return x
         # Lists, scalars and ndarray subclasses are read as the numpy backend reads them
         # (NumPy is an array-API namespace): np.matrix becomes an ndarray, whose methods
