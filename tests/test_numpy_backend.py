@@ -118,7 +118,11 @@ def test_normalize_rows_scales_only_the_rows_that_need_it(monkeypatch, dtype, la
     r, rows_scaled = _normalize_counting_scaled(monkeypatch, lay(x))
     assert rows_scaled == [4]
     assert not np.any(r[[40, 50]]) and np.isnan(r[[20, 30]]).all()
-    # Many: every row scaled at once.
-    x[: x.shape[0] // 2] = 0.0
+    # Half the rows zeros besides (padding): still those four only.
+    x[41:] = 0.0
+    _, rows_scaled = _normalize_counting_scaled(monkeypatch, lay(x))
+    assert rows_scaled == [4]
+    # Many rows out of range: every row scaled at once.
+    x[: x.shape[0] // 2] = float(info.max) / 64
     _, rows_scaled = _normalize_counting_scaled(monkeypatch, lay(x))
     assert rows_scaled == [x.shape[0]]

@@ -134,16 +134,18 @@ class NumpyBackend(HostBackend):
         floor *= x.shape[1]
         if squares.size and floor <= squares.min() and squares.max() <= ceiling:  # NaN fails both
             return np.divide(x, np.sqrt(squares, out=squares)[:, None])
-        # Rows outside the range: rows of zeros, of inf or NaN, or of magnitudes near overflow
-        # (a norm over 1.3e154 in float64) or underflow (under 1.5e-154 sqrt(d)). Many of
-        # them: all rows scaled. A few: those rows scaled again, but rows of zeros (padding,
-        # say), which divided by 1 stay zero.
-        redo = np.flatnonzero(~((squares >= floor) & (squares <= ceiling)))
+        # Rows outside the range: rows of zeros, which divided by 1 stay zero (padding, say:
+        # they may be many), and rows of inf or NaN, or of magnitudes near overflow (a norm
+        # over 1.3e154 in float64) or underflow (under 1.5e-154 sqrt(d)): scaled again, all
+        # rows at once when these are many.
+        bad = ~((squares >= floor) & (squares <= ceiling))
+        redo = np.flatnonzero(bad)
+        many = redo.size * 8 > x.shape[0]
+        redo = redo[x.any(axis=1)[redo] if many else x[redo].any(axis=1)]
         if redo.size * 8 > x.shape[0]:
             return self._scaled_normalize_rows(x)
-        squares[redo] = 1.0
+        squares[bad] = 1.0
         out = np.divide(x, np.sqrt(squares, out=squares)[:, None])
-        redo = redo[x[redo].any(axis=1)]
         if redo.size:
             out[redo] = self._scaled_normalize_rows(x[redo])
         return out
