@@ -582,9 +582,12 @@ def _step(eps) -> float:
 
 def _as_float(value, what: str) -> float:
     try:
+        if isinstance(value, (str, bytes)):  # float() reads "1.5": text is no value of f
+            raise TypeError
         return float(value)
     except (TypeError, ValueError):
+        shape = getattr(value, "shape", None)
         raise TypeError(
             f"xpvec.check_grad: {what}(x) must return a scalar, got {type(value).__name__}"
-            f" of shape {getattr(value, 'shape', '?')}"
+            + ("" if shape is None else f" of shape {shape}")
         ) from None
