@@ -38,6 +38,9 @@ def _address(a: np.ndarray) -> int:
     return a.__array_interface__["data"][0]
 
 
+numba_only = pytest.mark.skipif("numba" not in xpvec.available_backends(), reason="numba is not installed")
+
+
 # --- the pool itself ---------------------------------------------------------
 
 
@@ -55,6 +58,36 @@ def test_large_requests_are_aligned_writeable_and_shaped():
         assert _address(out) % 64 == 0
         out[...] = 1.5
         assert float(out.sum(dtype=np.float64)) == 1.5 * 1000 * 1100
+
+
+@pytest.mark.parametrize("offset", [0, 8, 16, 24, 2000, 4088])
+def test_large_outputs_start_at_their_inputs_offset_within_a_page(offset):
+    # Kernels read the input while they write the output: an output a few cache lines past
+    # the input's offset within a 4 KiB page makes every load wait on a store (4K aliasing).
+    pool = OutputPool(64 * MIB)
+    raw = np.empty(MIN_BYTES + 2 * 4096, np.uint8)
+    start = (offset - _address(raw)) % 4096
+    like = raw[start : start + MIN_BYTES].view(np.float64)
+    assert _address(like) % 4096 == offset
+    for shape, order in (((MIN_BYTES // 8,), "C"), ((1024, MIN_BYTES // 8 // 1024), "F")):
+        out = pool.empty(shape, np.float64, order, like=like)
+        assert _address(out) % 4096 == offset and out.flags.aligned and out.shape == shape
+        del out
+    # An input that is not aligned (a view at an odd byte) gets an aligned output, at its
+    # offset rounded down.
+    odd = raw[start + 3 : start + 3 + MIN_BYTES].view(np.float64)
+    out = pool.empty((MIN_BYTES // 8,), np.float64, like=odd)
+    assert out.flags.aligned and _address(out) % 4096 == (offset + 3) // 8 * 8 % 4096
+    # No input named: the start of a page.
+    assert _address(pool.empty((MIN_BYTES // 8,), np.float64)) % 4096 == 0
+
+
+@numba_only
+def test_numba_results_start_at_their_inputs_offset_within_a_page():
+    x = _big()
+    for call in (xpvec.sigmoid, xpvec.softmax, xpvec.normalize_rows):
+        assert _address(call(x, backend="numba")) % 4096 == _address(x) % 4096
+        assert _address(call(x[1:], backend="numba")) % 4096 == _address(x[1:]) % 4096
 
 
 def test_large_results_can_be_made_read_only_and_writeable_again():
@@ -207,7 +240,6 @@ def test_clear_releases_idle_blocks():
 
 # --- through the numba backend ----------------------------------------------
 
-numba_only = pytest.mark.skipif("numba" not in xpvec.available_backends(), reason="numba is not installed")
 
 
 @numba_only
