@@ -89,8 +89,9 @@ def test_check_grad_errors():
         xpvec.check_grad(lambda v: 0.0, lambda v: np.zeros(2), np.zeros(3))
     with pytest.raises(TypeError, match=r"f\(x\) must return a scalar"):
         xpvec.check_grad(lambda v: v, lambda v: v, np.zeros(3))
-    with pytest.raises(TypeError, match=r"f\(x\) must return a scalar, got str"):
-        xpvec.check_grad(lambda v: "1.5", lambda v: np.zeros_like(v), np.zeros(3))
+    for text in ("1.5", b"1.5", bytearray(b"1.5"), np.array("1.5"), np.array(b"1.5"), np.complex128(1.0)):
+        with pytest.raises(TypeError, match=r"f\(x\) must return a scalar, got"):
+            xpvec.check_grad(lambda v, text=text: text, lambda v: np.zeros_like(v), np.zeros(3))
     assert xpvec.check_grad(lambda v: 1.0, lambda v: np.zeros_like(v), np.zeros(3)) == 0.0
     f, g = (lambda v: float(np.sum(v**2))), (lambda v: 2 * v)
     for eps in (0, -1e-6, float("nan"), float("inf")):

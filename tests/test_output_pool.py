@@ -72,7 +72,11 @@ def test_large_outputs_start_at_their_inputs_offset_within_a_page(offset):
     for shape, order in (((MIN_BYTES // 8,), "C"), ((1024, MIN_BYTES // 8 // 1024), "F")):
         out = pool.empty(shape, np.float64, order, like=like)
         assert _address(out) % 4096 == offset and out.flags.aligned and out.shape == shape
+        out[...] = 1.0
+        first = _address(out)
         del out
+        _, block = pool._idle[-1]  # the block it lay in, handed back: the output stayed inside
+        assert _address(block) <= first and first + MIN_BYTES <= _address(block) + block.nbytes
     # An input that is not aligned (a view at an odd byte) gets an aligned output, at its
     # offset rounded down.
     odd = raw[start + 3 : start + 3 + MIN_BYTES].view(np.float64)

@@ -582,7 +582,9 @@ def _step(eps) -> float:
 
 def _as_float(value, what: str) -> float:
     try:
-        if isinstance(value, (str, bytes)):  # float() reads "1.5": text is no value of f
+        # float() reads "1.5" and drops a complex value's imaginary part: neither is a value of f.
+        kind = getattr(getattr(value, "dtype", None), "kind", "f")
+        if isinstance(value, (str, bytes, bytearray, memoryview)) or kind not in "biuf":
             raise TypeError
         return float(value)
     except (TypeError, ValueError):
