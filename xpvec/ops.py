@@ -20,6 +20,30 @@ _L1 = ("l1_loss", "yhat", "y")
 _L2 = ("l2_loss", "yhat", "y")
 
 
+# Paragraphs several ops' docstrings share, appended where each op is defined.
+_BACKEND_DOC = """
+    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
+    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
+    {whose} array type raises TypeError.
+"""
+_AXIS_DOC = """
+    Raises ValueError when a reduced axis is empty or an axis is repeated; AxisError (a
+    ValueError and IndexError) for an axis out of range, the default axis=-1 of a 0-d input
+    included (pass axis=None); TypeError for an axis that is not an int, a tuple of ints or None.
+"""
+
+
+def _documented(whose: str = "x's", *more: str) -> Callable[[Callable], Callable]:
+    """Append the shared paragraphs (``more``, then ``backend=``'s) to an op's docstring."""
+
+    def append(op: Callable) -> Callable:
+        if op.__doc__ is not None:  # None under python -OO
+            op.__doc__ = "".join([op.__doc__.rstrip(" "), *more, _BACKEND_DOC.format(whose=whose)])
+        return op  # the function itself: no wrapper on the call path
+
+    return append
+
+
 def _resolve_pair(backend, a, b, names=("dot", "a", "b")) -> Backend:
     # Infer from the operand that is not a host array, so dot(list, cupy_array)
     # picks cupy; then the other operand must be acceptable too.
@@ -45,82 +69,60 @@ def _resolve_pair(backend, a, b, names=("dot", "a", "b")) -> Backend:
         raise error from None
 
 
+@_documented()
 def sigmoid(x: Any, *, backend: str | Backend | None = None) -> Any:
     """Logistic sigmoid 1 / (1 + e^-x), elementwise; stable for any input, no warnings.
 
     sigmoid(+inf) = 1, sigmoid(-inf) = 0, NaN stays NaN, subnormal results are kept.
     Returns an array of x's kind and shape in x's float dtype (float16 stays float16, ints and
     bools give float64; see ``help(xpvec)``); a Python or NumPy scalar gives a 0-d NumPy array.
-
-    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
-    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
-    x's array type raises TypeError.
     """
     return resolve(backend, x).sigmoid(x)
 
 
+@_documented()
 def sigmoid_grad(x: Any, *, backend: str | Backend | None = None) -> Any:
     """Derivative of the sigmoid, sigmoid(x) * sigmoid(-x), elementwise (no cancellation).
 
     Returns an array of x's kind and shape in x's float dtype (float16 stays float16, ints and
     bools give float64; see ``help(xpvec)``); a Python or NumPy scalar gives a 0-d NumPy array.
-
-    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
-    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
-    x's array type raises TypeError.
     """
     return resolve(backend, x).sigmoid_grad(x)
 
 
+@_documented()
 def log_sigmoid(x: Any, *, backend: str | Backend | None = None) -> Any:
     """log(sigmoid(x)) = -log(1 + e^-x), elementwise, without overflow or log(0).
 
     Returns an array of x's kind and shape in x's float dtype (float16 stays float16, ints and
     bools give float64; see ``help(xpvec)``); a Python or NumPy scalar gives a 0-d NumPy array.
-
-    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
-    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
-    x's array type raises TypeError.
     """
     return resolve(backend, x).log_sigmoid(x)
 
 
+@_documented("x's", _AXIS_DOC)
 def softmax(x: Any, axis: int | tuple[int, ...] | None = -1, *, backend: str | Backend | None = None) -> Any:
     """exp(x) / sum(exp(x)) over ``axis`` (int, negative int, tuple, or None for all elements).
 
     Max-shifted so it never overflows. A slice holding +inf or NaN, or only
     -inf, gives NaN; -inf entries beside finite ones give 0.
     Returns an array of x's kind and shape in x's float dtype (see ``help(xpvec)``).
-
-    Raises ValueError when a reduced axis is empty or an axis is repeated; AxisError (a
-    ValueError and IndexError) for an axis out of range, the default axis=-1 of a 0-d input
-    included (pass axis=None); TypeError for an axis that is not an int, a tuple of ints or None.
-
-    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
-    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
-    x's array type raises TypeError.
     """
     return resolve(backend, x).softmax(x, axis)
 
 
+@_documented("x's", _AXIS_DOC)
 def log_softmax(x: Any, axis: int | tuple[int, ...] | None = -1, *, backend: str | Backend | None = None) -> Any:
     """log(softmax(x)) over ``axis`` (int, negative int, tuple, or None for all elements).
 
     Computed as x - max - log(sum(exp(x - max))), so it never overflows. A slice holding +inf
     or NaN, or only -inf, gives NaN; -inf entries beside finite ones give -inf.
     Returns an array of x's kind and shape in x's float dtype (see ``help(xpvec)``).
-
-    Raises ValueError when a reduced axis is empty or an axis is repeated; AxisError (a
-    ValueError and IndexError) for an axis out of range, the default axis=-1 of a 0-d input
-    included (pass axis=None); TypeError for an axis that is not an int, a tuple of ints or None.
-
-    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
-    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
-    x's array type raises TypeError.
     """
     return resolve(backend, x).log_softmax(x, axis)
 
 
+@_documented("an operand's")
 def dot(a: Any, b: Any, *, backend: str | Backend | None = None) -> Any:
     """Dot product with NumPy ``dot`` semantics for 1-D and 2-D operands.
 
@@ -132,27 +134,21 @@ def dot(a: Any, b: Any, *, backend: str | Backend | None = None) -> Any:
 
     Raises ValueError for an operand that is not 1-D or 2-D, or for inner sizes that differ;
     TypeError for operands of two kinds of array (NumPy and Dask, say), naming the one to move.
-
-    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
-    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
-    an operand's array type raises TypeError.
     """
     return _resolve_pair(backend, a, b).dot(a, b)
 
 
+@_documented("the image's")
 def image2vector(image: Any, *, backend: str | Backend | None = None) -> Any:
     """An (height, width, channels) image as an (height*width*channels, 1) column (a copy).
 
     Returns an array of the image's kind in its float dtype (see ``help(xpvec)``); raises
     ValueError for an image that is not 3-D.
-
-    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
-    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
-    the image's array type raises TypeError.
     """
     return resolve(backend, image).image2vector(image)
 
 
+@_documented()
 def normalize_rows(x: Any, *, backend: str | Backend | None = None) -> Any:
     """Each row of a 2-D array divided by its L2 norm; an all-zero row stays zero.
 
@@ -161,14 +157,11 @@ def normalize_rows(x: Any, *, backend: str | Backend | None = None) -> Any:
     inf or NaN gives NaN.
     Returns an array of x's kind and shape in x's float dtype (see ``help(xpvec)``); raises
     ValueError for an array that is not 2-D.
-
-    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
-    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
-    x's array type raises TypeError.
     """
     return resolve(backend, x).normalize_rows(x)
 
 
+@_documented("an operand's")
 def l1_loss(yhat: Any, y: Any, *, backend: str | Backend | None = None) -> Any:
     """sum(|yhat - y|), a scalar. ``yhat`` and ``y`` must have the same shape.
 
@@ -176,14 +169,11 @@ def l1_loss(yhat: Any, y: Any, *, backend: str | Backend | None = None) -> Any:
     a 0-d array of the inputs' library (a lazy one on Dask), in their float dtype (see ``help(xpvec)``).
     Raises ValueError when the shapes differ (no broadcasting); TypeError for operands of two
     kinds of array (NumPy and Dask, say), naming the one to move.
-
-    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
-    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
-    an operand's array type raises TypeError.
     """
     return _resolve_pair(backend, yhat, y, _L1).l1_loss(yhat, y)
 
 
+@_documented("an operand's")
 def l2_loss(yhat: Any, y: Any, *, backend: str | Backend | None = None) -> Any:
     """sum((yhat - y)**2), a scalar. ``yhat`` and ``y`` must have the same shape.
 
@@ -191,14 +181,11 @@ def l2_loss(yhat: Any, y: Any, *, backend: str | Backend | None = None) -> Any:
     a 0-d array of the inputs' library (a lazy one on Dask), in their float dtype (see ``help(xpvec)``).
     Raises ValueError when the shapes differ (no broadcasting); TypeError for operands of two
     kinds of array (NumPy and Dask, say), naming the one to move.
-
-    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
-    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
-    an operand's array type raises TypeError.
     """
     return _resolve_pair(backend, yhat, y, _L2).l2_loss(yhat, y)
 
 
+@_documented()
 def check_grad(
     f: Callable[[Any], Any],
     grad: Callable[[Any], Any],
@@ -223,10 +210,6 @@ def check_grad(
     a value that is not finite. Raises TypeError when f returns no scalar or eps is no number,
     ValueError when grad(x) has the wrong shape or eps is not a positive finite step (or too
     small to move some x_i).
-
-    ``backend``: a backend name or a ``Backend`` object; it overrides every other choice. An
-    unknown or unusable name raises BackendUnavailableError; a backend that cannot take
-    x's array type raises TypeError.
     """
     b = resolve(backend, x)
     with use_backend(b):
