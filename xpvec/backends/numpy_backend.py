@@ -140,8 +140,7 @@ class NumpyBackend(HostBackend):
         # rows at once when these are many.
         bad = ~((squares >= floor) & (squares <= ceiling))
         redo = np.flatnonzero(bad)
-        many = redo.size * 8 > x.shape[0]
-        redo = redo[x.any(axis=1)[redo] if many else x[redo].any(axis=1)]
+        redo = redo[x[redo].any(axis=1)]
         if redo.size * 8 > x.shape[0]:
             return self._scaled_normalize_rows(x)
         squares[bad] = 1.0
