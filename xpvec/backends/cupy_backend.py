@@ -27,7 +27,7 @@ from __future__ import annotations
 import importlib.util
 import os
 
-from .._arrays import CUPY, describe
+from .._arrays import CUPY
 from ._base import Backend
 
 INSTALL = "pip install 'xpvec[cuda12]' (CUDA 12 driver) or 'xpvec[cuda13]' (CUDA 13 driver)"
@@ -203,10 +203,7 @@ class CupyBackend(Backend):
         # The ops check this before they get here; a direct call on the backend must not
         # hand host memory to a kernel either.
         if not isinstance(x, self._cp.ndarray):
-            raise TypeError(
-                f"the cupy backend takes CuPy arrays, not {describe(x)}; move the data explicitly "
-                "with xpvec.to_device(x, 'cupy')"
-            )
+            self._refuse_foreign(x)
         return x
 
     def to_numpy(self, x):
